@@ -1,0 +1,1 @@
+"""File sources: maildir, mbox, .eml folders and .ics calendars."""

@@ -1,0 +1,211 @@
+"""overlap.toml: load and validate the configuration (every path relative to the file)."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from overlap.errors import InputError
+
+FILE_KINDS = ("maildir", "mbox", "eml", "ics")
+API_KINDS = ("gmail", "google_calendar", "msgraph")
+SOURCE_KINDS = FILE_KINDS + API_KINDS
+SUBJECT_POLICIES = ("drop", "hash", "keep")
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Score weights (rule 9). Every one is a plain number a reader can check by hand."""
+
+    email: float = 1.0
+    meeting: float = 3.0
+    rep_initiated: float = 1.5  # multiplier for events the rep started
+    customer_initiated: float = 1.0
+    other_initiated: float = 1.0
+    contact: float = 0.5  # per distinct customer person beyond the first
+    persistence: float = 1.0  # per earlier week (of the last 4) with events for the same pair
+    looped_in: float = 0.25  # multiplier for events where the owner is on the thread elsewhere
+    coverage_gap: float = 0.5  # multiplier for events on accounts whose owner is absent
+    high: float = 8.0  # score >= high is "high"
+    medium: float = 3.0  # score >= medium is "medium", else "low"
+
+
+@dataclass(frozen=True)
+class Rules:
+    dormant_days: int = 60
+    management_chain: bool = True
+    subjects: str = "drop"
+    freemail_domains: tuple[str, ...] | None = None  # None: the shipped list
+    weights: Weights = field(default_factory=Weights)
+
+
+@dataclass(frozen=True)
+class Source:
+    """One entry of ``[[sources]]``. ``name`` defaults to the kind and keys staging and state."""
+
+    kind: str
+    name: str
+    path: Path | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    internal_domains: tuple[str, ...]
+    timezone: str
+    accounts_csv: Path
+    reps_csv: Path
+    contacts_csv: Path | None
+    warehouse: Path
+    out_dir: Path
+    staging_dir: Path
+    snapshot: Path
+    sources: tuple[Source, ...]
+    rules: Rules
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def _table(doc: dict[str, Any], name: str, file: str, required: bool = True) -> dict[str, Any]:
+    value = doc.get(name)
+    if value is None:
+        if required:
+            raise InputError(f"missing section [{name}]", file=file)
+        return {}
+    if not isinstance(value, dict):
+        raise InputError(f"[{name}] must be a table", file=file)
+    return value
+
+
+def _get(table: dict[str, Any], key: str, kind: type | tuple[type, ...], file: str, section: str,
+         default: Any = ..., ) -> Any:
+    if key not in table:
+        if default is ...:
+            raise InputError(f"missing key '{key}' in [{section}]", file=file)
+        return default
+    value = table[key]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        want = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise InputError(f"[{section}] {key} must be a {want}, got {value!r}", file=file)
+    return value
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate ``overlap.toml``; raises InputError naming the file and key."""
+    cfg_path = Path(path).resolve()
+    file = str(path)
+    try:
+        raw = cfg_path.read_bytes()
+    except FileNotFoundError:
+        raise InputError("config file not found", file=file) from None
+    except OSError as exc:
+        raise InputError(f"cannot read config: {exc.strerror}", file=file) from None
+    try:
+        doc = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InputError("config is not UTF-8", file=file) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"invalid TOML: {exc}", file=file) from None
+    base = cfg_path.parent
+
+    def rel(p: str) -> Path:
+        return (base / p).resolve()
+
+    company = _table(doc, "company", file)
+    domains = _get(company, "internal_domains", list, file, "company")
+    if not domains or not all(isinstance(d, str) and d.strip() for d in domains):
+        raise InputError("[company] internal_domains must be a non-empty list of domains", file=file)
+    from connectors.addresses import normalize_domain
+
+    internal: list[str] = []
+    for d in domains:
+        nd = normalize_domain(d)
+        if nd is None:
+            raise InputError(f"[company] internal_domains: invalid domain {d!r}", file=file)
+        internal.append(nd)
+    tz = _get(company, "timezone", str, file, "company", "UTC")
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InputError(f"[company] timezone: unknown time zone {tz!r}", file=file) from None
+
+    crm = _table(doc, "crm", file)
+    contacts = _get(crm, "contacts", str, file, "crm", None)
+    warehouse = _table(doc, "warehouse", file, required=False)
+    wh_path = rel(_get(warehouse, "path", str, file, "warehouse", "data/overlap.duckdb"))
+    report = _table(doc, "report", file, required=False)
+    out_dir = rel(_get(report, "out_dir", str, file, "report", "out"))
+    staging = rel(_get(warehouse, "staging", str, file, "warehouse", str(wh_path.parent / "staging")))
+    snapshot = rel(_get(warehouse, "snapshot", str, file, "warehouse",
+                        str(wh_path.with_name(wh_path.stem + "-snapshot.duckdb"))))
+
+    sources: list[Source] = []
+    raw_sources = doc.get("sources", [])
+    if not isinstance(raw_sources, list):
+        raise InputError("[[sources]] must be an array of tables", file=file)
+    seen: set[str] = set()
+    for i, s in enumerate(raw_sources, start=1):
+        section = f"sources #{i}"
+        if not isinstance(s, dict):
+            raise InputError(f"[{section}] must be a table", file=file)
+        kind = _get(s, "kind", str, file, section)
+        if kind not in SOURCE_KINDS:
+            raise InputError(f"[{section}] kind {kind!r} is not one of {', '.join(SOURCE_KINDS)}",
+                             file=file)
+        name = _get(s, "name", str, file, section, kind)
+        if name in seen:
+            raise InputError(f"[{section}] duplicate source name {name!r} (set name = ...)", file=file)
+        seen.add(name)
+        spath = _get(s, "path", str, file, section, None)
+        if kind in FILE_KINDS and spath is None:
+            raise InputError(f"[{section}] a {kind} source needs path = ...", file=file)
+        options = {k: v for k, v in s.items() if k not in ("kind", "name", "path")}
+        sources.append(Source(kind=kind, name=name, path=rel(spath) if spath else None,
+                              options=options))
+
+    rules_t = _table(doc, "rules", file, required=False)
+    dormant = _get(rules_t, "dormant_days", int, file, "rules", 60)
+    if dormant < 0:
+        raise InputError("[rules] dormant_days must be >= 0", file=file)
+    subjects = _get(rules_t, "subjects", str, file, "rules", "drop")
+    if subjects not in SUBJECT_POLICIES:
+        raise InputError(f"[rules] subjects must be one of {', '.join(SUBJECT_POLICIES)}", file=file)
+    freemail = _get(rules_t, "freemail_domains", list, file, "rules", None)
+    weights_t = rules_t.get("weights", {})
+    if not isinstance(weights_t, dict):
+        raise InputError("[rules.weights] must be a table", file=file)
+    defaults = Weights()
+    w: dict[str, float] = {}
+    for key, value in weights_t.items():
+        if not hasattr(defaults, key):
+            raise InputError(f"[rules.weights] unknown weight {key!r}", file=file)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise InputError(f"[rules.weights] {key} must be a number >= 0", file=file)
+        w[key] = float(value)
+    rules = Rules(
+        dormant_days=dormant,
+        management_chain=_get(rules_t, "management_chain", bool, file, "rules", True),
+        subjects=subjects,
+        freemail_domains=tuple(freemail) if freemail is not None else None,
+        weights=Weights(**w),
+    )
+    return Config(
+        path=cfg_path,
+        internal_domains=tuple(internal),
+        timezone=tz,
+        accounts_csv=rel(_get(crm, "accounts", str, file, "crm")),
+        reps_csv=rel(_get(crm, "reps", str, file, "crm")),
+        contacts_csv=rel(contacts) if contacts else None,
+        warehouse=wh_path,
+        out_dir=out_dir,
+        staging_dir=staging,
+        snapshot=snapshot,
+        sources=tuple(sources),
+        rules=rules,
+    )

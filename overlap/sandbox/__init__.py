@@ -1,0 +1,1 @@
+"""Sandbox: API emulators and the synthetic organisation generator."""

@@ -1,0 +1,1 @@
+"""Overlap reports: weekly HTML report, per-owner digests, CSV export."""

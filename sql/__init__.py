@@ -1,0 +1,1 @@
+"""SQL shipped as package data: schema migrations, models, views and audits."""
