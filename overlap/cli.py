@@ -1,0 +1,220 @@
+"""The ``overlap`` command line: run, report, query, init, demo.
+
+Exit codes: 0 success, 1 the run failed (an audit or an unexpected error), 2 bad input
+(config, CRM, options) — always as one readable line, never a traceback. Progress goes to
+stderr; the paths a user wants (reports, warehouse) go to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from overlap import __version__
+from overlap.errors import AuditFailed, InputError
+
+EPILOG = """examples:
+  overlap demo                                   generate an organisation and report on it
+  overlap init my-org                            write an example config and CRM templates
+  overlap run --config my-org/overlap.toml       report on last week
+  overlap run --config overlap.toml --week 2026-W47
+  overlap run --config overlap.toml --start 2026-10-05 --end 2026-11-02
+  overlap query --config overlap.toml "select * from overlap_weekly order by score desc limit 5"
+"""
+
+
+def _progress(quiet: bool):  # type: ignore[no-untyped-def]
+    start = time.monotonic()
+
+    def emit(message: str) -> None:
+        if not quiet:
+            print(f"[{time.monotonic() - start:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+    return emit
+
+
+def _weeks(args: argparse.Namespace, tz) -> list[date]:  # type: ignore[no-untyped-def]
+    from overlap.weeks import last_full_week, parse_day, parse_week, weeks_between
+
+    if args.week and (args.start or args.end):
+        raise InputError("give either --week or --start/--end, not both", field="--week")
+    if args.week:
+        return [parse_week(args.week)]
+    if args.start or args.end:
+        if not (args.start and args.end):
+            raise InputError("--start and --end go together (end is exclusive)", field="--end")
+        return weeks_between(parse_day(args.start, "--start"), parse_day(args.end, "--end"))
+    return [last_full_week(datetime.now(UTC), tz)]
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from overlap.config import load_config
+    from overlap.pipeline import run
+
+    config = load_config(args.config)
+    weeks = _weeks(args, config.tz)
+    result = run(config, weeks, progress=_progress(args.quiet), workers=args.workers)
+    for _week, paths in sorted(result.reports.items()):
+        print(paths.html)
+    print(f"warehouse: {config.warehouse}", file=sys.stderr)
+    print(f"analyst snapshot: {config.snapshot}", file=sys.stderr)
+    if result.failed:
+        print(f"warning: {len(result.failed)} extract(s) failed; the report shows the missing"
+              " coverage:", file=sys.stderr)
+        for line in result.failed:
+            print(f"  {line}", file=sys.stderr)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from overlap.config import load_config
+    from overlap.pipeline import report_only
+
+    config = load_config(args.config)
+    for _week, paths in sorted(report_only(config, _weeks(args, config.tz)).items()):
+        print(paths.html)
+    return 0
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from overlap.config import load_config
+
+    config = load_config(args.config)
+    db = config.snapshot if config.snapshot.exists() else None
+    if db is None:
+        raise InputError("no analyst snapshot yet: run `overlap run` first",
+                         file=str(config.snapshot))
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        rel = con.sql(args.sql)
+    except duckdb.Error as exc:
+        raise InputError(f"query failed: {exc}", field="SQL") from None
+    if rel is None:
+        return 0
+    if args.csv:
+        import csv
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(rel.columns)
+        writer.writerows(rel.fetchall())
+    else:
+        rel.show(max_rows=args.limit, max_width=200)
+    con.close()
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from overlap.crm import write_init_templates
+
+    for path in write_init_templates(Path(args.dir)):
+        print(path)
+    print(f"next: edit {Path(args.dir) / 'overlap.toml'}, then "
+          f"overlap run --config {Path(args.dir) / 'overlap.toml'}", file=sys.stderr)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from overlap.config import load_config
+    from overlap.pipeline import run
+    from overlap.sandbox.generator import generate
+
+    progress = _progress(args.quiet)
+    out = Path(args.out).resolve()
+    progress(f"generating a synthetic organisation in {out} (seed {args.seed})")
+    org = generate(out, seed=args.seed)
+    config = load_config(org.config_path)
+    result = run(config, list(org.weeks), progress=progress, workers=args.workers)
+    latest = max(result.reports)
+    print(result.reports[latest].html)
+    print(f"\nreports:   {config.out_dir}", file=sys.stderr)
+    print(f"warehouse: {config.snapshot}  (read-only analyst snapshot)", file=sys.stderr)
+    print(f"truth:     {org.ground_truth_path}  (the planted cases)", file=sys.stderr)
+    example = '"select * from overlap_weekly order by score desc limit 10"'
+    print(f"try:       overlap query --config {org.config_path} {example}", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="overlap",
+        description="Find backdoor selling: reps meeting or mailing an account's people while "
+                    "the account owner is left out. Reads mail and meeting metadata only.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"overlap {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def week_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--config", required=True, help="path to overlap.toml")
+        p.add_argument("--week", help="ISO week, e.g. 2026-W47 (default: last full week)")
+        p.add_argument("--start", help="first day (YYYY-MM-DD); every ISO week touching "
+                                       "[start, end) is reported")
+        p.add_argument("--end", help="end day, exclusive (YYYY-MM-DD)")
+
+    p = sub.add_parser("run", help="extract, load, model and report one or more weeks",
+                       description="Extract every source × mailbox (with dormant_days of "
+                                   "history), load the warehouse, apply the rules, write the "
+                                   "reports and the analyst snapshot. Prints report paths.")
+    week_options(p)
+    p.add_argument("--workers", type=int, default=None,
+                   help="parallel extract processes (default: one per core)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("report", help="re-render reports from the warehouse (no extract)")
+    week_options(p)
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("query", help="run SQL on the read-only analyst snapshot")
+    p.add_argument("--config", required=True, help="path to overlap.toml")
+    p.add_argument("sql", help="SQL, e.g. \"select * from overlap_weekly limit 5\"")
+    p.add_argument("--csv", action="store_true", help="print CSV instead of a table")
+    p.add_argument("--limit", type=int, default=40, help="rows to show (table output)")
+    p.set_defaults(func=cmd_query)
+
+    p = sub.add_parser("init", help="write an example overlap.toml and CRM templates")
+    p.add_argument("dir", help="folder to create (existing files are never overwritten)")
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("demo", help="generate a synthetic organisation and run the whole job")
+    p.add_argument("--out", default="demo", help="folder for the demo (default: ./demo)")
+    p.add_argument("--seed", type=int, default=7, help="generator seed (default: 7)")
+    p.add_argument("--workers", type=int, default=None, help="parallel extract processes")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except InputError as exc:
+        print(f"overlap: error: {exc}", file=sys.stderr)
+        return 2
+    except AuditFailed as exc:
+        print(f"overlap: the model failed its audit {exc.audit} ({exc.rows} row(s)); "
+              "nothing was published. Please report this with the audit name.", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("overlap: interrupted; the warehouse keeps its previous state", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if os.environ.get("OVERLAP_DEBUG"):
+            raise
+        print(f"overlap: internal error: {type(exc).__name__}: {exc} "
+              "(set OVERLAP_DEBUG=1 for details)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,194 @@
+"""The DuckDB warehouse: open + migrate, the single-writer load, run bookkeeping, publish.
+
+Only this module writes raw tables. ``load`` applies a whole run's staged extracts, the CRM
+snapshot and the new cursors in ONE transaction: a crash leaves the previous state intact,
+and loading the same window twice gives identical tables (delete the window, insert the
+staged rows).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from overlap import sqlrunner
+from overlap.crm import CrmSnapshot
+from overlap.staging import StagedExtract
+
+# Identifiers are only ever taken from this fixed list, never from input.
+CRM_TABLES = (
+    "crm_accounts",
+    "crm_account_domains",
+    "crm_account_team",
+    "crm_reps",
+    "crm_rep_aliases",
+    "crm_contacts",
+    "company_domains",
+    "freemail_domains",
+)
+MART_VIEWS = (
+    "interactions",
+    "interaction_participants",
+    "overlap_events",
+    "overlap_weekly",
+    "collaboration_weekly",
+    "data_quality",
+    "runs",
+)
+
+
+@dataclass(frozen=True)
+class ExtractFailure:
+    """A source × mailbox whose extract failed or was skipped; the run goes on without it."""
+
+    source: str
+    source_kind: str
+    mailbox: str
+    window_start: datetime
+    window_end: datetime
+    status: str  # failed | skipped
+    error: str
+
+
+def connect(path: Path) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) and migrate the warehouse. The caller is the only writer."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path))
+    sqlrunner.migrate(con)
+    return con
+
+
+def load(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    run_id: str,
+    started_at: datetime,
+    window_start: datetime,
+    window_end: datetime,
+    crm: CrmSnapshot,
+    staged: Iterable[StagedExtract],
+    failures: Iterable[ExtractFailure] = (),
+) -> None:
+    """Apply CRM, staged extracts, cursors and the run's bookkeeping in one transaction."""
+    now = datetime.now(UTC)
+    con.execute("begin transaction")
+    try:
+        for name in CRM_TABLES:
+            con.register("crm_batch", crm.tables[name])
+            con.execute(f"delete from {name}")  # noqa: S608 (fixed identifier)
+            con.execute(f"insert into {name} by name select * from crm_batch")  # noqa: S608
+            con.unregister("crm_batch")
+        con.execute(
+            "insert or replace into run_log (run_id, scope, source, mailbox, window_start,"
+            " window_end, started_at, finished_at, status, emails, meetings, quarantined, error)"
+            " values (?, 'run', null, null, ?, ?, ?, null, 'running', 0, 0, 0, null)",
+            [run_id, window_start, window_end, started_at],
+        )
+        for s in staged:
+            _load_extract(con, s, run_id, now)
+        for f in failures:
+            con.execute(
+                "insert or replace into run_log (run_id, scope, source, mailbox, window_start,"
+                " window_end, started_at, finished_at, status, emails, meetings, quarantined,"
+                " error) values (?, 'extract', ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, ?)",
+                [run_id, f.source, f.mailbox, f.window_start, f.window_end, started_at, now,
+                 f.status, f.error],
+            )
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
+def _load_extract(con: duckdb.DuckDBPyConnection, s: StagedExtract, run_id: str,
+                  now: datetime) -> None:
+    window = [s.source, s.mailbox, s.window_start, s.window_end]
+    con.execute(
+        "delete from raw_copies where source = ? and mailbox = ?"
+        " and occurred_at >= ? and occurred_at < ?",
+        window,
+    )
+    con.execute(
+        "insert or replace into raw_copies by name"
+        " select *, ?::timestamptz as window_start, ?::timestamptz as window_end"
+        " from read_parquet(?)",
+        [s.window_start, s.window_end, s.copies_path],
+    )
+    # Quarantine has no timestamp (often that is the problem): replace what an earlier extract
+    # of a window inside this one recorded, and any entry for the same locator.
+    con.execute(
+        "delete from raw_quarantine where source = ? and mailbox = ?"
+        " and ((window_start >= ? and window_end <= ?)"
+        "      or locator in (select locator from read_parquet(?)))",
+        [*window, s.quarantine_path],
+    )
+    con.execute(
+        "insert into raw_quarantine by name"
+        " select *, ?::timestamptz as window_start, ?::timestamptz as window_end"
+        " from read_parquet(?)",
+        [s.window_start, s.window_end, s.quarantine_path],
+    )
+    if s.cursor is not None:
+        con.execute(
+            "insert or replace into sync_state (source, mailbox, cursor, window_end, updated_at)"
+            " values (?, ?, ?, ?, ?)",
+            [s.source, s.mailbox, s.cursor, s.window_end, now],
+        )
+    con.execute(
+        "insert or replace into run_log (run_id, scope, source, mailbox, window_start,"
+        " window_end, started_at, finished_at, status, emails, meetings, quarantined, error)"
+        " values (?, 'extract', ?, ?, ?, ?, ?, ?, 'succeeded', ?, ?, ?, null)",
+        [run_id, s.source, s.mailbox, s.window_start, s.window_end, now, now, s.emails,
+         s.meetings, s.quarantined],
+    )
+
+
+def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, status: str,
+               error: str | None = None) -> None:
+    """Close the run's row with its totals (its own small transaction)."""
+    con.execute(
+        "update run_log set finished_at = ?, status = ?, error = ?,"
+        " emails = (select coalesce(sum(emails), 0) from run_log"
+        "           where run_id = ? and scope = 'extract'),"
+        " meetings = (select coalesce(sum(meetings), 0) from run_log"
+        "             where run_id = ? and scope = 'extract'),"
+        " quarantined = (select coalesce(sum(quarantined), 0) from run_log"
+        "                where run_id = ? and scope = 'extract')"
+        " where run_id = ? and scope = 'run'",
+        [datetime.now(UTC), status, error, run_id, run_id, run_id, run_id],
+    )
+
+
+def publish(warehouse: Path, snapshot: Path, marts_dir: Path) -> None:
+    """Atomically replace the analysts' read-only snapshot and the Parquet exports of the marts.
+
+    The warehouse must be closed (checkpointed) by the caller. Analysts open the snapshot, so
+    their queries never hold a lock on the file the pipeline writes.
+    """
+    snapshot.parent.mkdir(parents=True, exist_ok=True)
+    tmp = snapshot.with_name(snapshot.name + f".tmp{os.getpid()}")
+    shutil.copyfile(warehouse, tmp)
+    os.replace(tmp, snapshot)
+    marts_dir.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(snapshot), read_only=True)
+    try:
+        for view in MART_VIEWS:
+            target = marts_dir / f"{view}.parquet"
+            part = marts_dir / f".{view}.parquet.tmp{os.getpid()}"
+            # Fixed identifier and our own path: COPY's target cannot be a bound parameter.
+            sql = f"copy (select * from {view}) to '{_sql_path(part)}' (format parquet)"  # noqa: S608
+            con.execute(sql)
+            os.replace(part, target)
+    finally:
+        con.close()
+
+
+def _sql_path(path: Path) -> str:
+    # COPY ... TO takes no bound parameter for its target; the path is ours, quotes doubled.
+    return str(path).replace("'", "''")
