@@ -72,6 +72,27 @@ class Config:
         return ZoneInfo(self.timezone)
 
 
+_TYPE_NAMES: dict[type, str] = {str: "a string", int: "an integer", bool: "true or false",
+                                list: "a list", float: "a number"}
+# Every key a section accepts: a typo (`dormant_day`) is an error, not a silent default.
+_KNOWN: dict[str, set[str]] = {
+    "": {"company", "crm", "warehouse", "report", "rules", "sources"},
+    "company": {"internal_domains", "timezone"},
+    "crm": {"accounts", "reps", "contacts"},
+    "warehouse": {"path", "staging", "snapshot"},
+    "report": {"out_dir"},
+    "rules": {"dormant_days", "management_chain", "subjects", "freemail_domains", "weights"},
+}
+
+
+def _check_keys(table: dict[str, Any], section: str, file: str) -> None:
+    unknown = sorted(set(table) - _KNOWN[section])
+    if unknown:
+        where = f"[{section}]" if section else "the top level"
+        raise InputError(f"unknown key {unknown[0]!r} in {where} (known: "
+                         f"{', '.join(sorted(_KNOWN[section]))})", file=file)
+
+
 def _table(doc: dict[str, Any], name: str, file: str, required: bool = True) -> dict[str, Any]:
     value = doc.get(name)
     if value is None:
@@ -91,8 +112,9 @@ def _get(table: dict[str, Any], key: str, kind: type | tuple[type, ...], file: s
         return default
     value = table[key]
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        want = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise InputError(f"[{section}] {key} must be a {want}, got {value!r}", file=file)
+        want = _TYPE_NAMES.get(kind, "value") if isinstance(kind, type) else " or ".join(
+            _TYPE_NAMES.get(k, k.__name__) for k in kind)
+        raise InputError(f"[{section}] {key} must be {want}, got {value!r}", file=file)
     return value
 
 
@@ -113,6 +135,10 @@ def load_config(path: str | Path) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"invalid TOML: {exc}", file=file) from None
     base = cfg_path.parent
+    _check_keys(doc, "", file)
+    for section in ("company", "crm", "warehouse", "report", "rules"):
+        if isinstance(doc.get(section), dict):
+            _check_keys(doc[section], section, file)
 
     def rel(p: str) -> Path:
         return (base / p).resolve()
@@ -136,7 +162,7 @@ def load_config(path: str | Path) -> Config:
         raise InputError(f"[company] timezone: unknown time zone {tz!r}", file=file) from None
 
     crm = _table(doc, "crm", file)
-    contacts = _get(crm, "contacts", str, file, "crm", None)
+    contacts = _get(crm, "contacts", str, file, "crm", None) or None
     warehouse = _table(doc, "warehouse", file, required=False)
     wh_path = rel(_get(warehouse, "path", str, file, "warehouse", "data/overlap.duckdb"))
     report = _table(doc, "report", file, required=False)
@@ -177,6 +203,8 @@ def load_config(path: str | Path) -> Config:
     if subjects not in SUBJECT_POLICIES:
         raise InputError(f"[rules] subjects must be one of {', '.join(SUBJECT_POLICIES)}", file=file)
     freemail = _get(rules_t, "freemail_domains", list, file, "rules", None)
+    if freemail is not None and not all(isinstance(d, str) for d in freemail):
+        raise InputError("[rules] freemail_domains must be a list of domains", file=file)
     weights_t = rules_t.get("weights", {})
     if not isinstance(weights_t, dict):
         raise InputError("[rules.weights] must be a table", file=file)

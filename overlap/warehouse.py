@@ -85,7 +85,7 @@ def load(
             con.execute(f"insert into {name} by name select * from crm_batch")  # noqa: S608
             con.unregister("crm_batch")
         con.execute(
-            "insert or replace into run_log (run_id, scope, source, mailbox, window_start,"
+            "insert into run_log (run_id, scope, source, mailbox, window_start,"
             " window_end, started_at, finished_at, status, emails, meetings, quarantined, error)"
             " values (?, 'run', null, null, ?, ?, ?, null, 'running', 0, 0, 0, null)",
             [run_id, window_start, window_end, started_at],
@@ -94,7 +94,7 @@ def load(
             _load_extract(con, s, run_id, now)
         for f in failures:
             con.execute(
-                "insert or replace into run_log (run_id, scope, source, mailbox, window_start,"
+                "insert into run_log (run_id, scope, source, mailbox, window_start,"
                 " window_end, started_at, finished_at, status, emails, meetings, quarantined,"
                 " error) values (?, 'extract', ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, ?)",
                 [run_id, f.source, f.mailbox, f.window_start, f.window_end, started_at, now,
@@ -141,7 +141,7 @@ def _load_extract(con: duckdb.DuckDBPyConnection, s: StagedExtract, run_id: str,
             [s.source, s.mailbox, s.cursor, s.window_end, now],
         )
     con.execute(
-        "insert or replace into run_log (run_id, scope, source, mailbox, window_start,"
+        "insert into run_log (run_id, scope, source, mailbox, window_start,"
         " window_end, started_at, finished_at, status, emails, meetings, quarantined, error)"
         " values (?, 'extract', ?, ?, ?, ?, ?, ?, 'succeeded', ?, ?, ?, null)",
         [run_id, s.source, s.mailbox, s.window_start, s.window_end, now, now, s.emails,

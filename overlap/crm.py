@@ -1,0 +1,402 @@
+"""CRM import: accounts.csv, reps.csv, contacts.csv → the ``crm_*`` warehouse tables.
+
+``load_crm`` is pure: it reads and validates every file and returns Arrow tables, or raises an
+InputError naming file, line and column. The caller replaces the CRM snapshot in the warehouse
+only when it returns, so a bad export changes nothing.
+
+What is an error and what is not (where DESIGN.md leaves room):
+
+* Errors: a missing file or column, a file that is not UTF-8, an empty or duplicate
+  ``account_id``, an empty or malformed address, an invalid domain or a public suffix, a
+  duplicate rep, a rep managing themself, an alias that is another rep's address or is claimed
+  by two reps, a contact on an unknown account or on two accounts, a bad ``active`` value.
+* Kept as written, reported by the SQL model as data quality: a domain on two accounts, a
+  free-mail domain on an account, an owner, team member or manager missing from reps.csv.
+  Owners, team members and managers may be aliases; the model resolves them.
+* An account without domains is allowed: it is matched through contacts.csv only.
+* Duplicates inside one list (the same domain twice on an account, the same contact twice on
+  the same account) are dropped silently; so is an alias equal to the rep's own address.
+* Column names are matched trimmed and case-insensitively. Every column of DESIGN.md is
+  required except reps.csv ``active`` (true when the column or the cell is empty), so a typo
+  in a header fails loudly instead of silently emptying a column.
+* ``account_id`` is kept and compared exactly as written, trimmed (CRM ids are case-sensitive).
+* ``line`` is the physical line (1 = header) where the record starts.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import pyarrow as pa
+
+from connectors.addresses import normalize_address, normalize_domain
+from overlap.config import Config
+from overlap.domains import freemail_domains, is_public_suffix
+from overlap.errors import InputError
+
+_S = pa.string()
+_LINE = pa.int32()
+
+#: Arrow schema of every table of the CRM snapshot (docs/architecture.md section 3).
+SCHEMAS: dict[str, pa.Schema] = {
+    "crm_accounts": pa.schema([("account_id", _S), ("account_name", _S),
+                               ("owner_email", _S), ("line", _LINE)]),
+    "crm_account_domains": pa.schema([("account_id", _S), ("domain", _S), ("line", _LINE)]),
+    "crm_account_team": pa.schema([("account_id", _S), ("rep_email", _S)]),
+    "crm_reps": pa.schema([("email", _S), ("name", _S), ("manager_email", _S), ("team", _S),
+                           ("active", pa.bool_()), ("line", _LINE)]),
+    "crm_rep_aliases": pa.schema([("alias", _S), ("rep_email", _S)]),
+    "crm_contacts": pa.schema([("email", _S), ("account_id", _S), ("line", _LINE)]),
+    "company_domains": pa.schema([("domain", _S)]),
+    "freemail_domains": pa.schema([("domain", _S)]),
+}
+
+ACCOUNT_COLUMNS = ("account_id", "account_name", "owner_email", "domains", "team_emails")
+REP_COLUMNS = ("email", "name", "manager_email", "team", "aliases")
+REP_OPTIONAL = ("active",)
+CONTACT_COLUMNS = ("email", "account_id")
+
+_TRUE = frozenset({"true", "yes", "1"})
+_FALSE = frozenset({"false", "no", "0"})
+_UNDECODABLE = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8 (surrogateescape)
+
+#: Files written by ``overlap init DIR`` (paths inside overlap/init_templates/).
+TEMPLATE_FILES = ("overlap.toml", "crm/accounts.csv", "crm/reps.csv", "crm/contacts.csv")
+
+
+@dataclass(frozen=True)
+class CrmSnapshot:
+    """The validated CRM: one Arrow table per warehouse table (see ``SCHEMAS``).
+
+    ``counts`` has the keys ``accounts``, ``reps`` and ``contacts`` (for progress output).
+    """
+
+    tables: dict[str, pa.Table]
+    counts: dict[str, int]
+
+
+@dataclass(frozen=True)
+class _Row:
+    line: int
+    cells: dict[str, str]  # known column -> trimmed cell ("" when absent)
+
+    def __getitem__(self, column: str) -> str:
+        return self.cells.get(column, "")
+
+
+class _CsvFile:
+    """One CSV file being validated; ``error`` builds an InputError located in it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.name = str(path)
+
+    def error(self, message: str, line: int | None = None, field: str | None = None) -> InputError:
+        return InputError(message, file=self.name, line=line, field=field)
+
+    def rows(self, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> Iterator[_Row]:
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            raise self.error("file not found") from None
+        except OSError as exc:
+            raise self.error(f"cannot read file: {exc.strerror}") from None
+        if raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]  # the BOM Excel writes; it holds no newline, so line numbers stay
+        elif raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+            raise self.error("is UTF-16 (Excel's \"Unicode text\"); save the export as CSV UTF-8",
+                             line=1)
+        nul = raw.find(b"\x00")
+        if nul >= 0:  # Python's csv accepts NUL; DuckDB strings and people should not see it
+            raise self.error("contains a NUL byte (UTF-16 without a BOM?); save the export as "
+                             "CSV UTF-8", line=raw[:nul].count(b"\n") + 1)
+        bad_line: int | None = None
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            bad_line = raw[: exc.start].count(b"\n") + 1
+            text = raw.decode("utf-8", "surrogateescape")
+        # strict: an unclosed quote is an error, not a cell that swallows the rest of the file
+        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+        known = required + optional
+        index: dict[str, int] = {}
+        header: list[str] = []
+        previous = 0
+        try:
+            for record in reader:
+                start, previous = previous + 1, reader.line_num
+                if bad_line is not None:
+                    self._check_decoded(record, start, header)
+                if not header:
+                    header = [c.strip().lower() for c in record] or [""]
+                    index = self._header(header, required, known)
+                    continue
+                if not any(c.strip() for c in record):
+                    continue  # blank line
+                yield _Row(start, {col: record[i].strip() if i < len(record) else ""
+                                   for col, i in index.items()})
+        except csv.Error as exc:
+            raise self.error(f"malformed CSV in the record starting here ({exc}); check its "
+                             "quotes", line=previous + 1) from None
+        if not header:
+            raise self.error("the file is empty; expected a header row with "
+                             + ", ".join(required), line=1)
+        if bad_line is not None:  # cannot happen: bad bytes always land in some cell
+            raise self.error("not UTF-8; save the export as UTF-8", line=bad_line)
+
+    def _header(self, header: list[str], required: tuple[str, ...],
+                known: tuple[str, ...]) -> dict[str, int]:
+        index: dict[str, int] = {}
+        for i, name in enumerate(header):
+            if name in known:
+                if name in index:
+                    raise self.error("column appears twice in the header", line=1, field=name)
+                index[name] = i
+        for name in required:
+            if name not in index:
+                hint = ""
+                if len(header) == 1 and ";" in header[0]:
+                    hint = "; the file looks ;-separated, export it comma-separated"
+                found = ", ".join(h for h in header if h) or "none"
+                raise self.error(f"missing column (found: {found}){hint}", line=1, field=name)
+        return index
+
+    def _check_decoded(self, record: list[str], start: int, header: list[str]) -> None:
+        line = start
+        for i, cell in enumerate(record):
+            m = _UNDECODABLE.search(cell)
+            if m:
+                line += cell[: m.start()].count("\n")
+                if not header:
+                    column = None
+                elif i < len(header) and header[i]:
+                    column = header[i]
+                else:
+                    column = f"#{i + 1}"
+                raise self.error("not UTF-8; save the export as UTF-8", line=line, field=column)
+            line += cell.count("\n")
+
+
+def _split(cell: str) -> list[str]:
+    return [item.strip() for item in cell.split(";") if item.strip()]
+
+
+def _address(f: _CsvFile, row: _Row, column: str, raw: str) -> str:
+    address = normalize_address(raw)
+    if address is None:
+        hint = " (lists are ;-separated)" if "," in raw else ""
+        raise f.error(f"invalid email address {raw!r}{hint}", line=row.line, field=column)
+    return address
+
+
+def _required_address(f: _CsvFile, row: _Row, column: str) -> str:
+    if not row[column]:
+        raise f.error("is empty; an email address is required", line=row.line, field=column)
+    return _address(f, row, column, row[column])
+
+
+def _account_domain(f: _CsvFile, row: _Row, raw: str) -> str:
+    domain = normalize_domain(raw)
+    if domain is None:
+        # A bare TLD ("com") is not a domain to normalize_domain, but deserves the clearer message.
+        bare = raw.strip().strip(".").lower().removeprefix("@").strip(".")
+        if bare and is_public_suffix(bare, listed_only=True):
+            domain = bare
+        else:
+            hint = " (lists are ;-separated)" if "," in raw else ""
+            raise f.error(f"invalid domain {raw!r}{hint}", line=row.line, field="domains")
+    if is_public_suffix(domain):
+        raise f.error(f"{raw.strip()!r} is a public suffix; list the customer's own domain "
+                      f"(e.g. acme.{domain})", line=row.line, field="domains")
+    return domain
+
+
+def _load_accounts(path: Path) -> tuple[dict[str, list[object]], ...]:
+    f = _CsvFile(path)
+    accounts: dict[str, list[object]] = {"account_id": [], "account_name": [],
+                                         "owner_email": [], "line": []}
+    domains: dict[str, list[object]] = {"account_id": [], "domain": [], "line": []}
+    team: dict[str, list[object]] = {"account_id": [], "rep_email": []}
+    seen: dict[str, int] = {}
+    for row in f.rows(ACCOUNT_COLUMNS):
+        account_id = row["account_id"]
+        if not account_id:
+            raise f.error("is empty", line=row.line, field="account_id")
+        if account_id in seen:
+            raise f.error(f"duplicate account_id {account_id!r} (first on line {seen[account_id]})",
+                          line=row.line, field="account_id")
+        seen[account_id] = row.line
+        owner = _required_address(f, row, "owner_email")
+        account_domains: list[str] = []
+        for raw in _split(row["domains"]):
+            domain = _account_domain(f, row, raw)
+            if domain not in account_domains:
+                account_domains.append(domain)
+        members: list[str] = []
+        for raw in _split(row["team_emails"]):
+            member = _address(f, row, "team_emails", raw)
+            if member not in members:
+                members.append(member)
+        accounts["account_id"].append(account_id)
+        accounts["account_name"].append(row["account_name"] or None)
+        accounts["owner_email"].append(owner)
+        accounts["line"].append(row.line)
+        for domain in account_domains:
+            domains["account_id"].append(account_id)
+            domains["domain"].append(domain)
+            domains["line"].append(row.line)
+        for member in members:
+            team["account_id"].append(account_id)
+            team["rep_email"].append(member)
+    return accounts, domains, team
+
+
+def _parse_active(f: _CsvFile, row: _Row) -> bool:
+    value = row["active"].lower()
+    if not value or value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise f.error(f"{row['active']!r} is not one of true/false/yes/no/1/0 (empty means true)",
+                  line=row.line, field="active")
+
+
+def _load_reps(path: Path) -> tuple[dict[str, list[object]], dict[str, list[object]]]:
+    f = _CsvFile(path)
+    reps: dict[str, list[object]] = {"email": [], "name": [], "manager_email": [], "team": [],
+                                     "active": [], "line": []}
+    rep_line: dict[str, int] = {}
+    rep_aliases: list[tuple[_Row, str, list[tuple[str, str]]]] = []
+    for row in f.rows(REP_COLUMNS, REP_OPTIONAL):
+        email = _required_address(f, row, "email")
+        if email in rep_line:
+            raise f.error(f"duplicate rep {email} (first on line {rep_line[email]})",
+                          line=row.line, field="email")
+        rep_line[email] = row.line
+        manager = _address(f, row, "manager_email", row["manager_email"]) \
+            if row["manager_email"] else None
+        if manager == email:
+            raise f.error("a rep cannot be their own manager", line=row.line, field="manager_email")
+        aliases = [(raw, _address(f, row, "aliases", raw)) for raw in _split(row["aliases"])]
+        rep_aliases.append((row, email, aliases))
+        reps["email"].append(email)
+        reps["name"].append(row["name"] or None)
+        reps["manager_email"].append(manager)
+        reps["team"].append(row["team"] or None)
+        reps["active"].append(_parse_active(f, row))
+        reps["line"].append(row.line)
+
+    # Second pass: an alias may name a rep listed further down.
+    out: dict[str, list[object]] = {"alias": [], "rep_email": []}
+    claimed: dict[str, tuple[str, int]] = {}
+    for row, email, aliases in rep_aliases:
+        for raw, alias in aliases:
+            if alias == email:
+                continue
+            if alias in rep_line:
+                raise f.error(f"alias {raw!r} is the email of another rep (line {rep_line[alias]})",
+                              line=row.line, field="aliases")
+            if alias in claimed:
+                if claimed[alias][0] == email:
+                    continue
+                raise f.error(f"alias {raw!r} is also claimed by {claimed[alias][0]} "
+                              f"(line {claimed[alias][1]})", line=row.line, field="aliases")
+            claimed[alias] = (email, row.line)
+            out["alias"].append(alias)
+            out["rep_email"].append(email)
+    return reps, out
+
+
+def _load_contacts(path: Path | None, account_ids: set[str]) -> dict[str, list[object]]:
+    contacts: dict[str, list[object]] = {"email": [], "account_id": [], "line": []}
+    if path is None:
+        return contacts
+    f = _CsvFile(path)
+    seen: dict[str, tuple[str, int]] = {}
+    for row in f.rows(CONTACT_COLUMNS):
+        email = _required_address(f, row, "email")
+        account_id = row["account_id"]
+        if not account_id:
+            raise f.error("is empty", line=row.line, field="account_id")
+        if account_id not in account_ids:
+            raise f.error(f"unknown account_id {account_id!r} (not in accounts.csv)",
+                          line=row.line, field="account_id")
+        if email in seen:
+            first_account, first_line = seen[email]
+            if first_account == account_id:
+                continue
+            raise f.error(f"contact {email} is already on account {first_account!r} "
+                          f"(line {first_line}); a contact belongs to one account",
+                          line=row.line, field="email")
+        seen[email] = (account_id, row.line)
+        contacts["email"].append(email)
+        contacts["account_id"].append(account_id)
+        contacts["line"].append(row.line)
+    return contacts
+
+
+def _company_domains(config: Config) -> list[str]:
+    out: list[str] = []
+    for domain in config.internal_domains:
+        if is_public_suffix(domain):
+            raise InputError(f"[company] internal_domains: {domain!r} is a public suffix; list "
+                             "your company's own domain", file=str(config.path),
+                             field="internal_domains")
+        if domain not in out:
+            out.append(domain)
+    return out
+
+
+def load_crm(config: Config) -> CrmSnapshot:
+    """Read and validate the CRM export named in ``[crm]``; raises InputError, changes nothing."""
+    company = _company_domains(config)
+    try:
+        freemail = freemail_domains(config.rules.freemail_domains)
+    except InputError as exc:
+        raise InputError(exc.message, file=str(config.path), field=exc.field) from None
+    accounts, domains, team = _load_accounts(config.accounts_csv)
+    reps, aliases = _load_reps(config.reps_csv)
+    contacts = _load_contacts(config.contacts_csv, {str(a) for a in accounts["account_id"]})
+    columns = {
+        "crm_accounts": accounts,
+        "crm_account_domains": domains,
+        "crm_account_team": team,
+        "crm_reps": reps,
+        "crm_rep_aliases": aliases,
+        "crm_contacts": contacts,
+        "company_domains": {"domain": company},
+        "freemail_domains": {"domain": freemail},
+    }
+    tables = {name: pa.Table.from_pydict(cols, schema=SCHEMAS[name])
+              for name, cols in columns.items()}
+    counts = {"accounts": len(accounts["account_id"]), "reps": len(reps["email"]),
+              "contacts": len(contacts["email"])}
+    return CrmSnapshot(tables=tables, counts=counts)
+
+
+def write_init_templates(dest: Path) -> list[Path]:
+    """Write the example overlap.toml and CRM CSVs of ``overlap init`` into ``dest``.
+
+    Refuses (InputError, nothing written) when any of the files already exists.
+    """
+    dest = Path(dest)
+    root = resources.files("overlap").joinpath("init_templates")
+    targets = [(root.joinpath(*rel.split("/")), dest.joinpath(*rel.split("/")))
+               for rel in TEMPLATE_FILES]
+    for _, target in targets:
+        if target.exists():
+            raise InputError("already exists; overlap init does not overwrite files "
+                             "(move it away or choose another directory)", file=str(target))
+    written: list[Path] = []
+    for source, target in targets:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "xb") as out:  # "x": never clobber a file created meanwhile
+            out.write(source.read_bytes())
+        written.append(target)
+    return written

@@ -1,0 +1,135 @@
+"""overlap.toml: defaults, paths relative to the file, and clear errors naming file and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from overlap.config import Weights, load_config
+from overlap.errors import InputError
+
+MINIMAL = """\
+[company]
+internal_domains = ["Corp.Example", "bücher.example"]
+[crm]
+accounts = "crm/accounts.csv"
+reps = "crm/reps.csv"
+"""
+
+
+def write(tmp_path: Path, text: str | bytes) -> Path:
+    path = tmp_path / "conf" / "overlap.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, str):
+        path.write_text(text, "utf-8")
+    else:
+        path.write_bytes(text)
+    return path
+
+
+def test_minimal_config_defaults_and_relative_paths(tmp_path):
+    path = write(tmp_path, MINIMAL)
+    config = load_config(path)
+    base = path.parent.resolve()
+    assert config.internal_domains == ("corp.example", "xn--bcher-kva.example")
+    assert config.timezone == "UTC"
+    assert config.accounts_csv == base / "crm" / "accounts.csv"
+    assert config.reps_csv == base / "crm" / "reps.csv"
+    assert config.contacts_csv is None
+    assert config.warehouse == base / "data" / "overlap.duckdb"
+    assert config.out_dir == base / "out"
+    assert config.sources == ()
+    rules = config.rules
+    assert (rules.dormant_days, rules.management_chain, rules.subjects) == (60, True, "drop")
+    assert rules.freemail_domains is None
+    assert rules.weights == Weights()
+
+
+def test_sources_and_weights(tmp_path):
+    config = load_config(write(tmp_path, MINIMAL + """
+[rules]
+dormant_days = 30
+freemail_domains = ["gmail.com"]
+[rules.weights]
+meeting = 5
+[[sources]]
+kind = "maildir"
+path = "exports/mail"
+[[sources]]
+kind = "gmail"
+name = "gmail-eu"
+mailboxes = ["a@corp.example"]
+"""))
+    assert config.rules.dormant_days == 30
+    assert config.rules.freemail_domains == ("gmail.com",)
+    assert config.rules.weights.meeting == 5.0 and config.rules.weights.email == 1.0
+    maildir, gmail = config.sources
+    assert (maildir.kind, maildir.name) == ("maildir", "maildir")
+    assert maildir.path == config.path.parent / "exports" / "mail"
+    assert (gmail.kind, gmail.name, gmail.path) == ("gmail", "gmail-eu", None)
+    assert gmail.options == {"mailboxes": ["a@corp.example"]}
+
+
+def _drop(text: str, line: str) -> str:
+    assert line in text
+    return text.replace(line, "")
+
+
+# (case id, toml text, words that must appear in the message)
+ERROR_CASES = [
+    ("bad toml", MINIMAL + "[crm\n", "invalid TOML"),
+    ("bad toml value", MINIMAL.replace('"crm/reps.csv"', "crm/reps.csv"), "invalid TOML"),
+    ("missing company", _drop(MINIMAL, '[company]\ninternal_domains = ["Corp.Example", '
+                                       '"bücher.example"]\n'), "missing section [company]"),
+    ("missing crm", MINIMAL.split("[crm]")[0], "missing section [crm]"),
+    ("crm not a table", 'crm = "x"\n' + MINIMAL.split("[crm]")[0], "[crm] must be a table"),
+    ("missing crm accounts", _drop(MINIMAL, 'accounts = "crm/accounts.csv"\n'),
+     "missing key 'accounts' in [crm]"),
+    ("missing internal domains", MINIMAL.replace('internal_domains = ["Corp.Example", '
+                                                 '"bücher.example"]', 'timezone = "UTC"'),
+     "missing key 'internal_domains'"),
+    ("empty internal domains", MINIMAL.replace('["Corp.Example", "bücher.example"]', "[]"),
+     "non-empty list"),
+    ("invalid internal domain", MINIMAL.replace('"Corp.Example"', '"not a domain"'),
+     "invalid domain 'not a domain'"),
+    ("bad timezone", MINIMAL.replace("[crm]", 'timezone = "Mars/Olympus"\n[crm]'),
+     "unknown time zone 'Mars/Olympus'"),
+    ("timezone not a string", MINIMAL.replace("[crm]", "timezone = 3\n[crm]"),
+     "timezone must be a str"),
+    ("unknown source kind", MINIMAL + '[[sources]]\nkind = "imap"\n',
+     "kind 'imap' is not one of"),
+    ("source without kind", MINIMAL + '[[sources]]\npath = "x"\n', "missing key 'kind'"),
+    ("file source without path", MINIMAL + '[[sources]]\nkind = "mbox"\n', "needs path"),
+    ("duplicate source name", MINIMAL + '[[sources]]\nkind = "eml"\npath = "a"\n'
+     '[[sources]]\nkind = "eml"\npath = "b"\n', "duplicate source name 'eml'"),
+    ("bad subjects", MINIMAL + '[rules]\nsubjects = "encrypt"\n', "subjects must be one of"),
+    ("negative dormant days", MINIMAL + "[rules]\ndormant_days = -1\n", "dormant_days must be"),
+    ("dormant days bool", MINIMAL + "[rules]\ndormant_days = true\n", "must be an integer"),
+    ("unknown weight", MINIMAL + "[rules.weights]\nmeetings = 2\n", "unknown weight 'meetings'"),
+    ("negative weight", MINIMAL + "[rules.weights]\nemail = -1\n", "email must be a number"),
+]
+
+
+@pytest.mark.parametrize("case, text, words", ERROR_CASES, ids=[c[0] for c in ERROR_CASES])
+def test_config_errors_name_file_and_key(tmp_path, case, text, words):
+    path = write(tmp_path, text)
+    with pytest.raises(InputError) as exc:
+        load_config(path)
+    message = str(exc.value)
+    assert message.startswith(f"{path}: ")
+    assert words in message
+
+
+def test_missing_config_file(tmp_path):
+    path = tmp_path / "nope.toml"
+    with pytest.raises(InputError) as exc:
+        load_config(path)
+    assert str(exc.value) == f"{path}: config file not found"
+
+
+def test_config_not_utf8(tmp_path):
+    path = write(tmp_path, MINIMAL.replace("bücher", "b\u00fccher").encode("latin-1"))
+    with pytest.raises(InputError) as exc:
+        load_config(path)
+    assert "not UTF-8" in str(exc.value)
