@@ -108,6 +108,10 @@ ERROR_CASES = [
     ("dormant days bool", MINIMAL + "[rules]\ndormant_days = true\n", "must be an integer"),
     ("unknown weight", MINIMAL + "[rules.weights]\nmeetings = 2\n", "unknown weight 'meetings'"),
     ("negative weight", MINIMAL + "[rules.weights]\nemail = -1\n", "email must be a number"),
+    ("typo in a rules key", MINIMAL + "[rules]\ndormant_day = 30\n",
+     "unknown key 'dormant_day' in [rules]"),
+    ("typo in a section name", MINIMAL + "[rule]\ndormant_days = 30\n",
+     "unknown key 'rule' in the top level"),
 ]
 
 
