@@ -55,6 +55,7 @@ class Source:
 @dataclass(frozen=True)
 class Config:
     path: Path
+    title: str
     internal_domains: tuple[str, ...]
     timezone: str
     accounts_csv: Path
@@ -77,7 +78,7 @@ _TYPE_NAMES: dict[type, str] = {str: "a string", int: "an integer", bool: "true 
 # Every key a section accepts: a typo (`dormant_day`) is an error, not a silent default.
 _KNOWN: dict[str, set[str]] = {
     "": {"company", "crm", "warehouse", "report", "rules", "sources"},
-    "company": {"internal_domains", "timezone"},
+    "company": {"name", "internal_domains", "timezone"},
     "crm": {"accounts", "reps", "contacts"},
     "warehouse": {"path", "staging", "snapshot"},
     "report": {"out_dir"},
@@ -225,6 +226,7 @@ def load_config(path: str | Path) -> Config:
     )
     return Config(
         path=cfg_path,
+        title=_get(company, "name", str, file, "company", "Overlap"),
         internal_domains=tuple(internal),
         timezone=tz,
         accounts_csv=rel(_get(crm, "accounts", str, file, "crm")),

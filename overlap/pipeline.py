@@ -225,7 +225,8 @@ def report_step(con: duckdb.DuckDBPyConnection, config: Config, week: date, *,
     from reports.render import render_week
 
     return render_week(con, week, config.out_dir, generated_at=generated_at,
-                       subjects=config.rules.subjects == "keep")
+                       title=config.title, subjects=config.rules.subjects == "keep",
+                       timezone=config.timezone)
 
 
 def publish_step(config: Config) -> None:

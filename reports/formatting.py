@@ -113,6 +113,15 @@ def plural(count: int, singular: str, plural_form: str | None = None) -> str:
     return f"{num(count)} {word}"
 
 
+def activity(meetings: int, emails: int, contacts: int) -> str:
+    """'2 meetings · 3 emails · 3 people', leaving out a kind that did not happen."""
+    parts = [plural(meetings, "meeting")] if meetings else []
+    if emails or not meetings:
+        parts.append(plural(emails, "email"))
+    parts.append(plural(contacts, "person", "people"))
+    return " \u00b7 ".join(parts)
+
+
 def _label(mapping: dict[str, str]) -> Callable[[str | None], str]:
     def label(value: str | None) -> str:
         if value is None:
@@ -161,4 +170,5 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "kind_label": kind_label,
     "truncate_text": truncate,
     "person": person,
+    "activity": activity,
 }
