@@ -1,0 +1,230 @@
+"""Ground truth: DESIGN.md rules 3-8 applied in plain Python to the generated model.
+
+Everything here works on what the generator *wrote* (the headers each copy carries, the
+PARTSTAT each calendar copy shows), never on its intent, and never by parsing the output.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from overlap.sandbox._model import Account, Addr, Mail, Meeting, Resolver, is_bulk_header
+from overlap.sandbox._render import copy_partstat
+
+GT_COLUMNS = (
+    "case", "kind", "message_id", "ical_uid", "original_start", "account_id", "rep_email",
+    "category", "initiated_by", "week_start", "occurred_at", "interaction_key",
+    "interaction_id", "fallback_sender", "fallback_date", "fallback_recipients",
+)
+COLLAB_COLUMNS = ("week_start", "account_id", "interaction_key", "interaction_id", "case")
+
+
+def iso_utc(t: datetime) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(slots=True)
+class Interaction:
+    """One interaction after identity merging (rule 4), reduced to what rules 5-7 need."""
+
+    kind: str
+    case: str
+    t: datetime
+    key: str
+    idents: frozenset[str]  # canonical reps and other internal addresses among participants
+    reps: tuple[str, ...]
+    accounts: tuple[str, ...]
+    sender: str  # ident of From / organizer
+    sender_account: str | None
+    customer: bool  # rule 5: has a rep and an account contact, not bulk, not cancelled
+    thread: str | None = None
+    message_id: str | None = None
+    ical_uid: str | None = None
+    original_start: datetime | None = None
+    fallback: tuple[str, str, str] | None = None
+
+
+def _summarise(parts: list[Addr]) -> tuple[frozenset[str], tuple[str, ...], tuple[str, ...]]:
+    idents = frozenset(a.ident for a in parts if a.internal and not a.resource and not a.system)
+    reps = tuple(sorted({a.rep for a in parts if a.rep}))
+    accounts = tuple(sorted({a.account for a in parts if a.account}))
+    return idents, reps, accounts
+
+
+class Truth:
+    """Collects interactions while the generator writes, then derives the overlap events."""
+
+    def __init__(self, resolver: Resolver, accounts: list[Account], tz: str, dormant_days: int,
+                 management_chain: bool, report_start: datetime, report_end: datetime) -> None:
+        self.resolver = resolver
+        self.tz = ZoneInfo(tz)
+        self.dormant = timedelta(days=dormant_days)
+        self.report_start = report_start
+        self.report_end = report_end
+        self.items: list[Interaction] = []
+        self.owner: dict[str, str] = {}
+        self.owner_status: dict[str, str] = {}  # "" | "missing" | "inactive"
+        self.excluded: dict[str, frozenset[str]] = {}
+        for acc in accounts:
+            owner_norm = acc.owner.strip().lower()
+            owner = resolver.rep_of.get(owner_norm, owner_norm)
+            self.owner[acc.account_id] = owner
+            rep = resolver.reps.get(owner)
+            self.owner_status[acc.account_id] = (
+                "missing" if rep is None else ("" if rep.active else "inactive"))
+            ex = {resolver.rep_of.get(t.strip().lower(), t.strip().lower()) for t in acc.team}
+            if management_chain and rep is not None:
+                seen = {owner}
+                mgr = rep.manager.strip().lower()
+                while mgr and mgr not in seen and mgr in resolver.reps:
+                    ex.add(mgr)
+                    seen.add(mgr)
+                    mgr = resolver.reps[mgr].manager.strip().lower()
+            self.excluded[acc.account_id] = frozenset(ex)
+
+    # --- collection ---------------------------------------------------------------------
+
+    def add_email(self, m: Mail, sender_copy_exported: bool) -> None:
+        parts = [m.sender, *m.to, *m.cc]
+        if sender_copy_exported:
+            parts.extend(m.bcc)  # rule 3: only the sender's copy shows Bcc
+        idents, reps, accounts = _summarise(parts)
+        bulk = m.sender.system or any(is_bulk_header(k, v) for k, v in m.extra)
+        thread: str | None
+        if m.mid is not None:
+            key = "email|" + m.mid
+            fallback = None
+            thread = m.refs[0] if m.refs else (m.irt or m.mid)
+        else:
+            rcpts = ",".join(sorted({a.norm for a in (*m.to, *m.cc)}))
+            key = f"email-fallback|{m.sender.norm}|{int(m.t.timestamp())}|{rcpts}"
+            fallback = (m.sender.norm, iso_utc(m.t), rcpts)
+            thread = m.refs[0] if m.refs else m.irt
+        self.items.append(Interaction(
+            kind="email", case=m.case, t=m.t, key=key, idents=idents, reps=reps,
+            accounts=accounts, sender=m.sender.ident, sender_account=m.sender.account,
+            customer=bool(reps and accounts and not bulk), thread=thread, message_id=m.mid,
+            fallback=fallback))
+
+    def add_meeting(self, m: Meeting, holders: list[str], occurrences: list[
+            tuple[datetime, datetime, bool]]) -> None:
+        """``occurrences``: (original start, actual start, cancelled) for each occurrence."""
+        if m.all_day:
+            return  # internal all-day events only; never customer interactions
+        parts = [m.organizer]
+        for att in m.attendees:
+            if att.cutype != "INDIVIDUAL":
+                continue  # rooms and resources are not people
+            a = att.addr
+            # An attendee's own calendar is authoritative; else the organizer's; else the
+            # copy in the smallest mailbox.
+            if a.rep is not None and a.rep in holders:
+                view = a.rep
+            elif m.organizer.rep is not None and m.organizer.rep in holders:
+                view = m.organizer.rep
+            else:
+                view = min(holders)
+            if copy_partstat(m, view, att) != "DECLINED":
+                parts.append(a)
+        idents, reps, accounts = _summarise(parts)
+        cancelled_any = bool(set(m.cancelled_in) & set(holders))
+        for original, start, cancelled in occurrences:
+            key = f"meeting|{m.uid}|{iso_utc(original)}"
+            dead = cancelled or cancelled_any
+            self.items.append(Interaction(
+                kind="meeting", case=m.case, t=start, key=key, idents=idents, reps=reps,
+                accounts=accounts, sender=m.organizer.ident,
+                sender_account=m.organizer.account,
+                customer=bool(reps and accounts and not dead), ical_uid=m.uid,
+                original_start=original))
+
+    # --- derivation ---------------------------------------------------------------------
+
+    def week_start(self, t: datetime) -> date:
+        d = t.astimezone(self.tz).date()
+        return d - timedelta(days=d.weekday())
+
+    @staticmethod
+    def _any_in(times: list[float], lo: float, hi: float) -> bool:
+        i = bisect.bisect_left(times, lo)
+        return i < len(times) and times[i] < hi
+
+    def derive(self) -> tuple[list[dict[str, str]], list[dict[str, str]], dict[str, int]]:
+        """Rows of ground_truth.csv and ground_truth_collaboration.csv, plus statistics."""
+        owner_times: dict[str, list[float]] = {}
+        thread_idents: dict[str, set[str]] = {}
+        for it in self.items:
+            if it.thread is not None:
+                thread_idents.setdefault(it.thread, set()).update(it.idents)
+            if it.customer:
+                ts = it.t.timestamp()
+                for acc in it.accounts:
+                    if self.owner[acc] in it.idents:
+                        owner_times.setdefault(acc, []).append(ts)
+        for v in owner_times.values():
+            v.sort()
+        dormant_s = self.dormant.total_seconds()
+        rows: list[dict[str, str]] = []
+        collab: list[dict[str, str]] = []
+        near_boundary = 0
+        for it in self.items:
+            if not it.customer or not (self.report_start <= it.t < self.report_end):
+                continue
+            week = self.week_start(it.t).isoformat()
+            iid = "" if it.fallback else hashlib.md5(it.key.encode()).hexdigest()
+            for acc in it.accounts:
+                owner = self.owner[acc]
+                if owner in it.idents:
+                    if any(r != owner for r in it.reps):
+                        collab.append({"week_start": week, "account_id": acc,
+                                       "interaction_key": it.key, "interaction_id": iid,
+                                       "case": it.case})
+                    continue
+                for rep in it.reps:
+                    if rep == owner or rep in self.excluded[acc]:
+                        continue
+                    ts = it.t.timestamp()
+                    times = owner_times.get(acc, [])
+                    recent = self._any_in(times, ts - dormant_s, ts)
+                    if recent != self._any_in(times, ts - dormant_s - 7200, ts) or (
+                            recent != self._any_in(times, ts - dormant_s + 7200, ts)):
+                        near_boundary += 1  # the answer would flip if "60 days" meant ±2h
+                    if (it.kind == "email" and it.thread is not None
+                            and owner in thread_idents[it.thread]):
+                        category = "looped_in"
+                    elif self.owner_status[acc] or not recent:
+                        category = "coverage_gap"
+                    else:
+                        category = "backdoor"
+                    if it.sender == rep:
+                        initiated = "rep"
+                    elif it.sender_account == acc:
+                        initiated = "customer"
+                    else:
+                        initiated = "other"
+                    fb = it.fallback or ("", "", "")
+                    rows.append({
+                        "case": it.case, "kind": it.kind, "message_id": it.message_id or "",
+                        "ical_uid": it.ical_uid or "",
+                        "original_start": iso_utc(it.original_start) if it.original_start else "",
+                        "account_id": acc, "rep_email": rep, "category": category,
+                        "initiated_by": initiated, "week_start": week,
+                        "occurred_at": iso_utc(it.t), "interaction_key": it.key,
+                        "interaction_id": iid, "fallback_sender": fb[0],
+                        "fallback_date": fb[1], "fallback_recipients": fb[2],
+                    })
+        rows.sort(key=lambda r: (r["week_start"], r["occurred_at"], r["interaction_key"],
+                                 r["account_id"], r["rep_email"]))
+        collab.sort(key=lambda r: (r["week_start"], r["account_id"], r["interaction_key"]))
+        stats = {
+            "interactions": len(self.items),
+            "customer_interactions": sum(1 for it in self.items if it.customer),
+            "events": len(rows),
+            "collaboration": len(collab),
+            "dormancy_near_boundary": near_boundary,
+        }
+        return rows, collab, stats
