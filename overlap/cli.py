@@ -193,13 +193,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
     except InputError as exc:
-        print(f"overlap: error: {exc}", file=sys.stderr)
+        print(f"overlap: error: {_one_line(str(exc))}", file=sys.stderr)
         return 2
     except AuditFailed as exc:
         print(f"overlap: the model failed its audit {exc.audit} ({exc.rows} row(s)); "
@@ -211,7 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if os.environ.get("OVERLAP_DEBUG"):
             raise
-        print(f"overlap: internal error: {type(exc).__name__}: {exc} "
+        print(f"overlap: internal error: {type(exc).__name__}: {_one_line(str(exc))} "
               "(set OVERLAP_DEBUG=1 for details)", file=sys.stderr)
         return 1
 

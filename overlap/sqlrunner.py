@@ -1,0 +1,241 @@
+"""Run the SQL shipped in the ``sql`` package: migrations, models, views and audits.
+
+* ``sql/schema/NNN_*.sql`` — numbered migrations of the raw tables. ``migrate`` applies the ones
+  not yet in ``schema_migrations``, each in its own transaction, then (re)creates the views.
+* ``sql/model/*.sql`` — one ``create or replace table <name> as …`` per file, run in file-name
+  order by ``build`` inside ONE transaction, followed by the audits; any failure rolls the whole
+  build back, so readers never see half a model.
+* ``sql/views/*.sql`` — the analyst contract (docs/architecture.md §5): ``create or replace
+  view``. DuckDB binds a view when it is created, so the model tables must exist first: on a
+  fresh warehouse ``migrate`` builds the (empty) models once before creating the views, and
+  every ``build`` re-creates the views in its transaction, so views and models never disagree.
+* ``sql/audits/*.sql`` — queries that must return no rows; the first that returns rows raises
+  ``AuditFailed(<file stem>, rows, sample)``.
+
+Parameters: values are always bound, never formatted into SQL. DuckDB 2.0 accepts named
+parameters (``$dormant_days``) inside ``CREATE TABLE … AS``, including in recursive CTEs, so
+each model binds them directly. DuckDB rejects a parameter the statement does not use, so each
+file is given only the names it references (found by a regex over the file with comments and
+string literals removed). Identifiers never come from input: table names are those of the files
+shipped in the package.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from importlib import resources
+
+import duckdb
+
+from overlap.config import Config, Rules
+from overlap.errors import AuditFailed
+
+SQL_PACKAGE = "sql"
+AUDIT_SAMPLE = 5
+
+_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+_LINE_COMMENT = re.compile(r"--[^\n]*")
+_STRING = re.compile(r"'(?:[^']|'')*'")
+_TARGET = re.compile(r"create\s+or\s+replace\s+table\s+([a-z_][a-z0-9_]*)\s", re.IGNORECASE)
+_VIEW = re.compile(r"create\s+or\s+replace\s+view\s+([a-z_][a-z0-9_]*)\s", re.IGNORECASE)
+_MIGRATION = re.compile(r"^(\d+)_[A-Za-z0-9_-]+\.sql$")
+
+
+@dataclass(frozen=True)
+class SqlFile:
+    """One ``.sql`` file of the package: its folder, file name and text."""
+
+    folder: str
+    name: str
+    text: str
+
+    @property
+    def stem(self) -> str:
+        return self.name.removesuffix(".sql")
+
+    @property
+    def params(self) -> frozenset[str]:
+        """Named parameters the statement uses (comments and string literals ignored)."""
+        code = _STRING.sub("''", _LINE_COMMENT.sub("", self.text))
+        return frozenset(_PARAM.findall(code))
+
+
+@dataclass(frozen=True)
+class BuildStats:
+    """What a build did: rows per model table (in build order), audits passed, seconds taken."""
+
+    tables: dict[str, int] = field(default_factory=dict)
+    audits: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def sql_files(folder: str) -> list[SqlFile]:
+    """The ``.sql`` files of ``sql/<folder>`` in file-name order."""
+    root = resources.files(SQL_PACKAGE).joinpath(folder)
+    if not root.is_dir():
+        return []
+    files = [
+        SqlFile(folder, entry.name, entry.read_text(encoding="utf-8"))
+        for entry in root.iterdir()
+        if entry.is_file() and entry.name.endswith(".sql")
+    ]
+    return sorted(files, key=lambda f: f.name)
+
+
+def model_tables() -> list[str]:
+    """The tables the models create, in build order."""
+    return [_target(f) for f in sql_files("model")]
+
+
+def _target(f: SqlFile) -> str:
+    match = _TARGET.search(_LINE_COMMENT.sub("", f.text))
+    if match is None:
+        raise ValueError(f"sql/model/{f.name}: expected one 'create or replace table <name> as'")
+    return match.group(1).lower()
+
+
+def params_from_rules(rules: Rules, timezone: str) -> dict[str, object]:
+    """Bound parameters for the models: ``$dormant_days``, ``$management_chain``,
+    ``$timezone`` and ``$w_<field>`` for every field of ``Weights``."""
+    params: dict[str, object] = {
+        "dormant_days": int(rules.dormant_days),
+        "management_chain": bool(rules.management_chain),
+        "timezone": timezone,
+    }
+    for name, value in asdict(rules.weights).items():
+        params[f"w_{name}"] = float(value)
+    return params
+
+
+def params_from_config(config: Config) -> dict[str, object]:
+    """Bound parameters for the models from a loaded ``overlap.toml``."""
+    return params_from_rules(config.rules, config.timezone)
+
+
+def default_params() -> dict[str, object]:
+    """The parameters of the default rules in UTC (used to create empty models on a fresh DB)."""
+    return params_from_rules(Rules(), "UTC")
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    found = con.execute(
+        "select count(*) from duckdb_tables() where table_name = ? and schema_name = 'main'",
+        [name],
+    ).fetchall()
+    return bool(found[0][0])
+
+
+def applied_migrations(con: duckdb.DuckDBPyConnection) -> set[int]:
+    """Versions recorded in ``schema_migrations`` (empty on a fresh database)."""
+    if not _table_exists(con, "schema_migrations"):
+        return set()
+    return {int(v) for (v,) in con.execute("select version from schema_migrations").fetchall()}
+
+
+def migrate(con: duckdb.DuckDBPyConnection, params: Mapping[str, object] | None = None) -> list[int]:
+    """Apply pending ``sql/schema`` migrations (one transaction each), make sure the model
+    tables exist, and (re)create the views. Returns the versions applied now.
+
+    The models are built (with ``params``, default rules if None) only when a model table is
+    missing or a view no longer binds to them — a fresh warehouse, or new SQL after an upgrade.
+    """
+    done = applied_migrations(con)
+    applied: list[int] = []
+    for f in sql_files("schema"):
+        match = _MIGRATION.match(f.name)
+        if match is None:
+            raise ValueError(f"sql/schema/{f.name}: migrations are named NNN_description.sql")
+        version = int(match.group(1))
+        if version in done:
+            continue
+        con.begin()
+        try:
+            con.execute(f.text)
+            con.execute(
+                "insert into schema_migrations (version, applied_at) values (?, ?)",
+                [version, datetime.now(UTC)],
+            )
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+        applied.append(version)
+
+    build_params = params if params is not None else default_params()
+    if not all(_table_exists(con, t) for t in model_tables()):
+        build(con, build_params)  # also creates the views
+        return applied
+    try:
+        con.begin()
+        try:
+            create_views(con)
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+    except (duckdb.BinderException, duckdb.CatalogException):
+        # a view names a column the existing model tables lack: rebuild them from the new SQL
+        build(con, build_params)
+    return applied
+
+
+def create_views(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """(Re)create every view of ``sql/views``; returns their names. No transaction of its own."""
+    names = []
+    for f in sql_files("views"):
+        match = _VIEW.search(_LINE_COMMENT.sub("", f.text))
+        if match is None:
+            raise ValueError(f"sql/views/{f.name}: expected 'create or replace view <name> as'")
+        con.execute(f.text)
+        names.append(match.group(1).lower())
+    return names
+
+
+def _bound(f: SqlFile, params: Mapping[str, object]) -> dict[str, object] | None:
+    wanted = f.params
+    missing = sorted(wanted - params.keys())
+    if missing:
+        raise KeyError(f"sql/{f.folder}/{f.name} needs parameter(s) {', '.join(missing)}")
+    return {name: params[name] for name in sorted(wanted)} or None
+
+
+def run_audits(con: duckdb.DuckDBPyConnection, params: Mapping[str, object] | None = None) -> int:
+    """Run every ``sql/audits`` query; raise AuditFailed for the first that returns rows.
+    Returns the number of audits that passed."""
+    files = sql_files("audits")
+    for f in files:
+        cursor = con.execute(f.text, _bound(f, params or {}))
+        sample = cursor.fetchmany(AUDIT_SAMPLE)
+        if sample:
+            rows = len(sample)
+            while batch := cursor.fetchmany(10_000):
+                rows += len(batch)
+            raise AuditFailed(f.stem, rows, [tuple(r) for r in sample])
+    return len(files)
+
+
+def build(con: duckdb.DuckDBPyConnection, params: Mapping[str, object]) -> BuildStats:
+    """Rebuild every model table (file-name order), re-create the views and run the audits,
+    all in one transaction: on any error, AuditFailed included, nothing changes."""
+    started = time.perf_counter()
+    tables: dict[str, int] = {}
+    con.begin()
+    try:
+        for f in sql_files("model"):
+            target = _target(f)
+            con.execute(f.text, _bound(f, params))
+            tables[target] = int(con.table(target).aggregate("count(*)").fetchall()[0][0])
+        create_views(con)
+        audits = run_audits(con, params)
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+    return BuildStats(tables=tables, audits=audits, seconds=time.perf_counter() - started)

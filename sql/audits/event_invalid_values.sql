@@ -1,0 +1,10 @@
+-- grain: one row per event with a value outside its domain (category, initiated_by, looped-in meeting)
+select interaction_id, account_id, rep_email, kind, category, initiated_by
+from overlap_event_facts
+where category is null
+   or category not in ('backdoor', 'coverage_gap', 'looped_in')
+   or initiated_by is null
+   or initiated_by not in ('rep', 'customer', 'other')
+   or (category = 'looped_in' and kind <> 'email')
+   or week_start is null
+   or len(contact_emails) = 0

@@ -1,0 +1,111 @@
+-- grain: one row per overlap event (interaction, account, rep) — rules 5, 6 and 7
+create or replace table overlap_event_facts as
+with left_out as (
+    -- customer interactions with an account's people where the owner took no part
+    select *
+    from match_interaction_accounts
+    where not owner_present
+),
+
+reps as (
+    select
+        interaction_id,
+        rep_email,
+        any_value(name) as rep_name,
+        bool_or(role in ('from', 'organizer')) as rep_started
+    from match_participants
+    where party = 'rep'
+    group by interaction_id, rep_email
+),
+
+candidates as (
+    -- not the owner, not on the account's team, not in the owner's management chain
+    select lo.*, r.rep_email, r.rep_name, r.rep_started
+    from left_out as lo
+    join reps as r on r.interaction_id = lo.interaction_id
+    anti join match_rep_exclusions as x
+        on x.account_id = lo.account_id and x.rep_email = r.rep_email
+),
+
+owner_threads as (
+    -- email threads an owner took part in, anywhere in the warehouse
+    select distinct i.thread_id, p.person_key
+    from match_participants as p
+    join match_interactions as i on i.interaction_id = p.interaction_id
+    where i.kind = 'email'
+      and p.party <> 'excluded'
+      and p.person_key in (select owner_email from match_accounts)
+),
+
+owner_touches as (
+    -- the owner's own customer interactions with the account (dormancy evidence)
+    select distinct account_id, owner_email, occurred_at
+    from match_interaction_accounts
+    where owner_present
+),
+
+gap_checks as (
+    select distinct account_id, owner_email, occurred_at
+    from candidates
+),
+
+recent as (
+    -- range join on (account, owner): a touch in [I - dormant_days, I)
+    select distinct g.account_id, g.owner_email, g.occurred_at
+    from gap_checks as g
+    join owner_touches as t
+        on t.account_id = g.account_id
+       and t.owner_email = g.owner_email
+       and t.occurred_at >= g.occurred_at - to_days($dormant_days::integer)
+       and t.occurred_at < g.occurred_at
+),
+
+classified as (
+    select
+        c.*,
+        c.kind = 'email' and ot.thread_id is not null as owner_on_thread,
+        rc.occurred_at is not null as owner_recent
+    from candidates as c
+    left join owner_threads as ot
+        on ot.thread_id = c.thread_id and ot.person_key = c.owner_email
+    left join recent as rc
+        on rc.account_id = c.account_id
+       and rc.owner_email = c.owner_email
+       and rc.occurred_at = c.occurred_at
+),
+
+final as (
+    select
+        interaction_id,
+        kind,
+        occurred_at,
+        week_start,
+        account_id,
+        owner_email,
+        rep_email,
+        case
+            when rep_started then 'rep'
+            when customer_started then 'customer'
+            else 'other'
+        end as initiated_by,
+        case
+            when owner_on_thread then 'looped_in'
+            when not owner_in_reps or not owner_active or not owner_recent then 'coverage_gap'
+            else 'backdoor'
+        end as category,
+        contact_emails,
+        account_name,
+        thread_id,
+        owner_name,
+        coalesce(rep_name, rep_email) as rep_name,
+        case
+            when owner_on_thread then null
+            when not owner_in_reps then 'owner not in reps.csv'
+            when not owner_active then 'owner inactive'
+            when not owner_recent then
+                format('owner had no contact with the account in {} days', $dormant_days::integer)
+        end as gap_reason
+    from classified
+)
+
+select * from final

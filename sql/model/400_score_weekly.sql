@@ -1,0 +1,130 @@
+-- grain: one row per (week_start, account, rep) with overlap events — the score of rule 9
+create or replace table score_weekly as
+with events as (
+    select
+        *,
+        -- kind weight × initiation weight × category weight (1 for backdoor)
+        case kind when 'meeting' then $w_meeting::double else $w_email::double end
+        * case initiated_by
+            when 'rep' then $w_rep_initiated::double
+            when 'customer' then $w_customer_initiated::double
+            else $w_other_initiated::double
+          end
+        * case category
+            when 'looped_in' then $w_looped_in::double
+            when 'coverage_gap' then $w_coverage_gap::double
+            else 1.0
+          end as event_weight
+    from overlap_event_facts
+),
+
+contacts as (
+    select week_start, account_id, rep_email, count(distinct contact) as contacts
+    from (select week_start, account_id, rep_email, unnest(contact_emails) as contact from events)
+    group by week_start, account_id, rep_email
+),
+
+weekly as (
+    select
+        week_start,
+        account_id,
+        rep_email,
+        any_value(account_name) as account_name,
+        any_value(owner_email) as owner_email,
+        any_value(owner_name) as owner_name,
+        any_value(rep_name) as rep_name,
+        cast(count(*) as integer) as events,
+        cast(count(*) filter (where kind = 'email') as integer) as emails,
+        cast(count(*) filter (where kind = 'meeting') as integer) as meetings,
+        cast(count(*) filter (where category = 'backdoor') as integer) as backdoor,
+        cast(count(*) filter (where category = 'coverage_gap') as integer) as coverage_gap,
+        cast(count(*) filter (where category = 'looped_in') as integer) as looped_in,
+        cast(count(*) filter (where initiated_by = 'rep') as integer) as rep_initiated,
+        cast(count(*) filter (where initiated_by = 'customer') as integer) as customer_initiated,
+        sum(event_weight) as event_score,
+        list_sort(list_distinct(list(gap_reason) filter (where gap_reason is not null)))
+            as gap_reasons
+    from events
+    group by week_start, account_id, rep_email
+),
+
+persistence as (
+    -- earlier weeks, of the 4 before this one, with events for the same account and rep
+    select w.week_start, w.account_id, w.rep_email, count(*) as earlier_weeks
+    from weekly as w
+    join weekly as e
+        on e.account_id = w.account_id
+       and e.rep_email = w.rep_email
+       and e.week_start >= w.week_start - 28  -- DATE - days
+       and e.week_start < w.week_start
+    group by w.week_start, w.account_id, w.rep_email
+),
+
+scored as (
+    select
+        w.*,
+        c.contacts,
+        cast(coalesce(p.earlier_weeks, 0) as integer) as earlier_weeks,
+        w.event_score
+        + $w_contact::double * (c.contacts - 1)
+        + $w_persistence::double * coalesce(p.earlier_weeks, 0) as score
+    from weekly as w
+    join contacts as c using (week_start, account_id, rep_email)
+    left join persistence as p using (week_start, account_id, rep_email)
+),
+
+final as (
+    select
+        week_start,
+        account_id,
+        owner_email,
+        rep_email,
+        emails,
+        meetings,
+        cast(contacts as integer) as contacts,
+        score,
+        case
+            when score >= $w_high::double then 'high'
+            when score >= $w_medium::double then 'medium'
+            else 'low'
+        end as level,
+        list_concat(
+            [
+                concat_ws(' ',
+                    case when meetings > 0 then
+                        meetings || ' meeting' || case when meetings = 1 then '' else 's' end
+                    end,
+                    case when meetings > 0 and emails > 0 then 'and' end,
+                    case when emails > 0 then
+                        emails || ' email' || case when emails = 1 then '' else 's' end
+                    end,
+                    'with', contacts, account_name,
+                    case when contacts = 1 then 'person' else 'people' end,
+                    'without owner', owner_name
+                )
+            ],
+            case when rep_initiated > 0 then
+                [rep_initiated || ' of ' || events || ' started by the rep']
+            else [] end,
+            case when earlier_weeks > 0 then
+                ['also active in ' || earlier_weeks || ' of the previous 4 weeks']
+            else [] end,
+            gap_reasons,
+            case when looped_in > 0 then
+                ['owner was on the thread elsewhere (looped in)']
+            else [] end
+        ) as reasons,
+        account_name,
+        owner_name,
+        rep_name,
+        events,
+        backdoor,
+        coverage_gap,
+        looped_in,
+        rep_initiated,
+        customer_initiated,
+        earlier_weeks
+    from scored
+)
+
+select * from final

@@ -1,0 +1,59 @@
+-- grain: one row per data-quality finding (kind × item, per source and mailbox where it applies)
+create or replace view data_quality as
+with domains as (
+    select
+        kind,
+        item,
+        detail,
+        volume,
+        cast(null as varchar) as source,
+        cast(null as varchar) as mailbox,
+        cast(null as varchar) as run_id
+    from match_domain_findings
+),
+
+quarantined as (
+    select
+        'quarantined' as kind,
+        reason as item,
+        cast(null as varchar) as detail,
+        count(*) as volume,
+        source,
+        mailbox,
+        arg_max(run_id, window_end) as run_id  -- the latest load that quarantined it
+    from raw_quarantine
+    group by source, mailbox, reason
+),
+
+latest_extracts as (
+    -- the latest extract of each source × mailbox
+    select *
+    from run_log
+    where scope = 'extract'
+    qualify row_number() over (
+        partition by source, mailbox order by started_at desc nulls last, run_id desc
+    ) = 1
+),
+
+mailboxes as (
+    select
+        case status when 'failed' then 'mailbox_failed' else 'mailbox_skipped' end as kind,
+        mailbox as item,
+        error as detail,
+        cast(null as bigint) as volume,
+        source,
+        mailbox,
+        run_id
+    from latest_extracts
+    where status in ('failed', 'skipped')
+),
+
+final as (
+    select * from domains
+    union all
+    select * from quarantined
+    union all
+    select * from mailboxes
+)
+
+select * from final

@@ -1,0 +1,23 @@
+-- grain: one row per (week_start, account, rep) with overlap events, scored
+create or replace view overlap_weekly as
+select
+    week_start,
+    account_id,
+    owner_email,
+    rep_email,
+    emails,
+    meetings,
+    contacts,
+    score,
+    level,
+    reasons,
+    account_name,
+    owner_name,
+    rep_name,
+    events,
+    backdoor,
+    coverage_gap,
+    looped_in,
+    rep_initiated,
+    customer_initiated
+from score_weekly
