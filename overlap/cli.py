@@ -11,9 +11,10 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from overlap import __version__
 from overlap.errors import AuditFailed, InputError
@@ -28,7 +29,7 @@ EPILOG = """examples:
 """
 
 
-def _progress(quiet: bool):  # type: ignore[no-untyped-def]
+def _progress(quiet: bool) -> Callable[[str], None]:
     start = time.monotonic()
 
     def emit(message: str) -> None:
@@ -38,7 +39,7 @@ def _progress(quiet: bool):  # type: ignore[no-untyped-def]
     return emit
 
 
-def _weeks(args: argparse.Namespace, tz) -> list[date]:  # type: ignore[no-untyped-def]
+def _weeks(args: argparse.Namespace, tz: ZoneInfo) -> list[date]:
     from overlap.weeks import last_full_week, parse_day, parse_week, weeks_between
 
     if args.week and (args.start or args.end):
