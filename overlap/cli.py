@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -19,6 +20,7 @@ from zoneinfo import ZoneInfo
 from overlap import __version__
 from overlap.errors import AuditFailed, InputError
 
+DEMO_MARKER = ".overlap-demo"
 EPILOG = """examples:
   overlap demo                                   generate an organisation and report on it
   overlap init my-org                            write an example config and CRM templates
@@ -128,8 +130,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     progress = _progress(args.quiet)
     out = Path(args.out).resolve()
+    marker = out / DEMO_MARKER
+    if out.exists() and any(out.iterdir()):
+        if not marker.exists():
+            raise InputError("folder exists, is not empty and holds no earlier demo; "
+                             "choose another --out", file=str(out))
+        progress(f"replacing the earlier demo in {out}")
+        shutil.rmtree(out)
     progress(f"generating a synthetic organisation in {out} (seed {args.seed})")
     org = generate(out, seed=args.seed)
+    marker.write_text("written by `overlap demo`; the folder is replaced on the next demo\n",
+                      encoding="utf-8")
     config = load_config(org.config_path)
     result = run(config, list(org.weeks), progress=progress, workers=args.workers)
     latest = max(result.reports)

@@ -112,3 +112,17 @@ def test_init_writes_templates_that_run(tmp_path: Path) -> None:
 @pytest.mark.parametrize("argv", [["run"], ["bogus"]])
 def test_usage_errors_exit_2(argv: list[str]) -> None:
     assert run_cli(*argv).returncode == 2
+
+
+def test_demo_runs_twice_and_refuses_foreign_folders(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    for _ in range(2):
+        proc = run_cli("demo", "--out", str(out), "-q")
+        assert proc.returncode == 0, proc.stderr
+        report = Path(proc.stdout.strip().splitlines()[0])
+        assert report.exists() and "Pairs to look at" in report.read_text(encoding="utf-8")
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me", encoding="utf-8")
+    assert_one_line_error(run_cli("demo", "--out", str(foreign)), "not empty")
+    assert (foreign / "notes.txt").read_text(encoding="utf-8") == "keep me"
