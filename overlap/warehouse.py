@@ -60,6 +60,9 @@ def connect(path: Path) -> duckdb.DuckDBPyConnection:
     """Open (creating if needed) and migrate the warehouse. The caller is the only writer."""
     path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path))
+    # Interval arithmetic on TIMESTAMPTZ follows the session zone; pin it so that
+    # "60 days before" is 60 × 24 h on every machine (weeks use the company zone explicitly).
+    con.execute("set TimeZone = 'UTC'")
     sqlrunner.migrate(con)
     return con
 

@@ -29,7 +29,6 @@ create table raw_copies (
                               is_resource boolean)[],
     window_start       timestamptz,
     window_end         timestamptz,
-    run_id             varchar,
     primary key (source, mailbox, kind, copy_id)
 );
 
@@ -41,8 +40,7 @@ create table raw_quarantine (
     locator      varchar,
     reason       varchar not null,
     window_start timestamptz,
-    window_end   timestamptz,
-    run_id       varchar
+    window_end   timestamptz
 );
 
 -- one row per source × mailbox: the incremental cursor, written with the data it belongs to

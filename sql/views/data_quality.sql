@@ -17,10 +17,11 @@ quarantined as (
         'quarantined' as kind,
         reason as item,
         cast(null as varchar) as detail,
-        count(*) as volume,
+        count(distinct locator) as volume,
         source,
         mailbox,
-        arg_max(run_id, window_end) as run_id  -- the latest load that quarantined it
+        -- raw rows carry no run id (a rerun must give identical tables); see runs for when
+        cast(null as varchar) as run_id
     from raw_quarantine
     group by source, mailbox, reason
 ),

@@ -22,14 +22,14 @@ _COLUMNS = (
     "kind", "source", "source_kind", "mailbox", "copy_id", "message_id", "ical_uid",
     "original_start", "occurred_at", "ended_at", "date_source", "thread_root",
     "provider_thread_id", "subject", "bulk_reason", "cancelled", "invalid_addresses",
-    "participants", "window_start", "window_end", "run_id",
+    "participants", "window_start", "window_end",
 )
 
 _INSERT_COPY = (
     "insert into raw_copies (kind, source, source_kind, mailbox, copy_id, message_id, ical_uid,"
     " original_start, occurred_at, ended_at, date_source, thread_root, provider_thread_id,"
     " subject, bulk_reason, cancelled, invalid_addresses, participants, window_start,"
-    " window_end, run_id) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " window_end) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -100,7 +100,6 @@ class Seed:
             "occurred_at": at, "date_source": date_source, "thread_root": thread_root,
             "provider_thread_id": provider_thread_id, "bulk_reason": bulk_reason,
             "cancelled": False, "invalid_addresses": 0, "participants": people,
-            "run_id": "r1",
         })
         return message_id
 
@@ -120,7 +119,6 @@ class Seed:
             "original_start": original_start or start, "occurred_at": start,
             "ended_at": start + timedelta(hours=1), "date_source": "provider",
             "cancelled": cancelled, "invalid_addresses": 0, "participants": people,
-            "run_id": "r1",
         })
 
     # --- build and read ----------------------------------------------------------------------

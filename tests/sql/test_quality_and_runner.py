@@ -106,9 +106,9 @@ def test_data_quality_kinds(world: Seed) -> None:
     world.account("dup-2", OWNER, domains=["shared.example"])
     world.account("tiny", OWNER, domains=["yahoo.com"])
     world.con.executemany(
-        "insert into raw_quarantine values (?, ?, ?, ?, ?, ?, ?, ?)",
-        [["maildir", "maildir", REP, f"cur/{n}", "no usable Date header", T0, T0, "r1"]
-         for n in range(3)] + [["maildir", "maildir", REP, "cur/x", "not RFC 822", T0, T0, "r1"]])
+        "insert into raw_quarantine values (?, ?, ?, ?, ?, ?, ?)",
+        [["maildir", "maildir", REP, f"cur/{n}", "no usable Date header", T0, T0]
+         for n in range(3)] + [["maildir", "maildir", REP, "cur/x", "not RFC 822", T0, T0]])
     t = datetime(2024, 3, 11, tzinfo=UTC)
     world.con.executemany(
         "insert into run_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
