@@ -9,7 +9,6 @@ staged rows).
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -168,15 +167,32 @@ def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, status: str,
     )
 
 
+# The snapshot is written in a storage format that DuckDB 1.4 and later read, so analysts can
+# open it with the `duckdb` CLI from PyPI (duckdb-cli, still at 1.5) as well as DuckDB 2.x.
+SNAPSHOT_STORAGE_VERSION = "v1.4.0"
+
+
 def publish(warehouse: Path, snapshot: Path, marts_dir: Path) -> None:
     """Atomically replace the analysts' read-only snapshot and the Parquet exports of the marts.
 
-    The warehouse must be closed (checkpointed) by the caller. Analysts open the snapshot, so
-    their queries never hold a lock on the file the pipeline writes.
+    The warehouse must be closed by the caller. Analysts open the snapshot, so their queries
+    never hold a lock on the file the pipeline writes; an analyst who has the old snapshot
+    open keeps reading the old file until they reconnect (os.replace swaps the name only).
     """
     snapshot.parent.mkdir(parents=True, exist_ok=True)
     tmp = snapshot.with_name(snapshot.name + f".tmp{os.getpid()}")
-    shutil.copyfile(warehouse, tmp)
+    for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+    con = duckdb.connect()
+    try:
+        # ATTACH takes no bound parameters; both paths are ours, quotes doubled.
+        con.execute(f"attach '{_sql_path(warehouse)}' as src (read_only)")
+        con.execute(f"attach '{_sql_path(tmp)}' as snap"
+                    f" (storage_version '{SNAPSHOT_STORAGE_VERSION}')")
+        con.execute("copy from database src to snap")
+        con.execute("detach snap")
+    finally:
+        con.close()
     os.replace(tmp, snapshot)
     marts_dir.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(snapshot), read_only=True)

@@ -93,6 +93,29 @@ def test_run_prints_report_path_and_writes_outputs(tmp_path: Path) -> None:
     assert again.returncode == 0 and Path(again.stdout.strip()) == report
 
 
+def test_snapshot_opens_in_the_duckdb_shell_while_the_pipeline_reruns(tmp_path: Path) -> None:
+    raw = message(msg_id="m1@acme.example", sender="rep@corp.example",
+                  to="buyer@acme.example", date_header="Tue, 17 Nov 2026 10:00:00 +0000")
+    cfg = write_org(tmp_path, messages={"rep@corp.example": [("1", raw)]})
+    assert run_cli("run", "--config", str(cfg), "--week", "2026-W47", "-q").returncode == 0
+    snapshot = tmp_path / "data" / "overlap-snapshot.duckdb"
+    shell = Path(sys.executable).with_name("duckdb")  # the duckdb-cli the project installs
+    proc = subprocess.run([str(shell), "-readonly", "-csv", str(snapshot), "-c",
+                           "select account_id, category from overlap_events"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["account_id,category", "A1,coverage_gap"]
+    # An analyst holding the snapshot open does not block the next run.
+    import duckdb
+
+    analyst = duckdb.connect(str(snapshot), read_only=True)
+    try:
+        assert run_cli("run", "--config", str(cfg), "--week", "2026-W47", "-q").returncode == 0
+        assert analyst.execute("select count(*) from overlap_events").fetchone() == (1,)
+    finally:
+        analyst.close()
+
+
 def test_query_error_is_one_line(tmp_path: Path) -> None:
     cfg = write_org(tmp_path)
     assert run_cli("run", "--config", str(cfg), "--week", "2026-W47", "-q").returncode == 0
