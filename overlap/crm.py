@@ -399,4 +399,6 @@ def write_init_templates(dest: Path) -> list[Path]:
         with open(target, "xb") as out:  # "x": never clobber a file created meanwhile
             out.write(source.read_bytes())
         written.append(target)
+    # The folder the template's file sources read: one subfolder per mailbox goes in here.
+    (dest / "exports").mkdir(exist_ok=True)
     return written

@@ -127,7 +127,10 @@ def test_init_writes_templates_that_run(tmp_path: Path) -> None:
     dest = tmp_path / "org"
     proc = run_cli("init", str(dest))
     assert proc.returncode == 0, proc.stderr
-    assert (dest / "overlap.toml").exists()
+    assert (dest / "overlap.toml").exists() and (dest / "exports").is_dir()
+    first = run_cli("run", "--config", str(dest / "overlap.toml"), "--week", "2026-W47", "-q")
+    assert first.returncode == 0, first.stderr
+    assert "No overlap this week" in Path(first.stdout.strip()).read_text(encoding="utf-8")
     again = run_cli("init", str(dest))
     assert again.returncode == 2 and "Traceback" not in again.stderr
 
