@@ -76,10 +76,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from overlap.config import load_config
-    from overlap.pipeline import report_only
+    from overlap.pipeline import report
 
     config = load_config(args.config)
-    for _week, paths in sorted(report_only(config, _weeks(args, config.tz)).items()):
+    for _week, paths in sorted(report(config, _weeks(args, config.tz)).items()):
         print(paths.html)
     return 0
 

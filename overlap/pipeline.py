@@ -1,36 +1,45 @@
-"""Pipeline steps: plan → extract → load → model → report → publish.
+"""Pipeline steps: plan → extract → load → model → report → finish → publish.
 
-Each step is a function the CLI and the Airflow DAG call the same way. Extract workers never
-touch DuckDB; only ``load`` and ``model`` write the warehouse, inside one connection that this
-module opens after extraction (a DuckDB file has a single writer, and forking a process that
-holds a connection is unsafe).
+Each step is a function the CLI (``run`` composes them) and the Airflow DAG (one task per
+step) call the same way; what passes between steps is small and JSON-serialisable (a plan of
+source × mailbox tasks, manifest paths, counts), never data. Extract workers never touch
+DuckDB; only ``load`` and ``model`` write the warehouse (a DuckDB file has a single writer).
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from connectors.records import Window
+from connectors.api import SyncRequest
+from connectors.records import Record, Window
 from overlap import sqlrunner, warehouse
 from overlap.config import FILE_KINDS, Config, Source
 from overlap.crm import CrmSnapshot, load_crm
 from overlap.errors import InputError
-from overlap.staging import StagedExtract, write_staged
+from overlap.staging import StagedExtract, read_manifest, write_staged
 from overlap.weeks import iso_week_label, weeks_window
 
 if TYPE_CHECKING:
     from reports.render import ReportPaths
 
 Progress = Callable[[str], None]
+
+# API source kinds → the module implementing ``sync(SyncRequest) -> SyncResult``.
+API_CONNECTORS = {
+    "gmail": "connectors.gmail",
+    "google_calendar": "connectors.google_calendar",
+    "msgraph": "connectors.msgraph",
+}
 
 
 def _quiet(_: str) -> None:
@@ -39,26 +48,88 @@ def _quiet(_: str) -> None:
 
 @dataclass(frozen=True)
 class ExtractTask:
-    """One unit of extract work: a source × mailbox × window. Keys, never task numbers."""
+    """One unit of extract work: a source × mailbox × window. Keyed by names, never by a
+    task number, so a retried or rerun task writes the same staged files."""
 
     source: str
     kind: str
     mailbox: str
-    path: Path | None
-    window: Window
+    path: str | None  # file sources: the mailbox folder
+    window_start: datetime
+    window_end: datetime
     subjects: str
-    staging_dir: Path
+    staging_dir: str
+    cursor: str | None = None  # API sources: the stored cursor when it covers the window
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def window(self) -> Window:
+        return Window(self.window_start, self.window_end)
 
     @property
     def label(self) -> str:
         return f"{self.source} {self.mailbox}"
 
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["window_start"] = self.window_start.isoformat()
+        d["window_end"] = self.window_end.isoformat()
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> ExtractTask:
+        d = dict(d)
+        d["window_start"] = datetime.fromisoformat(d["window_start"])
+        d["window_end"] = datetime.fromisoformat(d["window_end"])
+        return cls(**d)
+
 
 @dataclass(frozen=True)
 class ExtractOutcome:
+    """What an extract left: the manifest of its staged files, or why it failed."""
+
     task: ExtractTask
-    staged: StagedExtract | None
+    manifest: str | None
     error: str | None = None
+    emails: int = 0
+    meetings: int = 0
+    quarantined: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["task"] = self.task.to_json()
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> ExtractOutcome:
+        d = dict(d)
+        d["task"] = ExtractTask.from_json(d["task"])
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    run_id: str
+    started_at: datetime
+    weeks: list[date]
+    window_start: datetime
+    window_end: datetime
+    tasks: list[ExtractTask]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "started_at": self.started_at.isoformat(),
+                "weeks": [w.isoformat() for w in self.weeks],
+                "window_start": self.window_start.isoformat(),
+                "window_end": self.window_end.isoformat(),
+                "tasks": [t.to_json() for t in self.tasks]}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> RunPlan:
+        return cls(run_id=d["run_id"], started_at=datetime.fromisoformat(d["started_at"]),
+                   weeks=[date.fromisoformat(w) for w in d["weeks"]],
+                   window_start=datetime.fromisoformat(d["window_start"]),
+                   window_end=datetime.fromisoformat(d["window_end"]),
+                   tasks=[ExtractTask.from_json(t) for t in d["tasks"]])
 
 
 @dataclass
@@ -73,53 +144,132 @@ class RunResult:
     quarantined: int = 0
 
 
-def plan(config: Config, window: Window, sources: list[str] | None = None,
-         mailboxes: list[str] | None = None) -> list[ExtractTask]:
-    """Every source × mailbox to extract for ``window`` (optionally a subset)."""
+# --- plan ------------------------------------------------------------------------------------
+
+def new_run_id(now: datetime) -> str:
+    return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+
+
+def active_reps(crm: CrmSnapshot) -> list[str]:
+    reps = crm.tables["crm_reps"]
+    emails = reps.column("email").to_pylist()
+    active = reps.column("active").to_pylist()
+    return sorted(e for e, a in zip(emails, active, strict=True) if a is not False)
+
+
+def _api_mailboxes(src: Source, crm: CrmSnapshot) -> list[str]:
+    from connectors.addresses import normalize_address
+
+    listed = src.options.get("mailboxes")
+    if listed is None:
+        return active_reps(crm)  # default: every active rep's mailbox
+    if not isinstance(listed, list):
+        raise InputError(f"source {src.name!r}: mailboxes must be a list of addresses",
+                         field="mailboxes")
+    out = []
+    for raw in listed:
+        address = normalize_address(str(raw))
+        if address is None:
+            raise InputError(f"source {src.name!r}: not an address: {raw!r}", field="mailboxes")
+        out.append(address)
+    return sorted(set(out))
+
+
+def plan(config: Config, window: Window, crm: CrmSnapshot, *,
+         sources: list[str] | None = None, mailboxes: list[str] | None = None,
+         cursors: dict[tuple[str, str], tuple[str, datetime, datetime]] | None = None,
+         ) -> list[ExtractTask]:
+    """Every source × mailbox to extract for ``window`` (optionally a subset).
+
+    An API source's stored cursor is used only when its data covers the window's start and
+    the window does not end before it (a backfill of past weeks is a full window sync)."""
     from connectors.files import mailbox_folders
 
+    known = {s.name for s in config.sources}
+    for name in sources or ():
+        if name not in known:
+            raise InputError(f"unknown source {name!r} (known: {', '.join(sorted(known))})",
+                             field="sources")
+    wanted_mailboxes = {m.strip().lower() for m in mailboxes} if mailboxes else None
+    cursors = cursors or {}
     tasks: list[ExtractTask] = []
-    wanted_sources = set(sources) if sources else None
-    wanted_mailboxes = {m.lower() for m in mailboxes} if mailboxes else None
     for src in config.sources:
-        if wanted_sources is not None and src.name not in wanted_sources:
+        if sources and src.name not in sources:
             continue
-        for mailbox, path in _mailboxes(src, mailbox_folders):
+        if src.kind in FILE_KINDS:
+            assert src.path is not None
+            if not src.path.is_dir():
+                raise InputError(f"source {src.name!r}: folder not found: {src.path}",
+                                 field="path")
+            boxes: list[tuple[str, str | None]] = [
+                (m, str(p)) for m, p in mailbox_folders(src.path)]
+        elif src.kind in API_CONNECTORS:
+            boxes = [(m, None) for m in _api_mailboxes(src, crm)]
+        else:  # pragma: no cover - config validates kinds
+            raise InputError(f"unknown source kind {src.kind!r}", field="kind")
+        for mailbox, path in boxes:
             if wanted_mailboxes is not None and mailbox not in wanted_mailboxes:
                 continue
-            tasks.append(ExtractTask(src.name, src.kind, mailbox, path, window,
-                                     config.rules.subjects, config.staging_dir))
+            cursor = None
+            stored = cursors.get((src.name, mailbox))
+            if stored is not None and stored[1] <= window.start and stored[2] <= window.end:
+                cursor = stored[0]
+            tasks.append(ExtractTask(src.name, src.kind, mailbox, path, window.start,
+                                     window.end, config.rules.subjects, str(config.staging_dir),
+                                     cursor, dict(src.options)))
     return tasks
 
 
-def _mailboxes(src: Source, mailbox_folders: Callable[[Path], list[tuple[str, Path]]]
-               ) -> list[tuple[str, Path | None]]:
-    if src.kind in FILE_KINDS:
-        assert src.path is not None
-        if not src.path.is_dir():
-            raise InputError(f"source {src.name!r}: folder not found: {src.path}", field="path")
-        return list(mailbox_folders(src.path))
-    raise InputError(
-        f"source {src.name!r}: kind {src.kind!r} needs its API connector, which this version"
-        " does not include yet; use a file export (maildir, mbox, eml, ics)",
-        field="kind",
-    )
+def start_run(config: Config, weeks: list[date], *, sources: list[str] | None = None,
+              mailboxes: list[str] | None = None, now: datetime | None = None) -> RunPlan:
+    """Validate the CRM, read the cursors and plan the extracts. Writes nothing."""
+    started = now or datetime.now(UTC)
+    crm = load_crm(config)
+    window = weeks_window(weeks, config.tz, history_days=config.rules.dormant_days)
+    tasks = plan(config, window, crm, sources=sources, mailboxes=mailboxes,
+                 cursors=warehouse.read_cursors(config.warehouse))
+    return RunPlan(new_run_id(started), started, sorted(weeks), window.start, window.end, tasks)
 
 
-def extract(task: ExtractTask) -> ExtractOutcome:
+# --- extract ---------------------------------------------------------------------------------
+
+def extract(task: ExtractTask, credentials: Any = None) -> ExtractOutcome:
     """Run one extract into staging. Never raises: a failure is reported, not fatal."""
-    from connectors.files import extract as extract_files
-
     try:
-        assert task.path is not None
-        records = extract_files(task.kind, task.path, task.mailbox, task.window,
-                                source=task.source)
-        staged = write_staged(records, staging_dir=task.staging_dir, source=task.source,
-                              source_kind=task.kind, mailbox=task.mailbox, window=task.window,
-                              subjects=task.subjects)
-        return ExtractOutcome(task, staged)
+        staged = _extract(task, credentials)
     except Exception as exc:  # one broken mailbox must not stop the run
         return ExtractOutcome(task, None, f"{type(exc).__name__}: {exc}")
+    return ExtractOutcome(task, _manifest_path(staged), None, staged.emails, staged.meetings,
+                          staged.quarantined)
+
+
+def _manifest_path(staged: StagedExtract) -> str:
+    return staged.copies_path.removesuffix(".copies.parquet") + ".manifest.json"
+
+
+def _extract(task: ExtractTask, credentials: Any) -> StagedExtract:
+    if task.kind in FILE_KINDS:
+        from connectors.files import extract as extract_files
+
+        assert task.path is not None
+        records = extract_files(task.kind, Path(task.path), task.mailbox, task.window,
+                                source=task.source)
+        return _stage(task, records)
+    module = importlib.import_module(API_CONNECTORS[task.kind])
+    result = module.sync(SyncRequest(
+        source=task.source, source_kind=task.kind, mailbox=task.mailbox, window=task.window,
+        cursor=task.cursor, subjects=task.subjects != "drop", options=task.options,
+        credentials=credentials))
+    incremental = result.mode == "incremental"
+    return _stage(task, result.records, cursor=result.cursor, mode=result.mode,
+                  removed=result.removed, cursor_in=task.cursor if incremental else None,
+                  stats=asdict(result.stats))
+
+
+def _stage(task: ExtractTask, records: Iterable[Record], **extra: Any) -> StagedExtract:
+    return write_staged(records, staging_dir=Path(task.staging_dir), source=task.source,
+                        source_kind=task.kind, mailbox=task.mailbox, window=task.window,
+                        subjects=task.subjects, **extra)
 
 
 def extract_all(tasks: list[ExtractTask], *, workers: int | None = None,
@@ -131,12 +281,11 @@ def extract_all(tasks: list[ExtractTask], *, workers: int | None = None,
     def done(outcome: ExtractOutcome) -> None:
         outcomes.append(outcome)
         n = f"[extract {len(outcomes)}/{len(tasks)}]"
-        if outcome.staged is None:
+        if outcome.manifest is None:
             progress(f"{n} {outcome.task.label}: FAILED {outcome.error}")
         else:
-            s = outcome.staged
-            progress(f"{n} {outcome.task.label}: {s.emails:,} emails, {s.meetings:,} meetings,"
-                     f" {s.quarantined:,} quarantined")
+            progress(f"{n} {outcome.task.label}: {outcome.emails:,} emails,"
+                     f" {outcome.meetings:,} meetings, {outcome.quarantined:,} quarantined")
 
     if workers <= 1:
         for task in tasks:
@@ -150,99 +299,113 @@ def extract_all(tasks: list[ExtractTask], *, workers: int | None = None,
     return outcomes
 
 
-def new_run_id(now: datetime) -> str:
-    return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+# --- load, model, report, finish, publish ----------------------------------------------------
 
-
-def run(config: Config, weeks: list[date], *, progress: Progress = _quiet,
-        workers: int | None = None, now: datetime | None = None) -> RunResult:
-    """The whole job for ``weeks``: extract (with dormant_days of history), load, model,
-    report every week, publish. Bad input raises InputError before anything is written."""
-    started = datetime.now(UTC)
-    now = now or started
+def load(config: Config, run_plan: RunPlan, outcomes: list[ExtractOutcome]) -> None:
+    """Apply the CRM, every staged extract and its cursor, and the run's bookkeeping, in one
+    transaction. Failed extracts are recorded; their mailboxes keep their earlier data."""
     crm = load_crm(config)
-    progress(f"CRM: {crm.counts.get('accounts', 0):,} accounts, {crm.counts.get('reps', 0):,}"
-             f" reps, {crm.counts.get('contacts', 0):,} contacts")
-    window = weeks_window(weeks, config.tz, history_days=config.rules.dormant_days)
-    tasks = plan(config, window)
-    progress(f"window {window.start:%Y-%m-%d} .. {window.end:%Y-%m-%d} (UTC), "
-             f"{len(tasks)} source × mailbox extracts")
-    outcomes = extract_all(tasks, workers=workers, progress=progress)
-    result = RunResult(run_id=new_run_id(started), weeks=weeks, extracts=len(tasks))
-    failures = []
-    staged = []
-    for o in outcomes:
-        if o.staged is None:
-            result.failed.append(f"{o.task.label}: {o.error}")
+    staged: list[StagedExtract] = []
+    failures: list[warehouse.ExtractFailure] = []
+    for o in sorted(outcomes, key=lambda o: (o.task.source, o.task.mailbox)):
+        if o.manifest is None:
             failures.append(warehouse.ExtractFailure(
-                o.task.source, o.task.kind, o.task.mailbox, window.start, window.end,
-                "failed", o.error or "unknown error"))
+                o.task.source, o.task.kind, o.task.mailbox, o.task.window_start,
+                o.task.window_end, "failed", o.error or "unknown error"))
         else:
-            staged.append(o.staged)
-            result.emails += o.staged.emails
-            result.meetings += o.staged.meetings
-            result.quarantined += o.staged.quarantined
+            staged.append(read_manifest(Path(o.manifest)))
     con = warehouse.connect(config.warehouse)
     try:
-        progress("load: one transaction")
-        load_step(con, config, crm, staged, failures, result.run_id, started, window)
-        progress("model: rules 1-9 and audits")
-        model_step(con, config)
-        for week in weeks:
-            paths = report_step(con, config, week, generated_at=now)
-            result.reports[week] = paths
-            progress(f"report {iso_week_label(week)}: {paths.html}")
-        warehouse.finish_run(con, result.run_id,
-                             "succeeded" if not failures else "partial",
-                             f"{len(failures)} extract(s) failed" if failures else None)
-        con.execute("checkpoint")
-    except BaseException as exc:
-        try:
-            warehouse.finish_run(con, result.run_id, "failed", f"{type(exc).__name__}: {exc}")
-        except Exception:  # noqa: S110 - the original error matters more
-            pass
-        raise
+        warehouse.load(con, run_id=run_plan.run_id, started_at=run_plan.started_at,
+                       window_start=run_plan.window_start, window_end=run_plan.window_end,
+                       crm=crm, staged=staged, failures=failures)
     finally:
         con.close()
-    publish_step(config)
-    progress(f"snapshot for analysts: {config.snapshot}")
-    return result
 
 
-def load_step(con: duckdb.DuckDBPyConnection, config: Config, crm: CrmSnapshot,
-              staged: list[StagedExtract], failures: list[warehouse.ExtractFailure], run_id: str, started: datetime,
-              window: Window) -> None:
-    warehouse.load(con, run_id=run_id, started_at=started, window_start=window.start,
-                   window_end=window.end, crm=crm, staged=staged, failures=failures)
+def model(config: Config) -> sqlrunner.BuildStats:
+    """Rebuild the model tables (rules 1-9) and run the audits, in one transaction."""
+    con = warehouse.connect(config.warehouse)
+    try:
+        return sqlrunner.build(con, sqlrunner.params_from_config(config))
+    finally:
+        con.close()
 
 
-def model_step(con: duckdb.DuckDBPyConnection, config: Config) -> None:
-    sqlrunner.build(con, sqlrunner.params_from_config(config))
-
-
-def report_step(con: duckdb.DuckDBPyConnection, config: Config, week: date, *,
-                generated_at: datetime) -> ReportPaths:
-    from reports.render import render_week
-
-    return render_week(con, week, config.out_dir, generated_at=generated_at,
-                       title=config.title, subjects=config.rules.subjects == "keep",
-                       timezone=config.timezone)
-
-
-def publish_step(config: Config) -> None:
-    warehouse.publish(config.warehouse, config.snapshot, config.out_dir / "marts")
-
-
-def report_only(config: Config, weeks: list[date], *, now: datetime | None = None
-                ) -> dict[date, ReportPaths]:
-    """Re-render reports from the warehouse without extracting (``overlap report``)."""
+def report(config: Config, weeks: list[date], *, now: datetime | None = None,
+           progress: Progress = _quiet) -> dict[date, ReportPaths]:
+    """Render the weekly report, digests and CSV of every week from the warehouse."""
     if not config.warehouse.exists():
         raise InputError("no warehouse yet: run `overlap run` first", file=str(config.warehouse))
     con = warehouse.connect(config.warehouse)
     try:
-        return {w: report_step(con, config, w, generated_at=now or datetime.now(UTC))
-                for w in weeks}
+        return {w: _render(con, config, w, now or datetime.now(UTC), progress) for w in weeks}
     finally:
         con.close()
 
 
+def _render(con: duckdb.DuckDBPyConnection, config: Config, week: date, now: datetime,
+            progress: Progress) -> ReportPaths:
+    from reports.render import render_week
+
+    paths = render_week(con, week, config.out_dir, generated_at=now, title=config.title,
+                        subjects=config.rules.subjects == "keep", timezone=config.timezone)
+    progress(f"report {iso_week_label(week)}: {paths.html}")
+    return paths
+
+
+def finish(config: Config, run_plan: RunPlan, outcomes: list[ExtractOutcome],
+           error: str | None = None) -> str:
+    """Close the run's row: succeeded, partial (some extracts failed) or failed."""
+    failed = sum(1 for o in outcomes if o.manifest is None)
+    status = "failed" if error else ("partial" if failed else "succeeded")
+    con = warehouse.connect(config.warehouse)
+    try:
+        warehouse.finish_run(con, run_plan.run_id, status,
+                             error or (f"{failed} extract(s) failed" if failed else None))
+        con.execute("checkpoint")
+    finally:
+        con.close()
+    return status
+
+
+def publish(config: Config) -> None:
+    """Replace the analysts' snapshot and the Parquet marts."""
+    warehouse.publish(config.warehouse, config.snapshot, config.out_dir / "marts")
+
+
+# --- the whole job ---------------------------------------------------------------------------
+
+def run(config: Config, weeks: list[date], *, progress: Progress = _quiet,
+        workers: int | None = None, now: datetime | None = None,
+        sources: list[str] | None = None, mailboxes: list[str] | None = None) -> RunResult:
+    """The whole job for ``weeks``: extract (with dormant_days of history), load, model,
+    report every week, publish. Bad input raises InputError before anything is written."""
+    run_plan = start_run(config, weeks, sources=sources, mailboxes=mailboxes)
+    crm_counts = load_crm(config).counts
+    progress(f"CRM: {crm_counts.get('accounts', 0):,} accounts, {crm_counts.get('reps', 0):,}"
+             f" reps, {crm_counts.get('contacts', 0):,} contacts")
+    progress(f"window {run_plan.window_start:%Y-%m-%d} .. {run_plan.window_end:%Y-%m-%d} (UTC),"
+             f" {len(run_plan.tasks)} source × mailbox extracts")
+    outcomes = extract_all(run_plan.tasks, workers=workers, progress=progress)
+    result = RunResult(run_id=run_plan.run_id, weeks=run_plan.weeks,
+                       extracts=len(run_plan.tasks))
+    for o in outcomes:
+        if o.manifest is None:
+            result.failed.append(f"{o.task.label}: {o.error}")
+        result.emails += o.emails
+        result.meetings += o.meetings
+        result.quarantined += o.quarantined
+    progress("load: one transaction")
+    load(config, run_plan, outcomes)
+    try:
+        progress("model: rules 1-9 and audits")
+        model(config)
+        result.reports = report(config, run_plan.weeks, now=now, progress=progress)
+    except BaseException as exc:
+        finish(config, run_plan, outcomes, error=f"{type(exc).__name__}: {exc}")
+        raise
+    finish(config, run_plan, outcomes)
+    publish(config)
+    progress(f"snapshot for analysts: {config.snapshot}")
+    return result

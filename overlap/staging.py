@@ -83,6 +83,9 @@ class StagedExtract:
     quarantined: int
     cursor: str | None = None
     reasons: dict[str, int] = field(default_factory=dict)
+    mode: str = "window"  # window: replace the window's rows | incremental: upsert + removed
+    removed: list[str] = field(default_factory=list)  # copy ids deleted upstream (incremental)
+    stats: dict[str, int] = field(default_factory=dict)  # requests, retries, … of API pulls
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -104,8 +107,14 @@ def safe_component(text: str) -> str:
     return cleaned[:200]
 
 
-def stage_prefix(staging_dir: Path, source: str, mailbox: str, window: Window) -> Path:
-    return staging_dir / safe_component(source) / safe_component(mailbox) / window.key
+def stage_prefix(staging_dir: Path, source: str, mailbox: str, window: Window,
+                 cursor_in: str | None = None) -> Path:
+    """Where an extract stages its files. An incremental extract is keyed by the cursor it
+    started from too, so its rerun overwrites it but never a full window extract."""
+    name = window.key
+    if cursor_in is not None:
+        name += ".inc-" + hashlib.sha256(cursor_in.encode("utf-8")).hexdigest()[:16]
+    return staging_dir / safe_component(source) / safe_component(mailbox) / name
 
 
 def apply_subject_policy(subject: str | None, policy: str) -> str | None:
@@ -133,6 +142,10 @@ def write_staged(
     window: Window,
     subjects: str = "drop",
     cursor: str | None = None,
+    cursor_in: str | None = None,
+    mode: str = "window",
+    removed: Iterable[str] = (),
+    stats: dict[str, int] | None = None,
 ) -> StagedExtract:
     """Consume ``records`` and stage them; returns the manifest that load() consumes."""
     cols: dict[str, list[Any]] = {name: [] for name in COPIES_SCHEMA.names}
@@ -184,7 +197,9 @@ def write_staged(
         else:  # pragma: no cover - the Record union is closed
             raise TypeError(f"unexpected record {type(rec).__name__}")
 
-    prefix = stage_prefix(staging_dir, source, mailbox, window)
+    if mode not in ("window", "incremental"):
+        raise ValueError(f"unknown staging mode {mode!r}")
+    prefix = stage_prefix(staging_dir, source, mailbox, window, cursor_in)
     prefix.parent.mkdir(parents=True, exist_ok=True)
     manifest_path = prefix.with_name(prefix.name + ".manifest.json")
     # An old manifest must not outlive the files it describes while they are rewritten.
@@ -206,6 +221,9 @@ def write_staged(
         quarantined=len(quarantine["reason"]),
         cursor=cursor,
         reasons=dict(sorted(reasons.items())),
+        mode=mode,
+        removed=sorted(set(removed)),
+        stats=dict(stats or {}),
     )
     tmp = manifest_path.with_name(manifest_path.name + f".tmp{os.getpid()}")
     tmp.write_text(json.dumps(staged.to_json(), indent=1, sort_keys=True), encoding="utf-8")

@@ -111,11 +111,20 @@ def load(
 def _load_extract(con: duckdb.DuckDBPyConnection, s: StagedExtract, run_id: str,
                   now: datetime) -> None:
     window = [s.source, s.mailbox, s.window_start, s.window_end]
-    con.execute(
-        "delete from raw_copies where source = ? and mailbox = ?"
-        " and occurred_at >= ? and occurred_at < ?",
-        window,
-    )
+    if s.mode == "window":
+        # The staged file is the whole truth about this window: replace it.
+        con.execute(
+            "delete from raw_copies where source = ? and mailbox = ?"
+            " and occurred_at >= ? and occurred_at < ?",
+            window,
+        )
+    elif s.removed:
+        # Incremental: only what the provider reported deleted goes; the rest is upserted.
+        con.execute(
+            "delete from raw_copies where source = ? and mailbox = ?"
+            " and copy_id in (select unnest(?::varchar[]))",
+            [s.source, s.mailbox, s.removed],
+        )
     con.execute(
         "insert or replace into raw_copies by name"
         " select *, ?::timestamptz as window_start, ?::timestamptz as window_end"
@@ -126,9 +135,9 @@ def _load_extract(con: duckdb.DuckDBPyConnection, s: StagedExtract, run_id: str,
     # of a window inside this one recorded, and any entry for the same locator.
     con.execute(
         "delete from raw_quarantine where source = ? and mailbox = ?"
-        " and ((window_start >= ? and window_end <= ?)"
+        " and ((? = 'window' and window_start >= ? and window_end <= ?)"
         "      or locator in (select locator from read_parquet(?)))",
-        [*window, s.quarantine_path],
+        [s.source, s.mailbox, s.mode, s.window_start, s.window_end, s.quarantine_path],
     )
     con.execute(
         "insert into raw_quarantine by name"
@@ -137,10 +146,18 @@ def _load_extract(con: duckdb.DuckDBPyConnection, s: StagedExtract, run_id: str,
         [s.window_start, s.window_end, s.quarantine_path],
     )
     if s.cursor is not None:
+        # A window sync establishes the cursor for its window; an incremental one extends it.
         con.execute(
-            "insert or replace into sync_state (source, mailbox, cursor, window_end, updated_at)"
-            " values (?, ?, ?, ?, ?)",
-            [s.source, s.mailbox, s.cursor, s.window_end, now],
+            "insert into sync_state as t"
+            " (source, mailbox, cursor, window_start, window_end, updated_at)"
+            " values (?, ?, ?, ?, ?, ?)"
+            " on conflict (source, mailbox) do update set cursor = excluded.cursor,"
+            "   window_start = case when ? = 'incremental'"
+            "     then least(t.window_start, excluded.window_start) else excluded.window_start end,"
+            "   window_end = case when ? = 'incremental'"
+            "     then greatest(t.window_end, excluded.window_end) else excluded.window_end end,"
+            "   updated_at = excluded.updated_at",
+            [s.source, s.mailbox, s.cursor, s.window_start, s.window_end, now, s.mode, s.mode],
         )
     con.execute(
         "insert into run_log (run_id, scope, source, mailbox, window_start,"
@@ -149,6 +166,25 @@ def _load_extract(con: duckdb.DuckDBPyConnection, s: StagedExtract, run_id: str,
         [run_id, s.source, s.mailbox, s.window_start, s.window_end, now, now, s.emails,
          s.meetings, s.quarantined],
     )
+
+
+def read_cursors(path: Path) -> dict[tuple[str, str], tuple[str, datetime, datetime]]:
+    """(source, mailbox) → (cursor, window_start, window_end) from ``sync_state``.
+
+    Opened read-only and closed at once: extract workers are forked after this.
+    """
+    if not path.exists():
+        return {}
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        tables = {r[0] for r in con.execute("select table_name from duckdb_tables()").fetchall()}
+        if "sync_state" not in tables:
+            return {}
+        rows = con.execute("select source, mailbox, cursor, window_start, window_end"
+                           " from sync_state where cursor is not null").fetchall()
+    finally:
+        con.close()
+    return {(r[0], r[1]): (r[2], r[3], r[4]) for r in rows}
 
 
 def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, status: str,

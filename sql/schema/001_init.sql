@@ -45,11 +45,12 @@ create table raw_quarantine (
 
 -- one row per source × mailbox: the incremental cursor, written with the data it belongs to
 create table sync_state (
-    source     varchar not null,
-    mailbox    varchar not null,
-    cursor     varchar,
-    window_end timestamptz,
-    updated_at timestamptz,
+    source       varchar not null,
+    mailbox      varchar not null,
+    cursor       varchar,                       -- opaque to the warehouse (historyId, JSON, ...)
+    window_start timestamptz,                   -- the window the cursor's data covers
+    window_end   timestamptz,
+    updated_at   timestamptz,
     primary key (source, mailbox)
 );
 

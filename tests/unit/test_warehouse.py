@@ -1,0 +1,85 @@
+"""Load semantics: window replace, incremental upsert with removals, cursors with their data."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from connectors.records import EmailCopy, Participant, Window
+from overlap import warehouse
+from overlap.config import load_config
+from overlap.crm import load_crm
+from overlap.staging import write_staged
+from tests.e2e.tinyorg import write_org
+
+T0 = datetime(2026, 11, 17, 10, tzinfo=UTC)
+WINDOW = Window(datetime(2026, 11, 16, tzinfo=UTC), datetime(2026, 11, 23, tzinfo=UTC))
+
+
+def email(copy_id: str, at: datetime = T0) -> EmailCopy:
+    return EmailCopy("gmail", "gmail", "rep@corp.example", copy_id, f"{copy_id}@x", at, "header",
+                     (Participant("rep@corp.example", None, "from"),
+                      Participant("buyer@acme.example", None, "to")))
+
+
+@pytest.fixture
+def setup(tmp_path: Path):
+    config = load_config(write_org(tmp_path))
+    con = warehouse.connect(config.warehouse)
+    yield config, load_crm(config), con
+    con.close()
+
+
+def _load(con: duckdb.DuckDBPyConnection, crm, staged, run_id: str) -> None:
+    warehouse.load(con, run_id=run_id, started_at=T0, window_start=WINDOW.start,
+                   window_end=WINDOW.end, crm=crm, staged=[staged])
+
+
+def copies(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [r[0] for r in con.execute("select copy_id from raw_copies order by 1").fetchall()]
+
+
+def test_window_load_replaces_incremental_upserts_and_removes(setup, tmp_path: Path) -> None:
+    config, crm, con = setup
+    common = dict(staging_dir=tmp_path / "st", source="gmail", source_kind="gmail",
+                  mailbox="rep@corp.example", window=WINDOW)
+    full = write_staged([email("a"), email("b")], cursor="100", **common)
+    _load(con, crm, full, "r1")
+    assert copies(con) == ["a", "b"]
+    state = con.execute("select cursor, window_start, window_end from sync_state").fetchall()
+    assert state == [("100", WINDOW.start, WINDOW.end)]
+
+    later = Window(WINDOW.start, WINDOW.end + timedelta(days=7))
+    inc = write_staged([email("c", T0 + timedelta(days=7))], cursor="150", mode="incremental",
+                       removed=["a"], cursor_in="100",
+                       **{**common, "window": later})
+    _load(con, crm, inc, "r2")
+    assert copies(con) == ["b", "c"], "incremental keeps b, removes a, adds c"
+    state = con.execute("select cursor, window_start, window_end from sync_state").fetchall()
+    assert state == [("150", WINDOW.start, later.end)]
+
+    # The same full window again: exactly the staged truth for that window.
+    again = write_staged([email("b")], cursor="200", **common)
+    _load(con, crm, again, "r3")
+    assert copies(con) == ["b", "c"]
+    assert con.execute("select cursor from sync_state").fetchall() == [("200",)]
+
+
+def test_a_failed_load_changes_nothing(setup, tmp_path: Path) -> None:
+    config, crm, con = setup
+    staged = write_staged([email("a")], staging_dir=tmp_path / "st", source="gmail",
+                          source_kind="gmail", mailbox="rep@corp.example", window=WINDOW,
+                          cursor="1")
+    _load(con, crm, staged, "r1")
+    broken = write_staged([email("z")], staging_dir=tmp_path / "st2", source="gmail",
+                          source_kind="gmail", mailbox="rep@corp.example", window=WINDOW,
+                          cursor="2")
+    Path(broken.copies_path).write_bytes(b"not parquet")
+    with pytest.raises(duckdb.Error):
+        _load(con, crm, broken, "r2")
+    assert copies(con) == ["a"]
+    assert con.execute("select cursor from sync_state").fetchall() == [("1",)]
+    assert con.execute("select count(*) from run_log where run_id = 'r2'").fetchone() == (0,)
