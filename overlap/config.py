@@ -193,6 +193,11 @@ def load_config(path: str | Path) -> Config:
         if kind in FILE_KINDS and spath is None:
             raise InputError(f"[{section}] a {kind} source needs path = ...", file=file)
         options = {k: v for k, v in s.items() if k not in ("kind", "name", "path")}
+        # Options naming files (key_file, ca_file, certificate_file, …) are relative to the
+        # config file like every other path; connectors get them resolved.
+        for key, value in options.items():
+            if key.endswith("_file") and isinstance(value, str):
+                options[key] = str(rel(value))
         sources.append(Source(kind=kind, name=name, path=rel(spath) if spath else None,
                               options=options))
 
