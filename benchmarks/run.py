@@ -1,0 +1,171 @@
+"""`make bench`: measure Overlap against its targets and the floor, side by side.
+
+    python -m benchmarks.run [--size S|M|L|all] [--out benchmarks/results.json]
+
+Every figure is measured in the same run as its reference (the floor scan, the raw file read),
+so ratios hold on a noisy machine. Each step runs in a fresh process so its peak RSS is its
+own. Nothing here is a test: a missed target prints FAIL, it does not fail the command.
+
+Scenarios (issue #6): S = 50 reps, 1k accounts, 20k emails and 2k meetings a week; M = 500,
+10k, 250k, 25k; L = 2,000, 50k, 1M, 100k. Load, model and report run on staged Parquet written
+by benchmarks/synth.py; file extract speed is measured on raw maildir and mbox files from the
+organisation generator at S's weekly volume.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+from benchmarks.synth import SIZES, Size, stage_week, write_org
+
+FIRST_WEEK = date(2026, 8, 31)  # a Monday; history weeks follow it
+
+
+@dataclass
+class Result:
+    name: str
+    size: str
+    value: float
+    unit: str
+    target: str
+    passed: bool
+
+    def as_json(self) -> dict[str, object]:
+        d = asdict(self)
+        d["pass"] = d.pop("passed")
+        d["value"] = round(self.value, 3)
+        return d
+
+
+def step(*args: str, env: dict[str, str] | None = None) -> dict[str, float]:
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.steps", *args], check=True,
+                          capture_output=True, text=True, env={**os.environ, **(env or {})})
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def at_most(name: str, size: str, value: float, unit: str, limit: float) -> Result:
+    return Result(name, size, value, unit, f"<= {limit:g}", value <= limit)
+
+
+def at_least(name: str, size: str, value: float, unit: str, floor: float) -> Result:
+    return Result(name, size, value, unit, f">= {floor:g}", value >= floor)
+
+
+def bench_extract(work: Path, progress: callable) -> list[Result]:  # type: ignore[valid-type]
+    from overlap.sandbox.generator import generate
+
+    s = SIZES["S"]
+    progress(f"extract: generating {s.emails:,} emails of raw mail (maildir + mbox)")
+    org = generate(work / "files", seed=3, weeks=1, planted=False, reps=s.reps,
+                   accounts=s.accounts, emails_per_week=s.emails, meetings_per_week=0,
+                   history_rate=0.0)
+    env = {"BENCH_WEEKS": ",".join(w.isoformat() for w in org.weeks)}
+    out = []
+    for kind, folder in (("maildir", "mail"), ("mbox", "mbox")):
+        got = step("extract", str(org.config_path), kind, env=env)
+        ref = step("read", str(org.out_dir / folder), kind)
+        out.append(at_least(f"extract_{kind}_messages_per_s", "S", got["per_s"], "msg/s",
+                            10_000))
+        out.append(Result(f"extract_{kind}_vs_raw_read", "S",
+                          got["seconds"] / max(ref["seconds"], 1e-9), "x", "info", True))
+    return out
+
+
+def bench_size(size: Size, work: Path, history: bool, progress: callable) -> list[Result]:  # type: ignore[valid-type]
+    root = work / size.name
+    config = write_org(root, size)
+    progress(f"{size.name}: staging week 1 ({size.emails:,} emails, {size.meetings:,} meetings)")
+    manifests = stage_week(root, size, FIRST_WEEK, seed=1)
+    mfile = root / "week1.json"
+    mfile.write_text(json.dumps([str(m) for m in manifests]))
+    glob = str(root / "data" / "bench-parts" / "*" / "*" / "*.parquet")
+    progress(f"{size.name}: floor scan")
+    fl = step("floor", glob)
+    progress(f"{size.name}: load + model + report, week 1")
+    w1 = step("pipeline", str(config), str(mfile), FIRST_WEEK.isoformat())
+    n = size.name
+    out = [
+        at_most("week_load_model_report_s", n, w1["total_s"], "s", 60),
+        Result("week_load_s", n, w1["load_s"], "s", "info", True),
+        Result("week_model_s", n, w1["model_s"], "s", "info", True),
+        at_most("week_peak_rss_mb", n, w1["peak_rss_mb"], "MB", 4096),
+        Result("floor_scan_s", n, fl["floor_s"], "s", "info", True),
+        at_most("model_vs_floor", n, w1["model_s"] / max(fl["floor_s"], 1e-9), "x", 5),
+        at_most("report_render_s", n, w1["report_s"], "s", 5),
+        at_most("report_html_mb", n, w1["html_mb"], "MB", 5),
+    ]
+    if history:
+        for k in range(1, 12):
+            week = FIRST_WEEK + timedelta(weeks=k)
+            progress(f"{size.name}: history week {k + 1}/12")
+            ms = stage_week(root, size, week, seed=k + 1)
+            mf = root / f"week{k + 1}.json"
+            mf.write_text(json.dumps([str(m) for m in ms]))
+            wk = step("pipeline", str(config), str(mf), week.isoformat())
+        base = w1["load_s"] + w1["model_s"]
+        last = wk["load_s"] + wk["model_s"]
+        out.append(Result("week12_load_model_s", n, last, "s", "info", True))
+        out.append(at_most("history_week12_vs_week1", n, last / max(base, 1e-9), "x", 1.3))
+    return out
+
+
+def machine() -> dict[str, object]:
+    return {"python": platform.python_version(), "platform": platform.platform(),
+            "cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
+            "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30)}
+
+
+def table(results: list[Result]) -> str:
+    lines = [f"{'benchmark':34} {'size':4} {'value':>12} {'unit':6} {'target':>10}  result",
+             "-" * 80]
+    for r in results:
+        verdict = "" if r.target == "info" else ("PASS" if r.passed else "FAIL")
+        lines.append(f"{r.name:34} {r.size:4} {r.value:12,.3f} {r.unit:6} {r.target:>10}  "
+                     f"{verdict}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", default="S", choices=["S", "M", "L", "all"])
+    parser.add_argument("--out", default="benchmarks/results.json")
+    parser.add_argument("--no-history", action="store_true", help="skip the 12-week scenario")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    args = parser.parse_args(argv)
+    start = time.monotonic()
+
+    def progress(msg: str) -> None:
+        print(f"[{time.monotonic() - start:7.1f}s] {msg}", file=sys.stderr, flush=True)
+
+    work = Path(tempfile.mkdtemp(prefix="overlap-bench-"))
+    results: list[Result] = []
+    try:
+        results += bench_extract(work, progress)
+        sizes = ["S", "M", "L"] if args.size == "all" else [args.size]
+        for name in sizes:
+            results += bench_size(SIZES[name], work, not args.no_history, progress)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    Path(args.out).write_text(json.dumps(
+        {"machine": machine(), "results": [r.as_json() for r in results]}, indent=1) + "\n",
+        encoding="utf-8")
+    print(table(results))
+    print(f"\nwritten: {args.out}  ({time.monotonic() - start:.0f}s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""One measured step in a fresh process (so peak RSS is the step's own), printing JSON.
+
+    python -m benchmarks.steps pipeline CONFIG MANIFESTS.json WEEK
+    python -m benchmarks.steps floor GLOB
+    python -m benchmarks.steps extract CONFIG SOURCE
+    python -m benchmarks.steps read GLOB_ROOT SOURCE_KIND
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+
+def _rss_mb() -> float:
+    # ru_maxrss is KiB on Linux; children count too for the extract pool.
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, kids) / 1024
+
+
+def pipeline(config_path: str, manifests_file: str, week: str) -> dict[str, float]:
+    from overlap import pipeline as p
+    from overlap.config import load_config
+    from overlap.staging import read_manifest
+
+    config = load_config(config_path)
+    manifests = [Path(m) for m in json.loads(Path(manifests_file).read_text())]
+    monday = date.fromisoformat(week)
+    staged = [read_manifest(m) for m in manifests]
+    tasks = [p.ExtractTask(s.source, "maildir", s.mailbox, None, s.window_start, s.window_end,
+                           "drop", str(config.staging_dir)) for s in staged]
+    outcomes = [p.ExtractOutcome(t, str(m), None, s.emails, s.meetings, 0)
+                for t, m, s in zip(tasks, manifests, staged, strict=True)]
+    now = datetime.now(UTC)
+    plan = p.RunPlan(p.new_run_id(now), now, [monday], staged[0].window_start,
+                     staged[0].window_end, tasks)
+    out: dict[str, float] = {}
+    t0 = time.perf_counter()
+    p.load(config, plan, outcomes)
+    t1 = time.perf_counter()
+    stats = p.model(config)
+    t2 = time.perf_counter()
+    paths = p.report(config, [monday], now=now)[monday]
+    t3 = time.perf_counter()
+    out.update(load_s=t1 - t0, model_s=t2 - t1, report_s=t3 - t2, total_s=t3 - t0,
+               audits_s=float(getattr(stats, "seconds", 0.0)),
+               html_mb=paths.html.stat().st_size / 1e6, peak_rss_mb=_rss_mb())
+    return out
+
+
+def floor(glob: str) -> dict[str, float]:
+    """The floor: DuckDB scanning the staged Parquet once — a count and a group-by over
+    participants — which any correct model must at least do."""
+    import duckdb
+
+    t0 = time.perf_counter()
+    con = duckdb.connect()
+    con.execute(
+        "select count(*), count(distinct address) from (select unnest(participants).address"
+        " as address from read_parquet(?))", [glob]).fetchall()
+    con.execute(
+        "select address, count(*) from (select unnest(participants).address as address"
+        " from read_parquet(?)) group by address", [glob]).fetchall()
+    return {"floor_s": time.perf_counter() - t0, "peak_rss_mb": _rss_mb()}
+
+
+def extract(config_path: str, source: str) -> dict[str, float]:
+    from overlap import pipeline as p
+    from overlap.config import load_config
+    from overlap.crm import load_crm
+    from overlap.weeks import weeks_window
+
+    config = load_config(config_path)
+    crm = load_crm(config)
+    weeks = [date.fromisoformat(w) for w in os.environ["BENCH_WEEKS"].split(",")]
+    window = weeks_window(weeks, config.tz, history_days=config.rules.dormant_days)
+    tasks = p.plan(config, window, crm, sources=[source])
+    t0 = time.perf_counter()
+    outcomes = p.extract_all(tasks, workers=2)
+    seconds = time.perf_counter() - t0
+    emails = sum(o.emails for o in outcomes)
+    return {"seconds": seconds, "emails": emails, "per_s": emails / seconds,
+            "peak_rss_mb": _rss_mb()}
+
+
+def _read_all(paths: list[str]) -> int:
+    n = 0
+    for path in paths:
+        with open(path, "rb") as f:
+            n += len(f.read())
+    return n
+
+
+def read(root: str, kind: str) -> dict[str, float]:
+    """Reference for extract: reading the same files' bytes in 2 processes, no parsing."""
+    files = []
+    for dirpath, _dirs, names in os.walk(root):
+        for name in names:
+            if (kind == "mbox" and name.endswith(".mbox")) or (
+                    kind == "maildir" and Path(dirpath).name in ("cur", "new")):
+                files.append(os.path.join(dirpath, name))
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(2) as pool:
+        total = sum(pool.map(_read_all, [files[0::2], files[1::2]]))
+    return {"seconds": time.perf_counter() - t0, "files": len(files), "bytes": total}
+
+
+if __name__ == "__main__":
+    command, *args = sys.argv[1:]
+    result = {"pipeline": pipeline, "floor": floor, "extract": extract, "read": read}[command](
+        *args)
+    print(json.dumps(result))
