@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from overlap import __version__
 from overlap.errors import AuditFailed, InputError
+from overlap.warehouse import WarehouseBusy
 
 DEMO_MARKER = ".overlap-demo"
 EPILOG = """examples:
@@ -217,6 +218,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as exc:
         print(f"overlap: error: {_one_line(str(exc))}", file=sys.stderr)
         return 2
+    except WarehouseBusy as exc:
+        print(f"overlap: {exc}", file=sys.stderr)
+        return 1
     except AuditFailed as exc:
         print(f"overlap: the model failed its audit {exc.audit} ({exc.rows} row(s)); "
               "nothing was published. Please report this with the audit name.", file=sys.stderr)

@@ -55,10 +55,25 @@ class ExtractFailure:
     error: str
 
 
+class WarehouseBusy(Exception):
+    """Another process holds the warehouse file (DuckDB allows one writer, no other reader)."""
+
+
+def _open(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise WarehouseBusy(
+                f"{path} is open in another process (one writer at a time; analysts should "
+                "open the snapshot instead)") from None
+        raise
+
+
 def connect(path: Path) -> duckdb.DuckDBPyConnection:
     """Open (creating if needed) and migrate the warehouse. The caller is the only writer."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path))
+    con = _open(path)
     # Interval arithmetic on TIMESTAMPTZ follows the session zone; pin it so that
     # "60 days before" is 60 × 24 h on every machine (weeks use the company zone explicitly).
     con.execute("set TimeZone = 'UTC'")
@@ -175,7 +190,7 @@ def read_cursors(path: Path) -> dict[tuple[str, str], tuple[str, datetime, datet
     """
     if not path.exists():
         return {}
-    con = duckdb.connect(str(path), read_only=True)
+    con = _open(path, read_only=True)
     try:
         tables = {r[0] for r in con.execute("select table_name from duckdb_tables()").fetchall()}
         if "sync_state" not in tables:

@@ -152,3 +152,18 @@ def test_demo_runs_twice_and_refuses_foreign_folders(tmp_path: Path) -> None:
     (foreign / "notes.txt").write_text("keep me", encoding="utf-8")
     assert_one_line_error(run_cli("demo", "--out", str(foreign)), "not empty")
     assert (foreign / "notes.txt").read_text(encoding="utf-8") == "keep me"
+
+
+def test_a_locked_warehouse_is_one_clear_line(tmp_path: Path) -> None:
+    import duckdb
+
+    cfg = write_org(tmp_path)
+    assert run_cli("run", "--config", str(cfg), "--week", "2026-W47", "-q").returncode == 0
+    holder = duckdb.connect(str(tmp_path / "data" / "overlap.duckdb"))  # another writer
+    try:
+        proc = run_cli("run", "--config", str(cfg), "--week", "2026-W47", "-q")
+    finally:
+        holder.close()
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "open in another process" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1

@@ -1,0 +1,154 @@
+"""``overlap sandbox serve``: the mailboxes of a file-based configuration, served as APIs.
+
+Registry of sandboxed APIs. Each module named in :data:`SANDBOX_APIS` exposes::
+
+    start(seeds: dict[str, MailboxSeed], *, host="127.0.0.1", port=0, secrets_dir: Path,
+          **options) -> SandboxServer
+
+returning a started server (see :class:`SandboxServer`). :func:`serve_config` seeds them from
+a config's file sources and writes a config whose sources point at the sandboxes.
+"""
+
+from __future__ import annotations
+
+import importlib
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol
+
+from overlap.config import FILE_KINDS, Config
+from overlap.errors import InputError
+from overlap.sandbox.seed import MailboxSeed, seed_from_config
+
+SANDBOX_APIS = {"google": "overlap.sandbox.google", "microsoft": "overlap.sandbox.microsoft"}
+API_CHOICES = ("google", "microsoft", "mixed")
+SANDBOX_SUFFIX = "-sandbox"
+
+
+class SandboxServer(Protocol):
+    """A running API sandbox."""
+
+    @property
+    def url(self) -> str: ...
+
+    def sources(self, mailboxes: list[str]) -> list[dict[str, Any]]:
+        """The ``[[sources]]`` tables reading ``mailboxes`` here, credentials included."""
+        ...
+
+    def stop(self) -> None: ...
+
+    def __enter__(self) -> SandboxServer: ...
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None: ...
+
+
+def _module(api: str) -> Any:
+    name = SANDBOX_APIS[api]
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name:
+            raise
+        raise InputError(f"the {api} sandbox is not available in this version ({name} is "
+                         "missing)", field="--apis") from None
+
+
+def split_mailboxes(mailboxes: Sequence[str], apis: str) -> dict[str, list[str]]:
+    """Which API serves which mailbox: all to one, or ``mixed`` alternating sorted addresses
+    between google (even positions) and microsoft (odd)."""
+    if apis not in API_CHOICES:
+        raise InputError(f"--apis must be one of {', '.join(API_CHOICES)}", field="--apis")
+    ordered = sorted(mailboxes)
+    if apis != "mixed":
+        return {apis: ordered}
+    return {"google": ordered[0::2], "microsoft": ordered[1::2]}
+
+
+def start_sandboxes(seeds: dict[str, MailboxSeed], apis: str, *, secrets_dir: Path,
+                    host: str = "127.0.0.1", **options: Any) -> list[tuple[SandboxServer, list[str]]]:
+    """Start the sandbox(es) for ``apis``; each serves only the mailboxes assigned to it."""
+    plan = split_mailboxes(list(seeds), apis)
+    modules = {api: _module(api) for api in plan}  # fail before starting anything
+    started: list[tuple[SandboxServer, list[str]]] = []
+    try:
+        for api, boxes in plan.items():
+            server = modules[api].start({m: seeds[m] for m in boxes}, host=host, port=0,
+                                        secrets_dir=Path(secrets_dir) / api, **options)
+            started.append((server, boxes))
+    except BaseException:
+        for server, _ in started:
+            server.stop()
+        raise
+    return started
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def _with_suffix(path: Path) -> str:
+    if path.suffix:
+        return str(path.with_name(path.stem + SANDBOX_SUFFIX + path.suffix))
+    return str(path.with_name(path.name + SANDBOX_SUFFIX))
+
+
+def write_sandbox_config(config: Config, sources: list[dict[str, Any]], out: Path) -> Path:
+    """A config like ``config`` (company, CRM, rules) with ``sources`` replaced and the
+    warehouse, staging, snapshot and report paths suffixed ``-sandbox`` (no clash with the
+    file run). Paths are written absolute, so the file may live anywhere."""
+    raw = tomllib.loads(config.path.read_text(encoding="utf-8"))
+    lines = [f"# Written by `overlap sandbox serve` from {config.path}.",
+             "# The sources read the same mailboxes through the API sandbox(es).", ""]
+    company = dict(raw.get("company", {}))
+    crm = {"accounts": str(config.accounts_csv), "reps": str(config.reps_csv)}
+    if config.contacts_csv is not None:
+        crm["contacts"] = str(config.contacts_csv)
+    warehouse = {"path": _with_suffix(config.warehouse),
+                 "staging": _with_suffix(config.staging_dir),
+                 "snapshot": _with_suffix(config.snapshot)}
+    sections: list[tuple[str, dict[str, Any]]] = [
+        ("company", company), ("crm", crm), ("warehouse", warehouse),
+        ("report", {"out_dir": _with_suffix(config.out_dir)})]
+    for name, table in sections:
+        lines.append(f"[{name}]")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in table.items()]
+        lines.append("")
+    rules = raw.get("rules")
+    if rules:
+        weights = rules.get("weights")
+        lines.append("[rules]")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in rules.items() if k != "weights"]
+        lines.append("")
+        if weights:
+            lines.append("[rules.weights]")
+            lines += [f"{k} = {_toml_value(v)}" for k, v in weights.items()]
+            lines.append("")
+    for src in sources:
+        lines.append("[[sources]]")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in src.items()]
+        lines.append("")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text("\n".join(lines), encoding="utf-8")
+    tmp.replace(out)
+    return out
+
+
+def seeds_of(config: Config) -> dict[str, MailboxSeed]:
+    """The file sources of ``config`` as sandbox seeds; an API-only config is refused."""
+    if not any(s.kind in FILE_KINDS for s in config.sources):
+        raise InputError("the config has no file sources (maildir, mbox, eml, ics) to serve",
+                         file=str(config.path))
+    return seed_from_config(config)
