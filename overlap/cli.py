@@ -1,4 +1,4 @@
-"""The ``overlap`` command line: run, report, query, init, demo.
+"""The ``overlap`` command line: run, report, query, init, demo, sandbox serve.
 
 Exit codes: 0 success, 1 the run failed (an audit or an unexpected error), 2 bad input
 (config, CRM, options) — always as one readable line, never a traceback. Progress goes to
@@ -29,6 +29,7 @@ EPILOG = """examples:
   overlap run --config overlap.toml --week 2026-W47
   overlap run --config overlap.toml --start 2026-10-05 --end 2026-11-02
   overlap query --config overlap.toml "select * from overlap_weekly order by score desc limit 5"
+  overlap sandbox serve --config overlap.toml --apis google --write-config sandbox.toml
 """
 
 
@@ -127,7 +128,10 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from overlap.config import load_config
     from overlap.pipeline import run
+    from overlap.sandbox import google
     from overlap.sandbox.generator import generate
+    from overlap.sandbox.seed import seed_from_config
+    from overlap.sandbox.serve import write_sandbox_config
 
     progress = _progress(args.quiet)
     out = Path(args.out).resolve()
@@ -142,15 +146,60 @@ def cmd_demo(args: argparse.Namespace) -> int:
     org = generate(out, seed=args.seed)
     marker.write_text("written by `overlap demo`; the folder is replaced on the next demo\n",
                       encoding="utf-8")
-    config = load_config(org.config_path)
-    result = run(config, list(org.weeks), progress=progress, workers=args.workers)
+    file_config = load_config(org.config_path)
+    seeds = seed_from_config(file_config)
+    # The organisation's mailboxes are served by the Google sandbox (in this process) and
+    # read through the gmail and google_calendar connectors, as a Workspace tenant would be.
+    with google.start(seeds, secrets_dir=out / "sandbox-secrets") as sandbox:
+        progress(f"Google sandbox on {sandbox.url}: {len(seeds)} mailboxes")
+        sandbox_toml = write_sandbox_config(file_config, sandbox.sources(sorted(seeds)),
+                                            out / "sandbox.toml", suffix="")
+        config = load_config(sandbox_toml)
+        result = run(config, list(org.weeks), progress=progress, workers=args.workers)
+    if result.failed:
+        for line in result.failed:
+            print(f"warning: extract failed: {line}", file=sys.stderr)
     latest = max(result.reports)
     print(result.reports[latest].html)
     print(f"\nreports:   {config.out_dir}", file=sys.stderr)
     print(f"warehouse: {config.snapshot}  (read-only analyst snapshot)", file=sys.stderr)
     print(f"truth:     {org.ground_truth_path}  (the planted cases)", file=sys.stderr)
+    print(f"configs:   {sandbox_toml} (through the Google APIs, as run) and "
+          f"{org.config_path} (the same data as files)", file=sys.stderr)
     example = '"select * from overlap_weekly order by score desc limit 10"'
-    print(f"try:       overlap query --config {org.config_path} {example}", file=sys.stderr)
+    print(f"try:       overlap query --config {sandbox_toml} {example}", file=sys.stderr)
+    return 0
+
+
+def cmd_sandbox_serve(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from overlap.config import load_config
+    from overlap.sandbox.serve import seeds_of, start_sandboxes, write_sandbox_config
+
+    config = load_config(args.config)
+    seeds = seeds_of(config)
+    target = Path(args.write_config).resolve()
+    secrets_dir = target.parent / (target.stem + "-secrets")
+    servers = start_sandboxes(seeds, args.apis, secrets_dir=secrets_dir, host=args.host)
+    stop = threading.Event()
+    try:
+        sources = [src for server, boxes in servers for src in server.sources(boxes)]
+        write_sandbox_config(config, sources, target)
+        for server, boxes in servers:
+            print(f"{server.url}  {len(boxes)} mailboxes", flush=True)
+        print(f"config: {target}  (run: overlap run --config {target})", file=sys.stderr)
+        print(f"secrets: {secrets_dir}  (sandbox keys; not real credentials)", file=sys.stderr)
+        print("serving until interrupted (Ctrl-C)", file=sys.stderr, flush=True)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        while not stop.wait(0.5):
+            pass
+    finally:
+        for server, _ in servers:
+            server.stop()
+    print("sandbox stopped", file=sys.stderr)
     return 0
 
 
@@ -203,6 +252,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None, help="parallel extract processes")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("sandbox", help="serve a file-based config's mailboxes as API sandboxes")
+    sandbox_sub = p.add_subparsers(dest="sandbox_command", required=True, metavar="ACTION")
+    s = sandbox_sub.add_parser(
+        "serve", help="serve the mailboxes until stopped and write a config that reads them",
+        description="Serve the mailboxes of a file-based config (its maildir/mbox/eml/ics "
+                    "sources are the seed) through the API sandboxes on free local ports, and "
+                    "write a config with the same company, CRM and rules whose sources read "
+                    "them (warehouse and report paths get a -sandbox suffix). Serves until "
+                    "SIGINT/SIGTERM.")
+    s.add_argument("--config", required=True, help="the file-based overlap.toml")
+    s.add_argument("--apis", default="google", choices=["google", "microsoft", "mixed"],
+                   help="which APIs serve the mailboxes (mixed: alternate by address)")
+    s.add_argument("--write-config", required=True, help="where to write the sandbox config")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    s.set_defaults(func=cmd_sandbox_serve)
     return parser
 
 

@@ -119,6 +119,7 @@ class GoogleSandbox:
     port: int = 0
     quota_units_per_minute: int | None = 6000
     quota_status: int = 429
+    quota_window_seconds: float = 60.0  # Google counts per minute; tests shorten it
     granted_scopes: frozenset[str] = frozenset({GMAIL_SCOPE, CALENDAR_SCOPE})
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     faults: list[Fault] = field(default_factory=list)
@@ -329,7 +330,7 @@ class GoogleSandbox:
         now = time.monotonic()
         with self._lock:
             used = self._usage.setdefault(mailbox, deque())
-            while used and used[0][0] <= now - 60:
+            while used and used[0][0] <= now - self.quota_window_seconds:
                 used.popleft()
             if sum(u for _, u in used) + cost > limit:
                 self.quota_rejections += 1
@@ -346,8 +347,10 @@ class GoogleSandbox:
         if req.method != "GET":
             return google_error(405, "Method not allowed.", "methodNotAllowed")
         if parts[:3] == ["gmail", "v1", "users"] and len(parts) >= 5:
-            api = {("profile",): "gmail.profile", ("messages",): "gmail.messages.list",
-                   ("history",): "gmail.history.list"}.get(tuple(parts[4:]))
+            routes: dict[tuple[str, ...], str] = {
+                ("profile",): "gmail.profile", ("messages",): "gmail.messages.list",
+                ("history",): "gmail.history.list"}
+            api = routes.get(tuple(parts[4:]))
             if api is None and len(parts) == 6 and parts[4] == "messages":
                 api = "gmail.messages.get"
             if api is None:
@@ -556,6 +559,8 @@ class GoogleSandbox:
         boundary = "batch_" + secrets.token_hex(12)
         out: list[bytes] = []
         for part in parts:
+            if isinstance(part, str):
+                return google_error(400, "Batch parts must be application/http.", "badRequest")
             content_id = str(part.get("Content-ID", ""))
             raw = part.get_payload(decode=False)
             text = raw if isinstance(raw, str) else ""

@@ -105,6 +105,8 @@ class SandboxHTTPServer:
     @property
     def url(self) -> str:
         host = self._server.server_address[0]
+        if isinstance(host, bytes):
+            host = host.decode("ascii")
         return f"http://{host}:{self.port}"
 
     def count(self, route: str, n: int = 1) -> None:

@@ -97,13 +97,14 @@ def _toml_value(value: Any) -> str:
     raise TypeError(f"cannot write {type(value).__name__} to TOML")
 
 
-def _with_suffix(path: Path) -> str:
+def _with_suffix(path: Path, suffix: str) -> str:
     if path.suffix:
-        return str(path.with_name(path.stem + SANDBOX_SUFFIX + path.suffix))
-    return str(path.with_name(path.name + SANDBOX_SUFFIX))
+        return str(path.with_name(path.stem + suffix + path.suffix))
+    return str(path.with_name(path.name + suffix))
 
 
-def write_sandbox_config(config: Config, sources: list[dict[str, Any]], out: Path) -> Path:
+def write_sandbox_config(config: Config, sources: list[dict[str, Any]], out: Path, *,
+                         suffix: str = SANDBOX_SUFFIX) -> Path:
     """A config like ``config`` (company, CRM, rules) with ``sources`` replaced and the
     warehouse, staging, snapshot and report paths suffixed ``-sandbox`` (no clash with the
     file run). Paths are written absolute, so the file may live anywhere."""
@@ -114,12 +115,12 @@ def write_sandbox_config(config: Config, sources: list[dict[str, Any]], out: Pat
     crm = {"accounts": str(config.accounts_csv), "reps": str(config.reps_csv)}
     if config.contacts_csv is not None:
         crm["contacts"] = str(config.contacts_csv)
-    warehouse = {"path": _with_suffix(config.warehouse),
-                 "staging": _with_suffix(config.staging_dir),
-                 "snapshot": _with_suffix(config.snapshot)}
+    warehouse = {"path": _with_suffix(config.warehouse, suffix),
+                 "staging": _with_suffix(config.staging_dir, suffix),
+                 "snapshot": _with_suffix(config.snapshot, suffix)}
     sections: list[tuple[str, dict[str, Any]]] = [
         ("company", company), ("crm", crm), ("warehouse", warehouse),
-        ("report", {"out_dir": _with_suffix(config.out_dir)})]
+        ("report", {"out_dir": _with_suffix(config.out_dir, suffix)})]
     for name, table in sections:
         lines.append(f"[{name}]")
         lines += [f"{k} = {_toml_value(v)}" for k, v in table.items()]

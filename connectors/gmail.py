@@ -1,0 +1,282 @@
+"""Gmail (API v1, scope ``gmail.metadata``): one rep mailbox's email metadata.
+
+Stream ``emails``: key (source, mailbox, copy_id) with copy_id = the Gmail message id;
+cursor = JSON ``{"historyId": ..., "pending": [ids]}``; partitioned by mailbox.
+
+Window sync (no cursor, or the cursor expired):
+
+1. ``users.getProfile`` → the mailbox's current historyId, taken *before* listing, so a
+   message arriving while we list is also in the next history (the upsert dedupes it).
+2. ``users.messages.list`` pages of 500, newest first. The metadata scope forbids ``q``, so
+   the window cannot be asked for: each page's messages are fetched (step 3) and paging
+   stops once a whole page has ``internalDate`` older than the window start minus
+   :data:`DATE_SLACK`. Cost: every message received since the window start, plus at most one
+   page of older ones.
+3. ``users.messages.get`` with ``format=metadata`` and only the headers the rules need, in
+   batches of <= 50 posted to ``<endpoint>/batch/gmail/v1``. Sub-requests answered 429, the
+   rate-limit 403s or 5xx are re-queued with backoff (never dropped); 404 means deleted
+   meanwhile.
+4. A message belongs to the window by its Date header (rule 8), like the file sources;
+   without a usable Date, by internalDate. Messages dated at or after the window end (mail
+   that arrived between the window end and the sync) are not returned but remembered in the
+   cursor as ``pending``: the next incremental sync fetches them again, because history
+   after the cursor will never mention them. Drafts and spam are skipped.
+
+Incremental sync (a stored cursor): ``users.history.list`` from the historyId
+(messageAdded / messageDeleted); the added messages and the pending ones are fetched as in
+step 3; deleted ones are returned in ``removed``. A 404 (history no longer kept, about a
+week) falls back to a window sync, reported as ``mode="window"``.
+
+Quota: messages.list/get 5 units, history.list 2, getProfile 1; paced to
+``quota_units_per_minute`` (default 6,000) per mailbox.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from googleapiclient.errors import HttpError
+from googleapiclient.http import BatchHttpRequest
+
+from connectors.api import CursorExpired, SourceError, SyncRequest, SyncResult, SyncStats
+from connectors.google_auth import (
+    GMAIL_SCOPE,
+    Caller,
+    GoogleOptions,
+    QuotaPacer,
+    batch_uri,
+    build_service,
+    classify,
+    delegated_credentials,
+    is_transient,
+    key_info,
+)
+from connectors.headers import email_from_headers
+from connectors.records import EmailCopy, Quarantined, Record, Window
+from connectors.retry import Transient
+
+PAGE_SIZE = 500  # the API's maximum for messages.list and history.list
+# How much earlier than its Date header a message may have been received (clock skew of the
+# sender): listing continues until a whole page is older than window start minus this.
+DATE_SLACK = timedelta(days=2)
+COST_GET = 5
+COST_LIST = 5
+COST_HISTORY = 2
+COST_PROFILE = 1
+HEADERS = ("From", "To", "Cc", "Bcc", "Date", "Message-ID", "In-Reply-To", "References",
+           "List-Id", "List-Unsubscribe", "Precedence", "Auto-Submitted")
+SKIPPED_LABELS = frozenset({"DRAFT", "SPAM", "TRASH"})  # not mail that was exchanged
+
+
+class _Gmail:
+    def __init__(self, request: SyncRequest) -> None:
+        self.request = request
+        self.options = GoogleOptions.from_request(request)
+        self.stats = SyncStats()
+        creds = delegated_credentials(key_info(request), request.mailbox, GMAIL_SCOPE)
+        self.service = build_service("gmail", "v1", creds, self.options.endpoint,
+                                     self.options.timeout_seconds)
+        self.pacer = QuotaPacer(self.options.quota_units_per_minute,
+                                self.options.quota_window_seconds,
+                                sleep=self.options.retry.sleep)
+        self.caller = Caller(self.options.retry, self.pacer, self.stats)
+        self.headers = HEADERS + (("Subject",) if request.subjects else ())
+        self.users = self.service.users()
+
+    # --- streams ------------------------------------------------------------------------
+
+    def window_sync(self) -> SyncResult:
+        window = self.request.window
+        profile = self.caller.call(lambda: self.users.getProfile(userId="me"), COST_PROFILE,
+                                   "users.getProfile")
+        history_id = str(profile["historyId"])
+        records: list[Record] = []
+        pending: list[str] = []
+        seen: set[str] = set()
+        floor_ms = (window.start - DATE_SLACK).timestamp() * 1000
+        for ids in self._list_pages():
+            fresh = [i for i in ids if i not in seen]  # pages may overlap while mail arrives
+            seen.update(fresh)
+            found = self._get_many(fresh)
+            self._sort(found.values(), window, records, pending)
+            dates = [int(m.get("internalDate", 0)) for m in found.values() if m is not None]
+            if dates and max(dates) < floor_ms:
+                break  # newest first: this whole page is older than the window
+        return SyncResult(records, "window", _cursor(history_id, pending), stats=self.stats)
+
+    def incremental_sync(self, cursor: dict[str, Any]) -> SyncResult:
+        added: list[str] = []
+        removed: list[str] = []
+        latest = str(cursor["historyId"])
+        page_token: str | None = None
+        while True:
+            page = self.caller.call(
+                lambda t=page_token: self.users.history().list(  # type: ignore[misc]
+                    userId="me", startHistoryId=cursor["historyId"], maxResults=PAGE_SIZE,
+                    historyTypes=["messageAdded", "messageDeleted"], pageToken=t),
+                COST_HISTORY, "users.history.list", expired=(404,))
+            for record in page.get("history", []):
+                for item in record.get("messagesAdded", []):
+                    added.append(item["message"]["id"])
+                for item in record.get("messagesDeleted", []):
+                    removed.append(item["message"]["id"])
+            latest = str(page.get("historyId", latest))
+            page_token = page.get("nextPageToken")
+            if not page_token:
+                break
+        gone = set(removed)
+        wanted = list(dict.fromkeys(i for i in [*cursor.get("pending", []), *added]
+                                    if i not in gone))
+        found = self._get_many(wanted)
+        removed += [i for i, m in found.items() if m is None]  # deleted since it was listed
+        records: list[Record] = []
+        pending: list[str] = []
+        self._sort(found.values(), self.request.window, records, pending)
+        return SyncResult(records, "incremental", _cursor(latest, pending),
+                          removed=sorted(set(removed)), stats=self.stats)
+
+    # --- helpers ------------------------------------------------------------------------
+
+    def _list_pages(self) -> Iterable[list[str]]:
+        """Message ids, one page of up to 500 at a time, newest first."""
+        token: str | None = None
+        while True:
+            page = self.caller.call(
+                lambda t=token: self.users.messages().list(  # type: ignore[misc]
+                    userId="me", maxResults=PAGE_SIZE, pageToken=t, includeSpamTrash=False),
+                COST_LIST, "users.messages.list")
+            yield [m["id"] for m in page.get("messages", [])]
+            token = page.get("nextPageToken")
+            if not token:
+                return
+
+    def _get_many(self, ids: list[str]) -> dict[str, dict[str, Any] | None]:
+        """``messages.get`` (metadata) for ``ids`` in batches; None for deleted messages.
+
+        A sub-request failing transiently goes back into the queue (front) and is retried
+        after the policy's backoff; after ``attempts`` tries of one id the sync fails."""
+        out: dict[str, dict[str, Any] | None] = {}
+        queue = list(ids)
+        tries: dict[str, int] = {}
+        size = self.options.batch_size
+        while queue:
+            chunk, queue = queue[:size], queue[size:]
+            failed: list[tuple[str, Transient]] = []
+            self._batch(chunk, out, failed)
+            if not failed:
+                continue
+            worst = 0
+            retry_after: float | None = None
+            for message_id, exc in failed:
+                tries[message_id] = tries.get(message_id, 1) + 1
+                worst = max(worst, tries[message_id])
+                if exc.retry_after is not None:
+                    retry_after = max(retry_after or 0.0, exc.retry_after)
+                if tries[message_id] > self.options.retry.attempts:
+                    raise SourceError(f"users.messages.get gave up after "
+                                      f"{self.options.retry.attempts} tries: {exc}",
+                                      transient=True)
+            self.stats.retries += len(failed)
+            queue = [m for m, _ in failed] + queue
+            self.options.retry.sleep(self.options.retry.delay(worst - 1, retry_after))
+        return out
+
+    def _batch(self, chunk: list[str], out: dict[str, dict[str, Any] | None],
+               failed: list[tuple[str, Transient]]) -> None:
+        errors: list[Exception] = []
+
+        def callback(request_id: str, response: Any, exception: Exception | None) -> None:
+            if exception is None:
+                out[request_id] = response
+            elif isinstance(exception, HttpError) and exception.resp.status == 404:
+                out[request_id] = None
+            elif isinstance(exception, HttpError) and is_transient(exception):
+                err = classify(exception, "users.messages.get")
+                assert isinstance(err, Transient)
+                failed.append((request_id, err))
+            else:
+                errors.append(classify(exception, "users.messages.get"))
+
+        def send() -> None:
+            # One batch object per try: a failed batch is resent whole.
+            batch = BatchHttpRequest(callback=callback, batch_uri=batch_uri(self.options.endpoint))
+            for message_id in chunk:
+                batch.add(self.users.messages().get(
+                    userId="me", id=message_id, format="metadata",
+                    metadataHeaders=list(self.headers)), request_id=message_id)
+            self.pacer.acquire(COST_GET * len(chunk))
+            self.stats.requests += 1
+            self.stats.calls += len(chunk)
+            self.stats.quota_units += COST_GET * len(chunk)
+            try:
+                batch.execute()
+            except HttpError as exc:
+                raise classify(exc, "batch") from None
+            except Exception as exc:  # noqa: BLE001 - transport errors: classified
+                raise classify(exc, "batch") from None
+
+        self.caller.retry(send)
+        if errors:
+            raise errors[0]
+
+    def _sort(self, messages: Iterable[dict[str, Any] | None], window: Window,
+              records: list[Record], pending: list[str]) -> None:
+        """Window membership by Date header: in → records, later → pending, earlier → out."""
+        for msg in messages:
+            if msg is None or SKIPPED_LABELS & set(msg.get("labelIds", [])):
+                continue
+            rec = self._record(msg)
+            if isinstance(rec, Quarantined):
+                when = _internal_date(msg)
+                if when in window:
+                    records.append(rec)
+                continue
+            if rec.occurred_at in window:
+                records.append(rec)
+            elif rec.occurred_at >= window.end:
+                pending.append(msg["id"])
+
+    def _record(self, msg: dict[str, Any]) -> EmailCopy | Quarantined:
+        headers: dict[str, list[str]] = {}
+        for h in msg.get("payload", {}).get("headers", []):
+            headers.setdefault(str(h.get("name", "")).lower(), []).append(str(h.get("value", "")))
+        return email_from_headers(
+            headers, source=self.request.source, source_kind=self.request.source_kind,
+            mailbox=self.request.mailbox, copy_id=msg["id"],
+            subject_wanted=self.request.subjects, provider_time=_internal_date(msg),
+            provider_thread_id=msg.get("threadId"))
+
+
+def _internal_date(msg: dict[str, Any]) -> datetime:
+    return datetime.fromtimestamp(int(msg.get("internalDate", 0)) / 1000, UTC)
+
+
+def _cursor(history_id: str, pending: list[str]) -> str:
+    return json.dumps({"historyId": history_id, "pending": sorted(set(pending))},
+                      separators=(",", ":"))
+
+
+def _parse_cursor(text: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(value, dict) or not str(value.get("historyId", "")).isdigit():
+        return None
+    return value
+
+
+def sync(request: SyncRequest) -> SyncResult:
+    """One mailbox, one window: incremental from ``request.cursor`` when possible."""
+    gmail = _Gmail(request)
+    cursor = _parse_cursor(request.cursor) if request.cursor else None
+    if cursor is not None:
+        try:
+            return gmail.incremental_sync(cursor)
+        except CursorExpired:
+            pass  # history.list answers 404 when startHistoryId is older than Gmail keeps
+    return gmail.window_sync()
+

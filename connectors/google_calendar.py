@@ -1,0 +1,200 @@
+"""Google Calendar (API v3, scope ``calendar.events.readonly``): one rep's primary calendar.
+
+Stream ``meetings``: key (source, mailbox, copy_id) with copy_id = the event id of the
+occurrence (``singleEvents=true`` gives each occurrence its own id); identity across calendars
+is (iCalUID, originalStartTime else start), rule 4. Cursor = JSON
+``{"syncToken": ..., "end": <window end>}``; partitioned by mailbox.
+
+Window sync: ``events.list`` with ``singleEvents=true``, ``showDeleted=true`` (a cancelled
+copy must reach the model: rule 3 — cancelled in any copy does not count),
+``timeMin``/``timeMax`` = the window, ``maxResults=2500``, every page. ``timeMin`` bounds the
+*end*, so events that started before the window are dropped here: an occurrence belongs to
+the window by its start, as with the .ics files. The ``nextSyncToken`` arrives on the last
+page.
+
+Incremental sync: ``events.list`` with the ``syncToken`` (no time bounds: the API refuses
+them) returns every event changed since; those starting in the window are upserted,
+changed ones now starting after it are removed (older history is left alone). Because the token says nothing about events that
+already existed in the part of the new window after the old one's end, that gap
+``[old end, new end)`` is listed as in a window sync. A 410 means the token expired: full
+window sync, ``mode="window"``. A cancelled occurrence whose resource carries no iCalUID or
+start (Google trims deleted events to their id) is returned in ``removed``.
+
+Mapping: organizer → role organizer; every attendee → role attendee with ``responseStatus``
+(needsAction → needs_action); ``resource: true`` → a room, not a person; ``status:
+cancelled`` → cancelled. All-day events (``date``) start at 00:00 UTC, as in the .ics path.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from connectors.addresses import normalize_address
+from connectors.api import CursorExpired, SyncRequest, SyncResult, SyncStats
+from connectors.google_auth import (
+    CALENDAR_SCOPE,
+    Caller,
+    GoogleOptions,
+    QuotaPacer,
+    build_service,
+    delegated_credentials,
+    key_info,
+)
+from connectors.records import MeetingCopy, Participant, Record, Window
+
+PAGE_SIZE = 2500  # events.list maximum
+COST_LIST = 1
+_RESPONSES = {"accepted": "accepted", "tentative": "tentative", "declined": "declined",
+              "needsAction": "needs_action"}
+
+
+def _time(value: dict[str, Any] | None) -> datetime | None:
+    if not value:
+        return None
+    if value.get("dateTime"):
+        moment = datetime.fromisoformat(str(value["dateTime"]).replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+    if value.get("date"):
+        return datetime.fromisoformat(str(value["date"])).replace(tzinfo=UTC)
+    return None
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def meeting_from_event(event: dict[str, Any], request: SyncRequest) -> MeetingCopy | None:
+    """One Calendar ``Event`` resource → a MeetingCopy (None when it lacks identity)."""
+    start = _time(event.get("start"))
+    uid = event.get("iCalUID")
+    if start is None or not uid:
+        return None
+    original = _time(event.get("originalStartTime")) or start
+    people: list[Participant] = []
+    seen: set[tuple[str, str]] = set()
+    invalid = 0
+    organizer = event.get("organizer") or {}
+    if organizer.get("email"):
+        address = normalize_address(str(organizer["email"]))
+        if address is None:
+            invalid += 1
+        else:
+            seen.add((address, "organizer"))
+            people.append(Participant(address, organizer.get("displayName") or None,
+                                      "organizer"))
+    for attendee in event.get("attendees", []):
+        address = normalize_address(str(attendee.get("email", "")))
+        if address is None:
+            invalid += 1
+            continue
+        if (address, "attendee") in seen:
+            continue
+        seen.add((address, "attendee"))
+        people.append(Participant(
+            address, attendee.get("displayName") or None, "attendee",
+            response=_RESPONSES.get(str(attendee.get("responseStatus")), "needs_action"),
+            is_resource=bool(attendee.get("resource", False))))
+    return MeetingCopy(
+        source=request.source, source_kind=request.source_kind, mailbox=request.mailbox,
+        copy_id=str(event["id"]), ical_uid=str(uid), original_start=original,
+        occurred_at=start, ended_at=_time(event.get("end")), participants=tuple(people),
+        cancelled=event.get("status") == "cancelled",
+        subject=event.get("summary") if request.subjects else None, invalid_addresses=invalid)
+
+
+class _Calendar:
+    def __init__(self, request: SyncRequest) -> None:
+        self.request = request
+        self.options = GoogleOptions.from_request(request)
+        self.stats = SyncStats()
+        creds = delegated_credentials(key_info(request), request.mailbox, CALENDAR_SCOPE)
+        self.service = build_service("calendar", "v3", creds, self.options.endpoint,
+                                     self.options.timeout_seconds)
+        pacer = QuotaPacer(self.options.quota_units_per_minute,
+                           self.options.quota_window_seconds, sleep=self.options.retry.sleep)
+        self.caller = Caller(self.options.retry, pacer, self.stats)
+
+    def _pages(self, **params: Any) -> tuple[list[dict[str, Any]], str | None]:
+        """Every page of one events.list query; (items, nextSyncToken of the last page)."""
+        items: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            page = self.caller.call(
+                lambda t=token: self.service.events().list(  # type: ignore[misc]
+                    calendarId="primary", singleEvents=True, maxResults=PAGE_SIZE,
+                    pageToken=t, **params),
+                COST_LIST, "events.list")
+            items.extend(page.get("items", []))
+            token = page.get("nextPageToken")
+            if not token:
+                return items, page.get("nextSyncToken")
+
+    def _window_list(self, window: Window) -> tuple[list[dict[str, Any]], str | None]:
+        return self._pages(showDeleted=True, timeMin=_rfc3339(window.start),
+                           timeMax=_rfc3339(window.end))
+
+    def window_sync(self) -> SyncResult:
+        window = self.request.window
+        items, sync_token = self._window_list(window)
+        records: list[Record] = []
+        for event in items:
+            rec = meeting_from_event(event, self.request)
+            if rec is not None and rec.occurred_at in window:
+                records.append(rec)
+        return SyncResult(records, "window", _cursor(sync_token, window.end), stats=self.stats)
+
+    def incremental_sync(self, cursor: dict[str, Any]) -> SyncResult:
+        window = self.request.window
+        changed, sync_token = self._pages(syncToken=cursor["syncToken"])
+        by_id = {str(e["id"]): e for e in changed}
+        old_end = datetime.fromisoformat(cursor["end"])
+        if window.end > old_end:
+            gap, _ = self._window_list(Window(max(old_end, window.start), window.end))
+            by_id.update((str(e["id"]), e) for e in gap)  # the current state wins
+        records: list[Record] = []
+        removed: list[str] = []
+        for event_id, event in sorted(by_id.items()):
+            rec = meeting_from_event(event, self.request)
+            if rec is None:
+                removed.append(event_id)  # deleted and trimmed to its id
+            elif rec.occurred_at in window:
+                records.append(rec)
+            elif rec.occurred_at >= window.end:
+                # Moved past the window (a later window's gap listing brings it back);
+                # changes to events before the window leave the stored history alone.
+                removed.append(event_id)
+        end = max(old_end, window.end)
+        return SyncResult(records, "incremental", _cursor(sync_token, end), removed=removed,
+                          stats=self.stats)
+
+
+def _cursor(sync_token: str | None, end: datetime) -> str | None:
+    if not sync_token:
+        return None
+    return json.dumps({"syncToken": sync_token, "end": end.astimezone(UTC).isoformat()},
+                      separators=(",", ":"))
+
+
+def _parse_cursor(text: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(text)
+        datetime.fromisoformat(value["end"])
+    except (ValueError, KeyError, TypeError):
+        return None
+    return value if isinstance(value.get("syncToken"), str) else None
+
+
+def sync(request: SyncRequest) -> SyncResult:
+    """One calendar, one window: incremental from ``request.cursor`` when possible."""
+    calendar = _Calendar(request)
+    cursor = _parse_cursor(request.cursor) if request.cursor else None
+    if cursor is not None:
+        try:
+            return calendar.incremental_sync(cursor)
+        except CursorExpired:
+            pass  # 410: the token expired; a full resync of the window follows
+    return calendar.window_sync()

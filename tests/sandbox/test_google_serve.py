@@ -1,0 +1,45 @@
+"""`overlap sandbox serve --apis google`: serves a file config's mailboxes, writes a config
+that `overlap run` reads, and stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from overlap.config import load_config
+from overlap.sandbox.generator import generate
+
+
+def test_serve_writes_a_runnable_config_and_stops_on_sigterm(tmp_path: Path) -> None:
+    org = generate(tmp_path / "org", weeks=3, accounts=4, emails_per_week=20,
+                   meetings_per_week=4)
+    target = tmp_path / "sandbox.toml"
+    proc = subprocess.Popen([sys.executable, "-m", "overlap.cli", "sandbox", "serve",
+                             "--config", str(org.config_path), "--apis", "google",
+                             "--write-config", str(target)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not target.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert target.exists(), proc.stderr.read() if proc.poll() is not None else "timeout"
+        config = load_config(target)
+        assert {s.kind for s in config.sources} == {"gmail", "google_calendar"}
+        assert config.warehouse.name == "overlap-sandbox.duckdb"
+        year, number, _ = org.weeks[-1].isocalendar()
+        env = {k: v for k, v in os.environ.items() if k != "OVERLAP_DEBUG"}
+        ran = subprocess.run([sys.executable, "-m", "overlap.cli", "run", "--config",
+                              str(target), "--week", f"{year}-W{number:02d}", "-q"],
+                             capture_output=True, text=True, env=env, timeout=300)
+        assert ran.returncode == 0, ran.stderr
+        assert Path(ran.stdout.strip().splitlines()[0]).exists()
+        assert "failed" not in ran.stderr
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "http://127.0.0.1:" in out and "sandbox stopped" in err
