@@ -1,0 +1,589 @@
+"""Microsoft 365 (Outlook mail and calendar) through Microsoft Graph v1.0, app-only.
+
+``sync(SyncRequest) -> SyncResult`` reads one mailbox for one window (docs/microsoft.md).
+
+Streams (one source syncs both unless ``streams`` says otherwise):
+
+* ``messages(client, folder, ...)`` — key: the immutable message id (``copy_id``), per
+  folder (Inbox and Sent Items by default, option ``folders``); cursor: the folder's
+  ``@odata.deltaLink``. A window sync is the folder's first delta round with
+  ``$filter=receivedDateTime ge (window start − slack)``, ``$select`` and ``$top`` — the same
+  requests give the records and the delta token. Drafts are not interactions.
+* ``events(client, ...)`` — key: the event (occurrence) id; cursor: the calendarView delta
+  link, whose window is baked into the token. ``ical_uid`` is the series master's
+  ``iCalUId`` (an occurrence's own differs per occurrence), ``original_start`` its
+  ``originalStart`` — so the identity equals the .ics path's UID + RECURRENCE-ID.
+
+Time (rule 8): an email happens at its ``Date`` header (from ``internetMessageHeaders``),
+else at ``sentDateTime`` (``date_source = "provider"``); a copy whose time is outside the
+window is not returned, like the file sources. The cursor is a JSON string::
+
+    {"v": 1, "start": ..., "end": ..., "mail": {folder: deltaLink}, "calendar": deltaLink,
+     "calendar_window": [start, end]}
+
+``start``/``end`` is the span of time whose data the cursor keeps current. Incremental:
+each folder's delta round (new, changed, ``@removed``), plus — when the window reaches past
+``end`` — a plain listing of the new part (``receivedDateTime`` between the old end and the
+new one: mail received before the token was taken but after the old window). The calendar
+follows its delta link when the window is unchanged; otherwise it reads the old link (for
+deletions) and starts a fresh round for the new window. 410, ``syncStateNotFound`` or
+``resyncRequired`` anywhere → a full window sync (``mode="window"``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from connectors.addresses import normalize_address
+from connectors.api import CursorExpired, SourceError, SyncRequest, SyncResult, SyncStats
+from connectors.headers import bulk_reason, clean_message_id, parse_date, thread_root
+from connectors.msgraph_client import DEFAULT_ENDPOINT, GraphClient, resolve_auth
+from connectors.records import EmailCopy, MeetingCopy, Participant, Quarantined, Record, Window
+from connectors.retry import RetryPolicy
+
+log = logging.getLogger("connectors.msgraph")
+
+SOURCE_KIND = "msgraph"
+DEFAULT_FOLDERS = ("inbox", "sentitems")
+MAX_PAGE = 1000  # Graph: $top 1..1000 for messages
+# Mail whose Date is just inside the window can be received just outside it: ask the
+# server for a little more by receivedDateTime and filter exactly by the Date.
+DEFAULT_SLACK = timedelta(days=1)
+
+MESSAGE_SELECT = ("id", "internetMessageId", "conversationId", "from", "sender", "toRecipients",
+                  "ccRecipients", "bccRecipients", "sentDateTime", "receivedDateTime", "isDraft",
+                  "internetMessageHeaders", "parentFolderId")
+IMMUTABLE = 'IdType="ImmutableId"'
+UTC_PREFER = 'outlook.timezone="UTC"'
+
+# Graph attendee status.response → our response. "organizer" on an attendee entry is the
+# organizer listed among the attendees: they attend.
+RESPONSES = {
+    "accepted": "accepted", "organizer": "accepted", "tentativelyaccepted": "tentative",
+    "declined": "declined", "none": "needs_action", "notresponded": "needs_action",
+}
+
+REASON_NO_ADDRESSES = "no sender or recipients"
+REASON_NO_VALID_ADDRESSES = "no valid sender or recipient address"
+REASON_NO_DATE = "no usable Date header or sentDateTime"
+REASON_BAD_EVENT = "event without start"
+
+
+# --- options ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Options:
+    endpoint: str = DEFAULT_ENDPOINT
+    ca_file: str | None = None
+    mail: bool = True
+    calendar: bool = True
+    folders: tuple[str, ...] = DEFAULT_FOLDERS
+    page_size: int = MAX_PAGE
+    max_concurrency: int = 16
+    slack: timedelta = DEFAULT_SLACK
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+    @classmethod
+    def parse(cls, options: Mapping[str, Any]) -> Options:
+        streams = options.get("streams", ("mail", "calendar"))
+        if isinstance(streams, str):
+            streams = [s.strip() for s in streams.replace("+", ",").split(",")]
+            streams = ["mail", "calendar"] if streams == ["both"] else streams
+        unknown = set(streams) - {"mail", "calendar"}
+        if unknown or not streams:
+            raise SourceError(f"msgraph: streams must be 'mail', 'calendar' or both, got {streams!r}")
+        page = int(options.get("page_size", MAX_PAGE))
+        if not 1 <= page <= MAX_PAGE:
+            raise SourceError(f"msgraph: page_size must be 1..{MAX_PAGE}, got {page}")
+        folders = options.get("folders", DEFAULT_FOLDERS)
+        retry = options.get("retry_policy")
+        return cls(
+            endpoint=str(options.get("endpoint") or DEFAULT_ENDPOINT).rstrip("/"),
+            ca_file=str(options["ca_file"]) if options.get("ca_file") else None,
+            mail="mail" in streams,
+            calendar="calendar" in streams,
+            folders=tuple(str(f) for f in folders),
+            page_size=page,
+            max_concurrency=int(options.get("max_concurrency", 16)),
+            slack=timedelta(hours=float(options.get("window_slack_hours", 24))),
+            retry=retry if isinstance(retry, RetryPolicy) else RetryPolicy(),
+        )
+
+
+# --- cursor ----------------------------------------------------------------------------------
+
+@dataclass
+class Cursor:
+    start: datetime
+    end: datetime
+    mail: dict[str, str] = field(default_factory=dict)
+    calendar: str | None = None
+    calendar_window: tuple[datetime, datetime] | None = None
+
+    def dumps(self) -> str:
+        return json.dumps({
+            "v": 1, "start": _iso(self.start), "end": _iso(self.end), "mail": self.mail,
+            "calendar": self.calendar,
+            "calendar_window": [_iso(t) for t in self.calendar_window] if self.calendar_window
+            else None,
+        }, sort_keys=True)
+
+    @classmethod
+    def loads(cls, text: str | None) -> Cursor | None:
+        if not text:
+            return None
+        try:
+            d = json.loads(text)
+            if d.get("v") != 1:
+                return None
+            cw = d.get("calendar_window")
+            return cls(_parse_iso(d["start"]), _parse_iso(d["end"]), dict(d.get("mail") or {}),
+                       d.get("calendar"),
+                       (_parse_iso(cw[0]), _parse_iso(cw[1])) if cw else None)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return None  # not ours or damaged: a full window sync rebuilds it
+
+
+def _iso(t: datetime) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+# --- entry point -----------------------------------------------------------------------------
+
+def sync(request: SyncRequest) -> SyncResult:
+    """One mailbox, one window: mail and/or calendar; incremental when the cursor allows."""
+    opts = Options.parse(request.options)
+    auth = resolve_auth(request.options, request.credentials)
+    stats = SyncStats()
+    client = GraphClient(auth, request.mailbox, endpoint=opts.endpoint, ca_file=opts.ca_file,
+                         max_concurrency=opts.max_concurrency, policy=opts.retry, stats=stats)
+    try:
+        cursor = Cursor.loads(request.cursor)
+        if cursor is not None and _usable(cursor, request.window, opts):
+            try:
+                result = _incremental(client, request, opts, cursor)
+            except CursorExpired as exc:
+                log.info("msgraph %s: %s; full window sync", request.mailbox, exc)
+                result = _window(client, request, opts)
+        else:
+            result = _window(client, request, opts)
+    finally:
+        client.close()
+    result.stats = stats
+    log.info("msgraph %s: %s sync, %d records, %d removed, %d requests, %d retries",
+             request.mailbox, result.mode, len(result.records), len(result.removed),
+             stats.requests, stats.retries)
+    return result
+
+
+def _usable(cursor: Cursor, window: Window, opts: Options) -> bool:
+    if cursor.start > window.start or cursor.end > window.end:
+        return False
+    if opts.mail and set(cursor.mail) != set(opts.folders):
+        return False
+    return not (opts.calendar and not cursor.calendar)
+
+
+def _window(client: GraphClient, req: SyncRequest, opts: Options) -> SyncResult:
+    w = req.window
+    firsts: dict[str, First] = {}
+    if opts.mail:
+        for folder in opts.folders:
+            url = client.url(f"/users/{_q(req.mailbox)}/mailFolders/{_q(folder)}/messages/delta")
+            params = _message_params(req, opts, f"receivedDateTime ge {_iso(w.start - opts.slack)}")
+            firsts[f"mail:{folder}"] = (url, params, _mail_prefer(opts))
+    if opts.calendar:
+        firsts["calendar"] = _calendar_first(client, req.mailbox, w, opts)
+    done = _rounds(client, firsts)
+    cursor = Cursor(w.start, w.end)
+    records: list[Record] = []
+    for folder in opts.folders if opts.mail else ():
+        items, _removed, link = done[f"mail:{folder}"]
+        cursor.mail[folder] = _need_link(link, req.mailbox)
+        records.extend(_emails(items, req, w))
+    if opts.calendar:
+        items, _removed, link = done["calendar"]
+        cursor.calendar, cursor.calendar_window = _need_link(link, req.mailbox), (w.start, w.end)
+        records.extend(_meetings(client, items, req, w))
+    return SyncResult(records=_dedupe(records), mode="window", cursor=cursor.dumps())
+
+
+def _incremental(client: GraphClient, req: SyncRequest, opts: Options, cur: Cursor) -> SyncResult:
+    w = req.window
+    span = Window(min(cur.start, w.start), max(cur.end, w.end))
+    new = Cursor(span.start, span.end)
+    records: list[Record] = []
+    removed: set[str] = set()
+    firsts: dict[str, First] = {}
+    if opts.mail:
+        for folder in opts.folders:
+            firsts[f"delta:{folder}"] = (cur.mail[folder], None, _mail_prefer(opts))
+            if w.end > cur.end:
+                # Mail received after the old window's end but before its delta token was
+                # taken is in no delta round: list it.
+                url = client.url(f"/users/{_q(req.mailbox)}/mailFolders/{_q(folder)}/messages")
+                flt = (f"receivedDateTime ge {_iso(cur.end - opts.slack)} and "
+                       f"receivedDateTime lt {_iso(w.end + opts.slack)}")
+                firsts[f"gap:{folder}"] = (url, _message_params(req, opts, flt), _mail_prefer(opts))
+    if opts.calendar:
+        assert cur.calendar is not None
+        firsts["cal:old"] = (cur.calendar, None, _calendar_prefer(opts))
+        if cur.calendar_window != (w.start, w.end):
+            # The window is baked into the token: the old link still reports deletions, a
+            # fresh round covers the new window.
+            firsts["cal:new"] = _calendar_first(client, req.mailbox, w, opts)
+    done = _rounds(client, firsts)
+    for folder in opts.folders if opts.mail else ():
+        items, gone, link = done[f"delta:{folder}"]
+        new.mail[folder] = _need_link(link, req.mailbox)
+        removed.update(gone)
+        records.extend(_emails(items, req, span))
+        if f"gap:{folder}" in done:
+            records.extend(_emails(done[f"gap:{folder}"][0], req, span))
+    if opts.calendar:
+        items, gone, link = done["cal:old"]
+        removed.update(gone)
+        cal_items = list(items)
+        if "cal:new" in done:
+            fresh, _none, link = done["cal:new"]
+            cal_items.extend(fresh)
+        new.calendar, new.calendar_window = _need_link(link, req.mailbox), (w.start, w.end)
+        records.extend(_meetings(client, cal_items, req, span))
+    records = _dedupe(records)
+    kept = {r.copy_id for r in records if not isinstance(r, Quarantined)}
+    # A message moved between synced folders is removed from one and added to the other
+    # under the same immutable id: it stays.
+    return SyncResult(records=records, mode="incremental", cursor=new.dumps(),
+                      removed=sorted(removed - kept))
+
+
+def _need_link(link: str | None, mailbox: str) -> str:
+    if not link:
+        raise SourceError(f"msgraph {mailbox}: a delta round ended without @odata.deltaLink")
+    return link
+
+
+# --- pagination (written once) ---------------------------------------------------------------
+
+Page = tuple[list[dict[str, Any]], list[str], str | None]
+
+
+def _pages(client: GraphClient, url: str, params: Mapping[str, str] | None,
+           prefer: list[str] | None) -> Iterator[dict[str, Any]]:
+    """Every page of a collection: follow ``@odata.nextLink`` verbatim (it embeds $skip or
+    $skiptoken and the original query) until a page has none; a delta round ends with
+    ``@odata.deltaLink``."""
+    body = client.get(url, params=params, prefer=prefer)
+    yield body
+    while body.get("@odata.nextLink"):
+        body = client.get(str(body["@odata.nextLink"]), prefer=prefer)
+        yield body
+
+
+First = tuple[str, "Mapping[str, str] | None", list[str]]  # url, params, Prefer values
+
+
+def _collect(bodies: Iterable[dict[str, Any]]) -> Page:
+    """A whole round's pages → (items, removed ids, deltaLink or None)."""
+    items: list[dict[str, Any]] = []
+    removed: list[str] = []
+    link: str | None = None
+    for body in bodies:
+        for item in body.get("value", []):
+            if not isinstance(item, dict) or "id" not in item:
+                continue
+            if "@removed" in item:
+                removed.append(str(item["id"]))
+            else:
+                items.append(item)
+        link = body.get("@odata.deltaLink") or link
+    return items, removed, link
+
+
+def _continue(client: GraphClient, body: dict[str, Any], prefer: list[str]) -> Iterator[dict[str, Any]]:
+    yield body
+    while body.get("@odata.nextLink"):
+        # Query options live in the link; Prefer headers do not: send them on every page.
+        body = client.get(str(body["@odata.nextLink"]), prefer=prefer)
+        yield body
+
+
+def _rounds(client: GraphClient, firsts: dict[str, First]) -> dict[str, Page]:
+    """Run several rounds: their first requests share one ``$batch`` (a window sync of two
+    folders and a calendar is one round trip when everything fits a page), then each round
+    follows its own next links, in parallel."""
+    if not firsts:
+        return {}
+    if len(firsts) == 1:
+        (name, (url, params, prefer)), = firsts.items()
+        return {name: _collect(_pages(client, url, params, prefer))}
+    names = sorted(firsts)
+    answers = client.batch([(str(i), client.relative(firsts[n][0], firsts[n][1]), firsts[n][2])
+                            for i, n in enumerate(names)])
+    bodies: dict[str, dict[str, Any]] = {}
+    for i, name in enumerate(names):
+        resp = answers[str(i)]
+        if not 200 <= resp.status < 300:
+            raise client.error(resp.status, resp.body, resp.headers)
+        bodies[name] = resp.body
+    with ThreadPoolExecutor(max_workers=min(4, len(names))) as pool:
+        futures = {n: pool.submit(lambda n: _collect(_continue(client, bodies[n], firsts[n][2])), n)
+                   for n in names}
+        return {n: f.result() for n, f in futures.items()}
+
+
+def _q(segment: str) -> str:
+    return quote(segment, safe="@.")
+
+
+def _mail_prefer(opts: Options) -> list[str]:
+    return [IMMUTABLE, f"odata.maxpagesize={opts.page_size}"]
+
+
+def _message_params(req: SyncRequest, opts: Options, flt: str) -> dict[str, str]:
+    select = MESSAGE_SELECT + (("subject",) if req.subjects else ())
+    return {"$select": ",".join(select), "$filter": flt, "$top": str(opts.page_size)}
+
+
+def _calendar_prefer(opts: Options) -> list[str]:
+    return [IMMUTABLE, UTC_PREFER, f"odata.maxpagesize={opts.page_size}"]
+
+
+def _calendar_first(client: GraphClient, mailbox: str, w: Window, opts: Options) -> First:
+    # calendarView/delta takes no $select/$filter; the window is baked into its token.
+    url = client.url(f"/users/{_q(mailbox)}/calendarView/delta")
+    return url, {"startDateTime": _iso(w.start), "endDateTime": _iso(w.end)}, _calendar_prefer(opts)
+
+
+def _dedupe(records: Iterable[Record]) -> list[Record]:
+    out: dict[tuple[str, str], Record] = {}
+    for r in records:
+        key = ("q", r.locator) if isinstance(r, Quarantined) else (r.kind, r.copy_id)
+        out[key] = r
+    return list(out.values())
+
+
+# --- mail ------------------------------------------------------------------------------------
+
+def _emails(items: Iterable[dict[str, Any]], req: SyncRequest, window: Window) -> Iterator[Record]:
+    for item in items:
+        if item.get("isDraft"):
+            continue  # drafts are not interactions
+        rec = email_from_graph(item, source=req.source, mailbox=req.mailbox,
+                               subject_wanted=req.subjects)
+        if isinstance(rec, Quarantined) or rec.occurred_at in window:
+            yield rec
+
+
+def _headers(item: Mapping[str, Any]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for h in item.get("internetMessageHeaders") or ():
+        if isinstance(h, dict) and h.get("name"):
+            out.setdefault(str(h["name"]).strip().lower(), []).append(str(h.get("value") or ""))
+    return out
+
+
+def _first(headers: Mapping[str, Sequence[str]], name: str) -> str | None:
+    for v in headers.get(name, ()):
+        if v.strip():
+            return v
+    return None
+
+
+def _graph_time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return _parse_iso(str(value))
+    except ValueError:
+        return None
+
+
+def email_from_graph(item: Mapping[str, Any], *, source: str, mailbox: str,
+                     subject_wanted: bool = True) -> EmailCopy | Quarantined:
+    """One Graph message (as selected by MESSAGE_SELECT) → an :class:`EmailCopy`.
+
+    Participants come from from/toRecipients/ccRecipients/bccRecipients (Graph's Bcc is only
+    on the sender's copy, like the Bcc header); Date, References/In-Reply-To and the bulk
+    headers from ``internetMessageHeaders`` when Graph returns them (it does not for items
+    that never crossed a transport, e.g. many Sent Items): then the thread falls back to
+    ``conversationId`` (``provider_thread_id``) and the time to ``sentDateTime``.
+    """
+    copy_id = str(item["id"])
+    headers = _headers(item)
+    participants: list[Participant] = []
+    seen: set[tuple[str, str]] = set()
+    invalid = 0
+    named = 0
+    for prop, role in (("from", "from"), ("toRecipients", "to"), ("ccRecipients", "cc"),
+                       ("bccRecipients", "bcc")):
+        value = item.get(prop)
+        for rcpt in [value] if isinstance(value, dict) else (value or ()):
+            ea = rcpt.get("emailAddress") if isinstance(rcpt, dict) else None
+            if not isinstance(ea, dict) or not (ea.get("address") or ea.get("name")):
+                continue
+            named += 1
+            address = normalize_address(str(ea.get("address") or ""))
+            if address is None:
+                invalid += 1
+                continue
+            if (address, role) in seen:
+                continue
+            seen.add((address, role))
+            name = str(ea.get("name") or "").strip()
+            participants.append(Participant(address, name or None, role))
+    if not participants:
+        reason = REASON_NO_VALID_ADDRESSES if named else REASON_NO_ADDRESSES
+        return Quarantined(source, SOURCE_KIND, mailbox, copy_id, reason)
+    occurred_at = parse_date(_first(headers, "date"))
+    date_source = "header"
+    if occurred_at is None:
+        occurred_at = _graph_time(item.get("sentDateTime")) or _graph_time(
+            item.get("receivedDateTime"))
+        date_source = "provider"
+    if occurred_at is None:
+        return Quarantined(source, SOURCE_KIND, mailbox, copy_id, REASON_NO_DATE)
+    subject = item.get("subject") if subject_wanted else None
+    return EmailCopy(
+        source=source,
+        source_kind=SOURCE_KIND,
+        mailbox=mailbox,
+        copy_id=copy_id,
+        message_id=clean_message_id(item.get("internetMessageId")
+                                    or _first(headers, "message-id")),
+        occurred_at=occurred_at,
+        date_source=date_source,
+        participants=tuple(participants),
+        thread_root=thread_root(_first(headers, "references"), _first(headers, "in-reply-to")),
+        provider_thread_id=str(item["conversationId"]) if item.get("conversationId") else None,
+        subject=str(subject) if subject is not None else None,
+        bulk_reason=bulk_reason(headers),
+        invalid_addresses=invalid,
+    )
+
+
+# --- calendar --------------------------------------------------------------------------------
+
+def _event_time(value: Any) -> datetime | None:
+    """A dateTimeTimeZone (``{"dateTime": "2017-06-19T17:00:00.0000000", "timeZone": "UTC"}``)
+    → aware UTC. Graph writes seven fractional digits, which fromisoformat refuses."""
+    if not isinstance(value, dict) or not value.get("dateTime"):
+        return None
+    text = str(value["dateTime"])
+    base, _, frac = text.partition(".")
+    try:
+        t = datetime.fromisoformat(base)
+    except ValueError:
+        return None
+    if frac.rstrip("0").isdigit():
+        t = t.replace(microsecond=int(frac[:6].ljust(6, "0")))
+    if t.tzinfo is None:
+        zone = str(value.get("timeZone") or "UTC")
+        try:
+            t = t.replace(tzinfo=UTC if zone.upper() in ("UTC", "Z") else ZoneInfo(zone))
+        except (ZoneInfoNotFoundError, ValueError):
+            t = t.replace(tzinfo=UTC)  # a Windows zone name despite Prefer UTC: take it as UTC
+    return t.astimezone(UTC)
+
+
+def _master_uids(client: GraphClient, mailbox: str, master_ids: set[str]) -> dict[str, str]:
+    """seriesMasterId → the series' iCalUId, fetched through $batch (20 a request)."""
+    if not master_ids:
+        return {}
+    ids = sorted(master_ids)
+    parts = [(str(i), f"/users/{_q(mailbox)}/events/{_q(mid)}?$select=iCalUId,type", [IMMUTABLE])
+             for i, mid in enumerate(ids)]
+    out: dict[str, str] = {}
+    for pid, resp in client.batch(parts).items():
+        mid = ids[int(pid)]
+        if 200 <= resp.status < 300 and resp.body.get("iCalUId"):
+            out[mid] = str(resp.body["iCalUId"])
+        else:
+            log.warning("msgraph %s: series master not readable (status %d)", mailbox, resp.status)
+    return out
+
+
+def _meetings(client: GraphClient, items: list[dict[str, Any]], req: SyncRequest,
+              window: Window) -> list[Record]:
+    masters = {str(e["seriesMasterId"]) for e in items
+               if e.get("seriesMasterId") and e.get("type") in ("occurrence", "exception")}
+    uids = _master_uids(client, req.mailbox, masters)
+    out: list[Record] = []
+    for e in items:
+        if e.get("type") == "seriesMaster":
+            continue  # calendarView never returns masters; be safe
+        rec = meeting_from_graph(e, uids, source=req.source, mailbox=req.mailbox,
+                                 subject_wanted=req.subjects)
+        if isinstance(rec, Quarantined) or rec.occurred_at in window:
+            out.append(rec)
+    return out
+
+
+def meeting_from_graph(event: Mapping[str, Any], master_uids: Mapping[str, str], *,
+                       source: str, mailbox: str,
+                       subject_wanted: bool = True) -> MeetingCopy | Quarantined:
+    """One calendarView event (occurrence, exception or single instance) → a MeetingCopy."""
+    copy_id = str(event["id"])
+    start = _event_time(event.get("start"))
+    if start is None:
+        return Quarantined(source, SOURCE_KIND, mailbox, copy_id, REASON_BAD_EVENT)
+    uid = str(event.get("iCalUId") or copy_id)
+    original = start
+    master = event.get("seriesMasterId")
+    if master and event.get("type") in ("occurrence", "exception"):
+        # An occurrence's iCalUId differs per occurrence; the series' is on its master.
+        uid = master_uids.get(str(master), uid)
+        original = _graph_time(event.get("originalStart")) or start
+    people: list[Participant] = []
+    seen: set[tuple[str, str]] = set()
+    invalid = 0
+    org = (event.get("organizer") or {}).get("emailAddress") or {}
+    if org.get("address"):
+        address = normalize_address(str(org["address"]))
+        if address is None:
+            invalid += 1
+        else:
+            seen.add((address, "organizer"))
+            people.append(Participant(address, str(org.get("name") or "").strip() or None,
+                                      "organizer"))
+    for att in event.get("attendees") or ():
+        ea = att.get("emailAddress") or {}
+        address = normalize_address(str(ea.get("address") or ""))
+        if address is None:
+            invalid += 1
+            continue
+        if (address, "attendee") in seen:
+            continue
+        seen.add((address, "attendee"))
+        response = str((att.get("status") or {}).get("response") or "none").lower()
+        people.append(Participant(
+            address, str(ea.get("name") or "").strip() or None, "attendee",
+            response=RESPONSES.get(response, "needs_action"),
+            is_resource=str(att.get("type") or "").lower() == "resource"))
+    subject = event.get("subject") if subject_wanted else None
+    return MeetingCopy(
+        source=source,
+        source_kind=SOURCE_KIND,
+        mailbox=mailbox,
+        copy_id=copy_id,
+        ical_uid=uid,
+        original_start=original,
+        occurred_at=start,
+        ended_at=_event_time(event.get("end")),
+        participants=tuple(people),
+        cancelled=bool(event.get("isCancelled")),
+        subject=str(subject) if subject is not None else None,
+        invalid_addresses=invalid,
+    )
