@@ -128,10 +128,9 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from overlap.config import load_config
     from overlap.pipeline import run
-    from overlap.sandbox import google
     from overlap.sandbox.generator import generate
     from overlap.sandbox.seed import seed_from_config
-    from overlap.sandbox.serve import write_sandbox_config
+    from overlap.sandbox.serve import start_sandboxes, write_sandbox_config
 
     progress = _progress(args.quiet)
     out = Path(args.out).resolve()
@@ -148,14 +147,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
                       encoding="utf-8")
     file_config = load_config(org.config_path)
     seeds = seed_from_config(file_config)
-    # The organisation's mailboxes are served by the Google sandbox (in this process) and
-    # read through the gmail and google_calendar connectors, as a Workspace tenant would be.
-    with google.start(seeds, secrets_dir=out / "sandbox-secrets") as sandbox:
-        progress(f"Google sandbox on {sandbox.url}: {len(seeds)} mailboxes")
-        sandbox_toml = write_sandbox_config(file_config, sandbox.sources(sorted(seeds)),
-                                            out / "sandbox.toml", suffix="")
+    # A mixed company: half the mailboxes live in Google Workspace (gmail + google_calendar
+    # through the Google sandbox), half in Microsoft 365 (msgraph through the Microsoft
+    # sandbox, over HTTPS). Both sandboxes run in this process for the demo.
+    servers = start_sandboxes(seeds, "mixed", secrets_dir=out / "sandbox-secrets")
+    try:
+        sources = []
+        for server, boxes in servers:
+            progress(f"sandbox on {server.url}: {len(boxes)} mailboxes")
+            sources += server.sources(boxes)
+        sandbox_toml = write_sandbox_config(file_config, sources, out / "sandbox.toml",
+                                            suffix="")
         config = load_config(sandbox_toml)
         result = run(config, list(org.weeks), progress=progress, workers=args.workers)
+    finally:
+        for server, _ in servers:
+            server.stop()
     if result.failed:
         for line in result.failed:
             print(f"warning: extract failed: {line}", file=sys.stderr)
@@ -164,7 +171,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"\nreports:   {config.out_dir}", file=sys.stderr)
     print(f"warehouse: {config.snapshot}  (read-only analyst snapshot)", file=sys.stderr)
     print(f"truth:     {org.ground_truth_path}  (the planted cases)", file=sys.stderr)
-    print(f"configs:   {sandbox_toml} (through the Google APIs, as run) and "
+    print(f"configs:   {sandbox_toml} (through the Google and Microsoft APIs, as run) and "
           f"{org.config_path} (the same data as files)", file=sys.stderr)
     example = '"select * from overlap_weekly order by score desc limit 10"'
     print(f"try:       overlap query --config {sandbox_toml} {example}", file=sys.stderr)

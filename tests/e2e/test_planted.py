@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import hashlib
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -19,17 +20,37 @@ import pytest
 from overlap.config import load_config
 from overlap.pipeline import run
 from overlap.sandbox.generator import GeneratedOrg, generate
+from overlap.sandbox.seed import seed_from_config
+from overlap.sandbox.serve import start_sandboxes, write_sandbox_config
 
 CATEGORIES = ("backdoor", "coverage_gap", "looped_in")
 
 
-@pytest.fixture(scope="module")
-def planted(tmp_path_factory: pytest.TempPathFactory) -> tuple[GeneratedOrg, Path]:
+@pytest.fixture(scope="module", params=["files", "mixed-apis"])
+def planted(request: pytest.FixtureRequest,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GeneratedOrg, Path]]:
+    """The organisation read from its files, and read through a mixed company's APIs (half
+    the mailboxes in the Google sandbox, half in the Microsoft one) — as `overlap demo` does."""
     org = generate(tmp_path_factory.mktemp("org") / "acme", seed=11)
     config = load_config(org.config_path)
-    result = run(config, list(org.weeks), workers=2)
-    assert not result.failed
-    return org, config.snapshot
+    if request.param == "files":
+        result = run(config, list(org.weeks), workers=2)
+        assert not result.failed
+        yield org, config.snapshot
+        return
+    servers = start_sandboxes(seed_from_config(config), "mixed",
+                              secrets_dir=org.out_dir / "secrets")
+    try:
+        sources = [src for server, boxes in servers for src in server.sources(boxes)]
+        api_config = load_config(write_sandbox_config(config, sources,
+                                                      org.out_dir / "sandbox.toml"))
+        assert {s.kind for s in api_config.sources} == {"gmail", "google_calendar", "msgraph"}
+        result = run(api_config, list(org.weeks), workers=2)
+        assert not result.failed
+    finally:
+        for server, _ in servers:
+            server.stop()
+    yield org, api_config.snapshot
 
 
 def _key_id(key: str) -> str:
@@ -110,15 +131,14 @@ def test_collaboration_matches_ground_truth(planted: tuple[GeneratedOrg, Path]) 
 
 
 def test_report_shows_the_planted_cases(planted: tuple[GeneratedOrg, Path]) -> None:
-    org, _ = planted
-    config = load_config(org.config_path)
+    org, db = planted
     latest = max(org.weeks)
-    html = next((config.out_dir).glob(f"*/overlap-*{latest.isocalendar()[1]:02d}.html"))
+    html = next(org.out_dir.glob(f"out*/*/overlap-*{latest.isocalendar()[1]:02d}.html"))
     text = html.read_text(encoding="utf-8")
     with org.ground_truth_path.open(encoding="utf-8", newline="") as fh:
         accounts = {r["account_id"] for r in csv.DictReader(fh)
                     if r["week_start"] == latest.isoformat() and r["case"] != "background"}
-    con = duckdb.connect(str(config.snapshot), read_only=True)
+    con = duckdb.connect(str(db), read_only=True)
     names = dict(con.execute("select account_id, account_name from crm_accounts").fetchall())
     con.close()
     assert accounts
