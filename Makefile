@@ -5,12 +5,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_WORKERS ?= 2
 
-.PHONY: help setup demo test lint typecheck unit clean
+.PHONY: help setup demo demo-cli airflow test lint typecheck unit clean
 
 help:
 	@echo "make demo   generate a synthetic organisation, run the weekly job, print the report path"
 	@echo "make test   lint + type-check + the whole test suite"
 	@echo "make lint   ruff + mypy only"
+	@echo "make airflow  local Airflow (api-server, scheduler, dag-processor) on localhost:8080, admin/admin"
+	@echo "make demo-cli the same demo without Airflow (overlap demo)"
 	@echo "make clean  remove demo output and caches (not the environment)"
 
 $(VENV)/.synced: pyproject.toml uv.lock scripts/bootstrap.sh
@@ -18,8 +20,15 @@ $(VENV)/.synced: pyproject.toml uv.lock scripts/bootstrap.sh
 
 setup: $(VENV)/.synced
 
+# The weekly DAG itself (airflow dags test) on a generated organisation in demo/.
 demo: $(VENV)/.synced
+	@scripts/airflow-demo.sh
+
+demo-cli: $(VENV)/.synced
 	$(BIN)/overlap demo --out demo
+
+airflow: $(VENV)/.synced
+	@scripts/airflow-local.sh
 
 lint: $(VENV)/.synced
 	$(BIN)/ruff check .
@@ -29,4 +38,4 @@ test: lint
 	$(BIN)/pytest -n $(PYTEST_WORKERS) -q
 
 clean:
-	rm -rf demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf demo airflow-home .pytest_cache .mypy_cache .ruff_cache

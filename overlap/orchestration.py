@@ -215,8 +215,9 @@ def extract_chunk(chunk: Mapping[str, Any], *, final_try: bool,
     A transient failure raises :class:`TransientExtractError` instead unless this is the last
     try, so Airflow retries the chunk later (staged files are keyed by mailbox and window: a
     retry overwrites them)."""
-    if extract is None:
-        from overlap.pipeline import extract as extract
+    from overlap.pipeline import extract as pipeline_extract
+
+    run_extract = extract or pipeline_extract
     plan_path = Path(chunk["plan"])
     plan = read_plan(plan_path)
     folder = plan_path.parent
@@ -229,7 +230,7 @@ def extract_chunk(chunk: Mapping[str, Any], *, final_try: bool,
         except InputError as exc:
             outcome = ExtractOutcome(task, None, f"InputError: {exc}")
         else:
-            outcome = extract(task, creds)
+            outcome = run_extract(task, creds)
         if outcome.error and is_transient(outcome.error) and not final_try:
             transient.append(f"{task.label}: {outcome.error}")
             continue
@@ -422,13 +423,13 @@ def send_digests(digests: Mapping[str, Mapping[str, str]], settings: SmtpSetting
     if state_file is not None and state_file.exists():
         sent_before = json.loads(state_file.read_text(encoding="utf-8"))
     todo = []
-    for week, owners in sorted(digests.items()):
+    for week_iso, owners in sorted(digests.items()):
         for owner, path in sorted(owners.items()):
             html = Path(path).read_text(encoding="utf-8")
             digest = hashlib.sha256(html.encode("utf-8")).hexdigest()
-            key = f"{week}|{owner}"
+            key = f"{week_iso}|{owner}"
             if sent_before.get(key) != digest:
-                todo.append((key, digest, owner, date.fromisoformat(week), html))
+                todo.append((key, digest, owner, date.fromisoformat(week_iso), html))
     counts = {"sent": 0, "unchanged": sum(len(o) for o in digests.values()) - len(todo)}
     if not todo:
         return counts

@@ -1,0 +1,265 @@
+"""
+# overlap_weekly — the weekly Overlap job
+
+Every Monday 06:00 (time zone `$OVERLAP_TIMEZONE`, default UTC) this DAG reports on the ISO week
+that just ended: **plan** (sources × mailboxes) → **extract** (mapped, one instance per mailbox
+or per chunk, one task and pool per API) → **load** (the only warehouse writer, pool
+`overlap_warehouse` with one slot) → **model** → **report** → **finish** (closes the run row,
+also when model or report failed) → **publish** (analyst snapshot) → **email_digests** (off unless
+the SMTP connection `overlap_smtp` exists).
+
+* The config is `$OVERLAP_CONFIG` (or the Variable `overlap_config`), read inside tasks.
+* Trigger form: `week_start` (a Monday; empty = the data interval's week, or the last full week),
+  `mailboxes` and `sources` (empty = all).
+* A failed mailbox does not fail the run: the report states the missing coverage and the run
+  row says `partial`. Reruns (clear a mapped extract, load, …) and backfills are safe: staged
+  files and warehouse rows are keyed by source, mailbox and week, never by task number.
+
+Operating guide: `docs/airflow.md`.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from typing import Any
+
+from airflow.sdk import (
+    Asset,
+    CronDataIntervalTimetable,
+    ExceptionRetryPolicy,
+    Param,
+    RetryAction,
+    RetryRule,
+    dag,
+    get_current_context,
+    task,
+)
+
+# Parse time reads environment variables only: no files, connections or Variables.
+TIMEZONE = os.environ.get("OVERLAP_TIMEZONE", "UTC")
+RETRIES = int(os.environ.get("OVERLAP_RETRIES", "3"))
+RETRY_DELAY = timedelta(seconds=float(os.environ.get("OVERLAP_RETRY_DELAY_SECONDS", "60")))
+WAREHOUSE_POOL = "overlap_warehouse"
+EXTRACT_GROUPS = ("files", "gmail", "google_calendar", "msgraph")
+
+WAREHOUSE_ASSET = Asset(name="overlap_warehouse", uri="overlap://warehouse/snapshot",
+                        group="overlap")
+REPORT_ASSET = Asset(name="overlap_weekly_report", uri="overlap://reports/weekly",
+                     group="overlap")
+
+# Bad input, failed audits and rejected credentials fail at once; anything else is retried
+# with exponential backoff (extract tasks decide themselves which mailbox errors are transient).
+RETRY_POLICY = ExceptionRetryPolicy(rules=[
+    RetryRule(exception=["overlap.errors.InputError", "overlap.errors.AuditFailed",
+                         "connectors.api.AuthError", "smtplib.SMTPAuthenticationError",
+                         "smtplib.SMTPRecipientsRefused"],
+              action=RetryAction.FAIL, reason="not transient: retrying will not help"),
+])
+
+DEFAULT_ARGS: dict[str, Any] = {
+    "owner": "overlap-platform",
+    "retries": RETRIES,
+    "retry_delay": RETRY_DELAY,
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": timedelta(minutes=30),
+    "retry_policy": RETRY_POLICY,
+}
+
+
+def _config() -> Any:
+    from airflow.sdk import Variable
+
+    from overlap.config import load_config
+    from overlap.orchestration import config_path
+
+    return load_config(config_path(lambda key: Variable.get(key, default=None)))
+
+
+def _get_connection(conn_id: str) -> Any:
+    from airflow.sdk import Connection
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        return Connection.get(conn_id)
+    except AirflowNotFoundException:
+        return None
+
+
+@dag(
+    dag_id="overlap_weekly",
+    schedule=CronDataIntervalTimetable("0 6 * * 1", timezone=TIMEZONE),
+    catchup=False,
+    max_active_runs=1,
+    doc_md=__doc__,
+    tags=["overlap", "weekly"],
+    default_args=DEFAULT_ARGS,
+    params={
+        "week_start": Param(None, type=["null", "string"], format="date",
+                            title="Week (its Monday)",
+                            description="Empty: the week that ended before this run."),
+        "mailboxes": Param([], type="array", uniqueItems=True,
+                           items={"type": "string", "format": "email"},
+                           title="Only these mailboxes",
+                           description="One address per line; empty: every mailbox."),
+        "sources": Param([], type="array", uniqueItems=True,
+                         items={"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"},
+                         title="Only these sources",
+                         description="Source names from overlap.toml; empty: every source."),
+    },
+)
+def overlap_weekly() -> None:
+    @task(pool=WAREHOUSE_POOL)
+    def plan() -> dict[str, Any]:
+        """Resolve the week, validate the CRM, plan source × mailbox extracts (writes no data)."""
+        from overlap import orchestration as orch
+        from overlap.pipeline import start_run
+
+        ctx = get_current_context()
+        config = _config()
+        params = ctx["params"]
+        weeks = orch.resolve_weeks(params.get("week_start"),
+                                   data_interval_start=ctx.get("data_interval_start"),
+                                   data_interval_end=ctx.get("data_interval_end"),
+                                   run_after=ctx["dag_run"].run_after, tz=config.tz)
+        run_plan = start_run(config, weeks, sources=params.get("sources") or None,
+                             mailboxes=params.get("mailboxes") or None)
+        orch.check_mailboxes(run_plan, params.get("mailboxes"))
+        path = orch.write_plan(config, run_plan)
+        chunks = orch.write_chunks(run_plan, path)
+        print(f"run {run_plan.run_id}: weeks {[w.isoformat() for w in weeks]},"
+              f" {len(run_plan.tasks)} extracts")
+        return {"plan": str(path), "run_id": run_plan.run_id, "extracts": len(run_plan.tasks),
+                "weeks": [w.isoformat() for w in run_plan.weeks],
+                "mapped": {g: len(c) for g, c in chunks.items()}}
+
+    def chunks_task(group: str) -> Any:
+        @task(task_id=f"chunks_{group}", pool="default_pool")
+        def chunks(planned: dict[str, Any]) -> list[dict[str, Any]]:
+            """This group's extracts from the plan, as mapped-task arguments (paths only)."""
+            from overlap import orchestration as orch
+
+            return orch.read_chunks(planned["plan"], group)
+
+        return chunks
+
+    def extract_task(group: str) -> Any:
+        @task(task_id=f"extract_{group}", pool=f"overlap_{group}",
+              map_index_template="{{ chunk_label }}")
+        def extract(chunk: dict[str, Any]) -> dict[str, Any]:
+            """Extract a chunk of source × mailbox into staging; failures are recorded."""
+            from overlap import orchestration as orch
+
+            ctx = get_current_context()
+            ctx["chunk_label"] = chunk["label"]  # type: ignore[typeddict-unknown-key]
+            ti = ctx["ti"]
+            result = orch.extract_chunk(
+                chunk, final_try=ti.try_number > ti.max_tries,
+                credentials=lambda t: orch.credentials_for(t, _get_connection))
+            return result.as_xcom(chunk["label"])
+
+        return extract
+
+    # all_done: an extract task that crashed must not stop the run (its mailboxes are
+    # recorded as failed and the report states the gap); skipped API groups are fine too.
+    @task(pool=WAREHOUSE_POOL, trigger_rule="all_done")
+    def load(planned: dict[str, Any]) -> dict[str, Any]:
+        """Apply every staged extract in one transaction (the only warehouse writer)."""
+        from overlap import orchestration as orch
+        from overlap.pipeline import load as load_step
+
+        config = _config()
+        run_plan, outcomes = orch.collect_outcomes(planned["plan"])
+        orch.forget_run_rows(config, run_plan.run_id)  # a rerun replaces, never duplicates
+        load_step(config, run_plan, outcomes)
+        failed = [o.task.label for o in outcomes if o.manifest is None]
+        return {"loaded": len(outcomes) - len(failed), "failed": len(failed)}
+
+    @task(pool=WAREHOUSE_POOL)
+    def model(_loaded: dict[str, Any]) -> dict[str, Any]:
+        """Rebuild the model (rules 1-9) and run the audits."""
+        from overlap.pipeline import model as model_step
+
+        stats = model_step(_config())
+        return {"tables": stats.tables, "audits": stats.audits}
+
+    @task(pool=WAREHOUSE_POOL, outlets=[REPORT_ASSET])
+    def report(planned: dict[str, Any], _modelled: dict[str, Any]) -> dict[str, Any]:
+        """Render the week's report, CSV and owner digests."""
+        from overlap import orchestration as orch
+        from overlap.pipeline import report as report_step
+
+        config = _config()
+        run_plan = orch.read_plan(planned["plan"])
+        paths = report_step(config, run_plan.weeks)
+        html = {w.isoformat(): str(p.html) for w, p in sorted(paths.items())}
+        index = orch.run_dir(config, run_plan.run_id) / "digests.json"
+        orch._write_json(index, {w.isoformat(): {o: str(d) for o, d in p.digests.items()}
+                                 for w, p in paths.items()})
+        get_current_context()["outlet_events"][REPORT_ASSET].extra = {"html": html}
+        for path in html.values():
+            print(f"report: {path}")
+        return {"html": html, "digests": str(index)}
+
+    @task(pool=WAREHOUSE_POOL, trigger_rule="all_done_min_one_success")
+    def finish(planned: dict[str, Any]) -> str:
+        """Close the run row: succeeded, partial (mailboxes failed) or failed (a step failed)."""
+        from overlap import orchestration as orch
+        from overlap.pipeline import finish as finish_step
+
+        ti = get_current_context()["ti"]
+        error = None
+        for step in ("load", "model", "report"):
+            if ti.xcom_pull(task_ids=step) is None:
+                error = f"{step} did not succeed (see its Airflow log)"
+                break
+        run_plan, outcomes = orch.collect_outcomes(planned["plan"])
+        return finish_step(_config(), run_plan, outcomes, error=error)
+
+    @task(pool=WAREHOUSE_POOL, outlets=[WAREHOUSE_ASSET])
+    def publish(_report: dict[str, Any], status: str) -> dict[str, Any]:
+        """Replace the analysts' read-only snapshot and the Parquet marts."""
+        from overlap.pipeline import publish as publish_step
+
+        config = _config()
+        publish_step(config)
+        get_current_context()["outlet_events"][WAREHOUSE_ASSET].extra = {
+            "snapshot": str(config.snapshot), "status": status}
+        return {"snapshot": str(config.snapshot), "status": status}
+
+    @task(pool="default_pool")
+    def email_digests(report_out: dict[str, Any], _published: dict[str, Any]) -> dict[str, Any]:
+        """Mail each account owner their digest through the SMTP connection (off without it)."""
+        import json
+        import os as _os
+        from pathlib import Path
+
+        from overlap import orchestration as orch
+
+        conn_id = _os.environ.get(orch.SMTP_CONN_ENV, orch.DEFAULT_SMTP_CONN_ID)
+        conn = _get_connection(conn_id)
+        if conn is None:
+            print(f"owner digests by email are off (no Airflow connection {conn_id!r})")
+            return {"enabled": False, "sent": 0}
+        config = _config()
+        index = Path(report_out["digests"])
+        digests = json.loads(index.read_text(encoding="utf-8"))
+        counts = orch.send_digests(digests, orch.SmtpSettings.from_connection(conn),
+                                   title=config.title,
+                                   state_file=config.out_dir / ".digests-sent.json")
+        return {"enabled": True, **counts}
+
+    planned = plan()
+    extracts = [extract_task(g).expand(chunk=chunks_task(g)(planned)) for g in EXTRACT_GROUPS]
+    loaded = load(planned)
+    for extracted in extracts:
+        extracted >> loaded
+    modelled = model(loaded)
+    reported = report(planned, modelled)
+    status = finish(planned)
+    reported >> status
+    published = publish(reported, status)
+    email_digests(reported, published)
+
+
+overlap_weekly()
