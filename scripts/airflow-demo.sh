@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# `make demo`: generate the demo organisation into demo/ and run the weekly DAG itself on it
-# (`airflow dags test`, tasks in this process, SQLite metadata DB under demo/airflow-home);
-# prints the path of the week's report.
+# `make demo`: generate the demo organisation into demo/, serve its mailboxes through the API
+# sandboxes (a mixed company: half Google Workspace, half Microsoft 365), and run the weekly
+# DAG itself on it (`airflow dags test`, tasks in this process, SQLite metadata DB under
+# demo/airflow-home); prints the path of the week's report.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 DEMO=${DEMO:-$REPO/demo}
-# The one place that says which organisation the demo runs on: today the generated file
-# exports; switch this (and the generation step below) to the API sandbox's config when it lands.
-CONFIG=$DEMO/overlap.toml
+# The one place that says which organisation the demo runs on: the sandbox config that
+# `overlap sandbox serve` writes (the generated file exports, read through the APIs).
+FILE_CONFIG=$DEMO/overlap.toml
+CONFIG=$DEMO/sandbox.toml
 export AIRFLOW_HOME=$DEMO/airflow-home
 # shellcheck source=scripts/airflow-env.sh
 source "$REPO/scripts/airflow-env.sh"
@@ -30,7 +32,18 @@ org = generate(out)
 print(max(org.weeks).isoformat())
 PYEOF
 )
-echo "demo organisation in $DEMO (week of $WEEK); running the DAG overlap_weekly" >&2
+"$REPO/.venv/bin/overlap" sandbox serve --config "$FILE_CONFIG" --apis mixed \
+  --write-config "$CONFIG" >"$DEMO/sandbox.log" 2>&1 &
+SANDBOX_PID=$!
+trap 'kill "$SANDBOX_PID" 2>/dev/null; wait "$SANDBOX_PID" 2>/dev/null || true' EXIT
+for _ in $(seq 1 300); do
+  [ -s "$CONFIG" ] && break
+  kill -0 "$SANDBOX_PID" 2>/dev/null || { cat "$DEMO/sandbox.log" >&2; exit 1; }
+  sleep 0.1
+done
+[ -s "$CONFIG" ] || { echo "make demo: the sandbox did not start; see $DEMO/sandbox.log" >&2; exit 1; }
+echo "demo organisation in $DEMO (week of $WEEK), served by the Google and Microsoft" \
+  "sandboxes; running the DAG overlap_weekly" >&2
 airflow_prepare
 export OVERLAP_CONFIG=$CONFIG
 LOG=$AIRFLOW_HOME/dags-test.log
