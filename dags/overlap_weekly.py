@@ -170,7 +170,6 @@ def overlap_weekly() -> None:
 
         config = _config()
         run_plan, outcomes = orch.collect_outcomes(planned["plan"])
-        orch.forget_run_rows(config, run_plan.run_id)  # a rerun replaces, never duplicates
         load_step(config, run_plan, outcomes)
         failed = [o.task.label for o in outcomes if o.manifest is None]
         return {"loaded": len(outcomes) - len(failed), "failed": len(failed)}

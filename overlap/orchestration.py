@@ -54,13 +54,6 @@ MAX_MAPPED = int(os.environ.get("OVERLAP_MAX_MAPPED", "256"))
 # Connectors retry HTTP 429/5xx themselves (connectors/retry.py) and re-raise ``Transient``
 # when they give up; a dropped network is worth a later try too. Everything else — AuthError,
 # InputError, a missing folder, a bad file — fails the mailbox at once.
-TRANSIENT_ERRORS = frozenset({
-    "Transient", "ConnectionError", "ConnectionResetError", "ConnectionRefusedError",
-    "ConnectionAbortedError", "TimeoutError", "RemoteDisconnected", "IncompleteRead",
-    "ServerNotFoundError", "TransportError", "ReadTimeout", "ConnectTimeout", "SSLError",
-})
-
-
 def pool_name(group: str) -> str:
     return f"overlap_{group}"
 
@@ -181,12 +174,6 @@ def outcome_path(config_or_dir: Config | Path, plan: RunPlan, task: ExtractTask)
     return folder / "outcomes" / name
 
 
-def is_transient(error: str | None) -> bool:
-    if not error:
-        return False
-    return error.split(":", 1)[0].strip() in TRANSIENT_ERRORS
-
-
 class TransientExtractError(Exception):
     """Raised by an extract task so Airflow retries it later with exponential backoff."""
 
@@ -231,7 +218,7 @@ def extract_chunk(chunk: Mapping[str, Any], *, final_try: bool,
             outcome = ExtractOutcome(task, None, f"InputError: {exc}")
         else:
             outcome = run_extract(task, creds)
-        if outcome.error and is_transient(outcome.error) and not final_try:
+        if outcome.error and outcome.transient and not final_try:
             transient.append(f"{task.label}: {outcome.error}")
             continue
         _write_json(outcome_path(folder, plan, task), outcome.to_json())
@@ -264,20 +251,6 @@ def collect_outcomes(plan_path: str | Path) -> tuple[RunPlan, list[ExtractOutcom
             outcomes.append(ExtractOutcome(task, None, "extract task did not finish"
                                            " (see its Airflow log)"))
     return plan, outcomes
-
-
-def forget_run_rows(config: Config, run_id: str) -> None:
-    """Make ``load`` safe to rerun for the same run: drop this run's bookkeeping rows first
-    (pipeline.load inserts them unconditionally; the data itself is replaced by window)."""
-    if not config.warehouse.exists():
-        return
-    from overlap import warehouse
-
-    con = warehouse.connect(config.warehouse)
-    try:
-        con.execute("delete from run_log where run_id = ?", [run_id])
-    finally:
-        con.close()
 
 
 # --- credentials from Airflow connections -------------------------------------------------------

@@ -94,6 +94,7 @@ class ExtractOutcome:
     emails: int = 0
     meetings: int = 0
     quarantined: int = 0
+    transient: bool = False  # the failure may pass on a retry (rate limit, 5xx, network)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -238,9 +239,31 @@ def extract(task: ExtractTask, credentials: Any = None) -> ExtractOutcome:
     try:
         staged = _extract(task, credentials)
     except Exception as exc:  # one broken mailbox must not stop the run
-        return ExtractOutcome(task, None, f"{type(exc).__name__}: {exc}")
+        return ExtractOutcome(task, None, f"{type(exc).__name__}: {exc}",
+                              transient=is_transient(exc))
     return ExtractOutcome(task, _manifest_path(staged), None, staged.emails, staged.meetings,
                           staged.quarantined)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a failed extract is worth retrying later: what the connectors classify as
+    transient (after their own retries ran out), and network-level failures."""
+    from connectors.api import AuthError, CursorExpired, SourceError
+    from connectors.retry import Transient
+
+    if isinstance(exc, AuthError | CursorExpired):
+        return False
+    if isinstance(exc, SourceError):
+        return exc.transient
+    return isinstance(exc, Transient | ConnectionError | TimeoutError) or type(
+        exc).__name__ in _NETWORK_ERRORS
+
+
+# Network failures of the HTTP stacks the connectors use (httplib2, requests, urllib3),
+# matched by name so this module need not import them.
+_NETWORK_ERRORS = frozenset({"RemoteDisconnected", "IncompleteRead", "ServerNotFoundError",
+                             "TransportError", "ReadTimeout", "ConnectTimeout", "SSLError",
+                             "ProtocolError", "ChunkedEncodingError"})
 
 
 def _manifest_path(staged: StagedExtract) -> str:

@@ -96,6 +96,8 @@ def load(
     now = datetime.now(UTC)
     con.execute("begin transaction")
     try:
+        # Loading the same run again (an Airflow retry or a cleared task) replaces its rows.
+        con.execute("delete from run_log where run_id = ?", [run_id])
         for name in CRM_TABLES:
             con.register("crm_batch", crm.tables[name])
             con.execute(f"delete from {name}")  # noqa: S608 (fixed identifier)

@@ -99,7 +99,7 @@ def test_extract_chunk_retries_transient_errors_until_the_last_try(tmp_path: Pat
 
     def flaky(task: ExtractTask, _creds: Any) -> ExtractOutcome:
         if task.mailbox == "a@x.example":
-            return ExtractOutcome(task, None, "Transient: HTTP 503 after 8 tries")
+            return ExtractOutcome(task, None, "Transient: HTTP 503 after 8 tries", transient=True)
         return ExtractOutcome(task, "/m.json", None, emails=3)
 
     with pytest.raises(orch.TransientExtractError, match="503"):

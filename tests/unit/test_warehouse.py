@@ -8,7 +8,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from connectors.api import AuthError, SourceError
 from connectors.records import EmailCopy, Participant, Window
+from connectors.retry import Transient
 from overlap import warehouse
 from overlap.config import load_config
 from overlap.crm import load_crm
@@ -83,3 +85,30 @@ def test_a_failed_load_changes_nothing(setup, tmp_path: Path) -> None:
     assert copies(con) == ["a"]
     assert con.execute("select cursor from sync_state").fetchall() == [("1",)]
     assert con.execute("select count(*) from run_log where run_id = 'r2'").fetchone() == (0,)
+
+
+def test_loading_the_same_run_again_replaces_its_run_rows(setup, tmp_path: Path) -> None:
+    config, crm, con = setup
+    staged = write_staged([email("a")], staging_dir=tmp_path / "st", source="gmail",
+                          source_kind="gmail", mailbox="rep@corp.example", window=WINDOW)
+    _load(con, crm, staged, "r1")
+    _load(con, crm, staged, "r1")  # an Airflow retry of the load task
+    rows = con.execute("select scope, count(*) from run_log group by all order by 1").fetchall()
+    assert rows == [("extract", 1), ("run", 1)]
+
+
+@pytest.mark.parametrize(("error", "transient"), [
+    (Transient("503"), True),
+    (ConnectionResetError("reset"), True),
+    (TimeoutError("slow"), True),
+    (SourceError("x", transient=True),
+     True),
+    (SourceError("x"), False),
+    (AuthError("denied", transient=True),
+     False),
+    (ValueError("bad data"), False),
+])
+def test_failed_extracts_say_whether_a_retry_may_help(error: Exception, transient: bool) -> None:
+    from overlap.pipeline import is_transient
+
+    assert is_transient(error) is transient
