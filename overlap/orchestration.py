@@ -39,7 +39,7 @@ EXTRACT_GROUPS = ("files", "gmail", "google_calendar", "msgraph")
 DEFAULT_POOL_SLOTS = {"files": 4, "gmail": 8, "google_calendar": 8, "msgraph": 4}
 WAREHOUSE_POOL = "overlap_warehouse"
 
-# Default Airflow connection ids by API kind (a source may name its own: conn_id = "...").
+# Default Airflow connection ids by API kind (a source may name its own: airflow_conn_id = "...").
 DEFAULT_CONN_IDS = {"gmail": "overlap_google", "google_calendar": "overlap_google",
                     "msgraph": "overlap_msgraph"}
 SMTP_CONN_ENV = "OVERLAP_SMTP_CONN_ID"
@@ -314,7 +314,7 @@ def credentials_from_connection(kind: str, conn: ConnectionLike) -> dict[str, An
 
 def connection_id(task: ExtractTask) -> tuple[str | None, bool]:
     """(connection id, whether the source named it explicitly) for an extract task."""
-    explicit = task.options.get("conn_id") or task.options.get("airflow_conn_id")
+    explicit = task.options.get("airflow_conn_id") or task.options.get("conn_id")
     if explicit:
         return str(explicit), True
     return DEFAULT_CONN_IDS.get(task.kind), False
@@ -324,7 +324,7 @@ def credentials_for(task: ExtractTask, get_connection: Callable[[str], Connectio
                     ) -> Any:
     """Credentials for one extract (None for file sources).
 
-    A connection the source names (``conn_id = "..."`` in its [[sources]] table) must exist.
+    A connection the source names (``airflow_conn_id = "..."`` in its [[sources]] table) must exist.
     Without one, the kind's default connection (overlap_google / overlap_msgraph) is used when
     it exists; else None, and the connector resolves credentials from the source's options
     (how the sandbox and the CLI work)."""
@@ -336,7 +336,7 @@ def credentials_for(task: ExtractTask, get_connection: Callable[[str], Connectio
     conn = get_connection(conn_id)
     if conn is None:
         if explicit:
-            raise InputError(f"Airflow connection {conn_id!r} not found", field="conn_id")
+            raise InputError(f"Airflow connection {conn_id!r} not found", field="airflow_conn_id")
         return None
     return credentials_from_connection(task.kind, conn)
 

@@ -86,7 +86,7 @@ def test_credentials_by_source_kind() -> None:
     assert orch.credentials_for(_task("a@x", "msgraph"), conns.get)["client_id"] == "cid"
     assert orch.credentials_for(_task("a@x", "gmail"), conns.get) is None  # connector decides
     named = ExtractTask("g", "gmail", "a@x", None, datetime.now(UTC), datetime.now(UTC), "drop",
-                        "/s", options={"conn_id": "missing"})
+                        "/s", options={"airflow_conn_id": "missing"})
     with pytest.raises(InputError, match="missing"):
         orch.credentials_for(named, conns.get)
 
