@@ -1,5 +1,5 @@
-"""`overlap sandbox serve --apis google`: serves a file config's mailboxes, writes a config
-that `overlap run` reads, and stops cleanly on SIGTERM."""
+"""`overlap sandbox serve --apis google|microsoft|mixed`: serves a file config's mailboxes,
+writes a config that `overlap run` reads, and stops cleanly on SIGTERM."""
 
 from __future__ import annotations
 
@@ -10,16 +10,24 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from overlap.config import load_config
 from overlap.sandbox.generator import generate
 
+KINDS = {"google": {"gmail", "google_calendar"}, "microsoft": {"msgraph"},
+         "mixed": {"gmail", "google_calendar", "msgraph"}}
+URLS = {"google": ["http://127.0.0.1:"], "microsoft": ["https://127.0.0.1:"],
+        "mixed": ["http://127.0.0.1:", "https://127.0.0.1:"]}
 
-def test_serve_writes_a_runnable_config_and_stops_on_sigterm(tmp_path: Path) -> None:
+
+@pytest.mark.parametrize("apis", ["google", "microsoft", "mixed"])
+def test_serve_writes_a_runnable_config_and_stops_on_sigterm(tmp_path: Path, apis: str) -> None:
     org = generate(tmp_path / "org", weeks=3, accounts=4, emails_per_week=20,
                    meetings_per_week=4)
     target = tmp_path / "sandbox.toml"
     proc = subprocess.Popen([sys.executable, "-m", "overlap.cli", "sandbox", "serve",
-                             "--config", str(org.config_path), "--apis", "google",
+                             "--config", str(org.config_path), "--apis", apis,
                              "--write-config", str(target)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -28,7 +36,7 @@ def test_serve_writes_a_runnable_config_and_stops_on_sigterm(tmp_path: Path) -> 
             time.sleep(0.1)
         assert target.exists(), proc.stderr.read() if proc.poll() is not None else "timeout"
         config = load_config(target)
-        assert {s.kind for s in config.sources} == {"gmail", "google_calendar"}
+        assert {s.kind for s in config.sources} == KINDS[apis]
         assert config.warehouse.name == "overlap-sandbox.duckdb"
         year, number, _ = org.weeks[-1].isocalendar()
         env = {k: v for k, v in os.environ.items() if k != "OVERLAP_DEBUG"}
@@ -42,4 +50,4 @@ def test_serve_writes_a_runnable_config_and_stops_on_sigterm(tmp_path: Path) -> 
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
-    assert "http://127.0.0.1:" in out and "sandbox stopped" in err
+    assert all(url in out for url in URLS[apis]) and "sandbox stopped" in err
