@@ -70,6 +70,7 @@ def normalize_address(raw: str) -> str | None:
     if at <= 0 or at == len(a) - 1:
         return None
     local, domain = a[:at], a[at + 1 :]
+    written = local
     if not local.isascii():
         local = unicodedata.normalize("NFC", local)
         if unicodedata.category(local[0]).startswith("M"):
@@ -84,8 +85,12 @@ def normalize_address(raw: str) -> str | None:
         inner = re.sub(r"\\(.)", r"\1", local[1:-1])
         if _DOT_ATOM.fullmatch(inner):
             local = inner  # needless quotes: "john.doe"@x is john.doe@x
-    elif _BAD_LOCAL.search(local):
-        return None
+        else:
+            # One spelling per mailbox: a quoted pair is needed only for " and \ ("fred\ x"
+            # is "fred x", as the header parser reads it).
+            local = '"' + inner.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    elif _BAD_LOCAL.search(local) or _BAD_LOCAL.search(written):
+        return None  # also before NFC: "<" + U+0338 composes to "≮", a "<" all the same
     if len(local) > 64:
         return None
     if domain.lstrip().startswith("."):

@@ -1,7 +1,8 @@
 """The week's overlap_weekly rows as CSV, safe to open in a spreadsheet.
 
 A cell that begins with = + - @ TAB or CR could run as a formula in Excel, LibreOffice or
-Google Sheets; every such cell is prefixed with a single quote (OWASP, "CSV Injection").
+Google Sheets; every such cell is prefixed with a single quote (OWASP, "CSV Injection"). So is
+one where those follow leading blanks or quote marks, or that starts with a full-width sign.
 """
 
 from __future__ import annotations
@@ -34,9 +35,20 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 LIST_SEPARATOR = "; "
 
 
+# Spreadsheets skip leading blanks and quote marks before looking for "=" (LibreOffice reads
+# ' =1+1' as a formula), and some map full-width signs to ASCII ones.
+_SKIPPED = " \t\r\n\u00a0\u3000\"'"
+_LOOKALIKES = ("\uff1d", "\uff0b", "\uff0d", "\uff20")  # full-width = + - @
+
+
 def neutralise(text: str) -> str:
     """Prefix a quote to a cell a spreadsheet would read as a formula."""
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+    if text.startswith(FORMULA_PREFIXES):
+        return "'" + text
+    rest = text.lstrip(_SKIPPED)
+    if rest != text and rest.startswith(FORMULA_PREFIXES + _LOOKALIKES):
+        return "'" + text
+    return "'" + text if text.startswith(_LOOKALIKES) else text
 
 
 def cell(value: Any) -> str:

@@ -20,13 +20,19 @@ calendars is (UID, original start), per rule 4.
   NEEDS-ACTION or none→needs_action, DELEGATED→declined); CUTYPE=RESOURCE or ROOM →
   ``is_resource``. The organizer is role ``organizer`` with no response.
 
+* Large files (over ``SPLIT_ABOVE``, 4 MB — a whole calendar exported at once) are parsed
+  in pieces of whole series (every VEVENT of a UID together, with the calendar's properties
+  and time zones), so memory stays near the file's size instead of ~30x it; a file whose
+  BEGIN/END nesting is broken is quarantined as a whole.
+
 Never raises on file content: an unreadable file, an event without UID or DTSTART, or a
 series whose recurrence cannot be expanded becomes a :class:`Quarantined` with its reason.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -97,7 +103,10 @@ def _load(data: bytes) -> list[icalendar.Calendar]:
 
 def _dt(component: Any, name: str) -> date | datetime | None:
     prop = component.get(name)
-    value = getattr(prop, "dt", None)
+    try:
+        value = getattr(prop, "dt", None)
+    except Exception:  # noqa: BLE001 - icalendar raises BrokenCalendarProperty on "INVALID-DATE"
+        return None
     return value if isinstance(value, date) else None
 
 
@@ -190,14 +199,42 @@ def parse_calendar(
     def quarantine(where: str, reason: str) -> Quarantined:
         return Quarantined(source, source_kind, mailbox, where, reason)
 
-    try:
-        calendars = _load(data)
-    except Exception:  # noqa: BLE001 - any parse failure is the file's fault, not the run's
-        calendars = []
-    if not calendars:
-        yield quarantine(locator, REASON_BAD_CALENDAR)
-        return
     seen: set[str] = set()
+    if len(data) <= SPLIT_ABOVE:
+        try:
+            calendars = _load(data)
+        except Exception:  # noqa: BLE001 - any parse failure is the file's fault, not the run's
+            calendars = []
+        if not calendars:
+            yield quarantine(locator, REASON_BAD_CALENDAR)
+            return
+        yield from _records(calendars, seen, quarantine, locator, mailbox, window, source,
+                            source_kind)
+        return
+    # A large file (a whole calendar exported at once): icalendar holds every component of a
+    # file in memory at ~30x its size, so parse it in pieces of whole series instead.
+    for piece in _split_calendar(data):
+        try:
+            calendars = _load(piece) if piece else []
+        except Exception:  # noqa: BLE001
+            calendars = []
+        if not calendars:
+            yield quarantine(locator, REASON_BAD_CALENDAR)
+            return
+        yield from _records(calendars, seen, quarantine, locator, mailbox, window, source,
+                            source_kind)
+
+
+def _records(
+    calendars: list[icalendar.Calendar],
+    seen: set[str],
+    quarantine: Callable[[str, str], Quarantined],
+    locator: str,
+    mailbox: str,
+    window: Window,
+    source: str,
+    source_kind: str,
+) -> Iterator[MeetingCopy | Quarantined]:
     for cal in calendars:
         cancelled_by_method = str(cal.get("METHOD", "")).strip().upper() == "CANCEL"
         good: list[Any] = []
@@ -237,6 +274,75 @@ def parse_calendar(
                 continue
             seen.add(rec.copy_id)
             yield rec
+
+
+# Files above this size are parsed series by series (see _split_calendar).
+SPLIT_ABOVE = 4 << 20
+_PIECE = 1 << 20  # bytes of events parsed at once
+_MARK = re.compile(rb"^(BEGIN|END):([A-Za-z-]+)[ \t]*\r?$", re.M | re.I)
+_UID = re.compile(rb"^UID[;:]([^\r\n]*(?:\r?\n[ \t][^\r\n]*)*)", re.M | re.I)
+
+
+def _uid_of(event: bytes) -> bytes:
+    m = _UID.search(event)
+    if m is None:
+        return b""
+    value = re.sub(rb"\r?\n[ \t]", b"", m.group(1))
+    return value.split(b":", 1)[-1].strip() if m.group(0)[3:4] == b";" else value.strip()
+
+
+def _split_calendar(data: bytes) -> Iterator[bytes]:
+    """Each VCALENDAR of ``data`` as pieces of about ``_PIECE`` bytes: its own properties and
+    time zones plus whole series (every VEVENT of one UID — master and overrides — lands in
+    the same piece, wherever it is in the file). Yields ``b""`` when the nesting is broken.
+    Memory: the input, one index entry per event and one piece at a time."""
+    cal_start = header_end = 0
+    comp_start = 0
+    zones: list[tuple[int, int]] = []
+    events: dict[bytes, list[tuple[int, int]]] = {}
+    stack: list[bytes] = []
+    found = False
+    for m in _MARK.finditer(data):
+        found = True
+        kind, name = m.group(1).upper(), m.group(2).upper()
+        if kind == b"BEGIN":
+            stack.append(name)
+            if len(stack) == 1:
+                # a bare VTODO/VEVENT outside a VCALENDAR holds no calendar events: skipped
+                cal_start, header_end, zones, events = m.start(), 0, [], {}
+            elif len(stack) == 2:
+                comp_start = m.start()
+                header_end = header_end or m.start()
+            continue
+        if not stack or stack[-1] != name:
+            yield b""
+            return
+        stack.pop()
+        end = m.end() + (1 if data[m.end():m.end() + 1] == b"\n" else 0)
+        if len(stack) == 1:
+            if name == b"VTIMEZONE":
+                zones.append((comp_start, end))
+            elif name == b"VEVENT":
+                uid = _uid_of(data[comp_start:end])
+                # events without a UID each go alone: they are quarantined by the parser
+                events.setdefault(uid or b"\0%d" % comp_start, []).append((comp_start, end))
+        elif not stack and name == b"VCALENDAR":
+            head = data[cal_start:header_end or m.start()]
+            head += b"".join(data[a:b] for a, b in zones)
+            tail = data[m.start():end]
+            piece: list[bytes] = []
+            size = 0
+            for spans in events.values():
+                for a, b in spans:
+                    piece.append(data[a:b])
+                    size += b - a
+                if size >= _PIECE:
+                    yield head + b"".join(piece) + tail
+                    piece, size = [], 0
+            if piece or not events:
+                yield head + b"".join(piece) + tail
+    if stack or not found:
+        yield b""
 
 
 def _occurrence(

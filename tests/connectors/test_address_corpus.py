@@ -15,7 +15,9 @@ from pathlib import Path
 import idna
 import pytest
 
-from connectors.headers import parse_address_list
+from connectors.addresses import normalize_address
+from connectors.headers import parse_address_list, parse_email
+from connectors.records import EmailCopy, Quarantined
 
 # ------------------------------------------------------------------ deliberate differences
 
@@ -334,3 +336,50 @@ def test_cpython_headerregistry(shared_data: Path) -> None:
 def test_display_names(value: str, name: str) -> None:
     found, _ = parse_address_list(value, "from")
     assert [p.name for p in found] == [name]
+
+
+# ------------------------------------------------------------------ every entry point
+
+def _all_corpus_inputs(shared_data: Path) -> list[str]:
+    out = _lines(shared_data / A / "flanker" / "mailbox_valid.txt")
+    out += _lines(shared_data / A / "flanker" / "mailbox_invalid.txt")
+    for cases in _ev_groups(shared_data).values():
+        out += [str(c["email_input"]) for c in cases if isinstance(c, dict) and "email_input" in c]
+    return out
+
+
+def test_direct_normalization_never_reads_a_different_address(shared_data: Path) -> None:
+    """The CRM, calendar (.ics ATTENDEE, Google Calendar) and Graph paths call
+    normalize_address on one addr-spec directly, without the header parser. On every corpus
+    input it must refuse, or give the address the header path gives — never another one."""
+    inputs = _all_corpus_inputs(shared_data)
+    assert len(inputs) > 500
+    accepted = 0
+    for value in inputs:
+        direct = normalize_address(value)
+        if direct is None:
+            continue
+        accepted += 1
+        assert normalize_address(direct) == direct, value  # normalized means stable
+        assert _addresses(value) == [direct] or _addresses(f"<{value.strip()}>") == [direct], (
+            value, direct)
+    assert accepted > 200
+
+
+def test_cpython_sample_messages_parse(shared_data: Path) -> None:
+    """CPython's sample messages (odd encodings, MIME, multiple addresses): never a crash,
+    and every address read is one written in the headers."""
+    files = sorted((shared_data / A / "cpython" / "data").glob("msg_*.txt"))
+    assert len(files) > 40
+    copies = 0
+    for path in files:
+        raw = path.read_bytes()
+        rec = parse_email(raw, source="eml", source_kind="eml", mailbox="m@example.com",
+                          copy_id=path.name)
+        assert isinstance(rec, EmailCopy | Quarantined), path
+        if isinstance(rec, EmailCopy):
+            copies += 1
+            head = raw.split(b"\n\n", 1)[0].decode("utf-8", "replace").lower()
+            for p in rec.participants:
+                assert p.address.rpartition("@")[2] in head, (path.name, p.address)
+    assert copies > 10  # most samples have no Date or no addresses: quarantined
