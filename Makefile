@@ -4,13 +4,15 @@
 VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_WORKERS ?= 2
+SIZE   ?= S
 
-.PHONY: help setup demo demo-cli airflow test lint typecheck unit clean
+.PHONY: help setup demo demo-cli airflow test lint typecheck unit clean bench
 
 help:
 	@echo "make demo   generate a synthetic organisation, run the weekly job, print the report path"
 	@echo "make test   lint + type-check + the whole test suite"
 	@echo "make lint   ruff + mypy only"
+	@echo "make bench  benchmarks against their targets (SIZE=S|M|L|all, default S); writes benchmarks/results.json"
 	@echo "make airflow  local Airflow (api-server, scheduler, dag-processor) on localhost:8080, admin/admin"
 	@echo "make demo-cli the same demo without Airflow (overlap demo)"
 	@echo "make clean  remove demo output and caches (not the environment)"
@@ -36,6 +38,10 @@ lint: $(VENV)/.synced
 
 test: lint
 	$(BIN)/pytest -n $(PYTEST_WORKERS) -q
+
+# Not part of `make test`: measures, never fails on a missed target (docs/performance.md).
+bench: $(VENV)/.synced
+	$(BIN)/python -m benchmarks.run --size $(SIZE)
 
 clean:
 	rm -rf demo airflow-home .pytest_cache .mypy_cache .ruff_cache

@@ -10,6 +10,7 @@ Airflow task passes the parsed JSON of its connection), else from the file named
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import socket
@@ -197,7 +198,10 @@ def classify(exc: BaseException, what: str, expired: tuple[int, ...] = (410,)) -
         if getattr(exc, "retryable", False):
             return Transient(f"{what}: token request failed: {detail}")
         return AuthError(f"{what}: the token endpoint refused the service account: {detail}")
-    if isinstance(exc, TransportError | httplib2.HttpLib2Error | OSError | socket.timeout):
+    if isinstance(exc, TransportError | httplib2.HttpLib2Error | OSError | socket.timeout
+                  | http.client.HTTPException | json.JSONDecodeError):
+        # Network failures, and bodies cut short or mangled on the way (IncompleteRead, a
+        # JSON document that ends early): retried, never read as a short page.
         return Transient(f"{what}: {type(exc).__name__}: {exc}")
     return SourceError(f"{what}: {type(exc).__name__}")
 

@@ -90,6 +90,7 @@ class Options:
     max_concurrency: int = 16
     slack: timedelta = DEFAULT_SLACK
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    timeout: float = 60.0  # seconds per HTTP request
 
     @classmethod
     def parse(cls, options: Mapping[str, Any]) -> Options:
@@ -105,6 +106,11 @@ class Options:
             raise SourceError(f"msgraph: page_size must be 1..{MAX_PAGE}, got {page}")
         folders = options.get("folders", DEFAULT_FOLDERS)
         retry = options.get("retry_policy")
+        if not isinstance(retry, RetryPolicy):
+            # The same option names as the Google sources (connectors/retry.py).
+            retry = RetryPolicy(attempts=int(options.get("retry_attempts", 8)),
+                                base=float(options.get("retry_base_seconds", 0.5)),
+                                cap=float(options.get("retry_cap_seconds", 60)))
         return cls(
             endpoint=str(options.get("endpoint") or DEFAULT_ENDPOINT).rstrip("/"),
             ca_file=str(options["ca_file"]) if options.get("ca_file") else None,
@@ -114,7 +120,8 @@ class Options:
             page_size=page,
             max_concurrency=int(options.get("max_concurrency", 16)),
             slack=timedelta(hours=float(options.get("window_slack_hours", 24))),
-            retry=retry if isinstance(retry, RetryPolicy) else RetryPolicy(),
+            retry=retry,
+            timeout=float(options.get("timeout_seconds", 60)),
         )
 
 
@@ -168,7 +175,8 @@ def sync(request: SyncRequest) -> SyncResult:
     auth = resolve_auth(request.options, request.credentials)
     stats = SyncStats()
     client = GraphClient(auth, request.mailbox, endpoint=opts.endpoint, ca_file=opts.ca_file,
-                         max_concurrency=opts.max_concurrency, policy=opts.retry, stats=stats)
+                         max_concurrency=opts.max_concurrency, policy=opts.retry,
+                         timeout=opts.timeout, stats=stats)
     try:
         cursor = Cursor.loads(request.cursor)
         if cursor is not None and _usable(cursor, request.window, opts):

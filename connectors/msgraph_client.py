@@ -323,7 +323,10 @@ class GraphClient:
             except requests.exceptions.SSLError:
                 raise SourceError(f"msgraph {self.mailbox}: TLS verification of {self.endpoint} "
                                   "failed (set ca_file to the CA that signed it)") from None
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except (requests.ConnectionError, requests.Timeout,
+                    requests.exceptions.ChunkedEncodingError,
+                    requests.exceptions.ContentDecodingError) as exc:
+                # A dropped connection or a body cut short: retry, never read as a short page.
                 raise Transient(f"{type(exc).__name__} talking to Graph") from None
             if r.status_code == 401 and not refreshed:
                 # Expired or revoked before msal's clock said so: drop it and ask again once.
@@ -337,6 +340,10 @@ class GraphClient:
         try:
             body = r.json() if r.content else {}
         except ValueError:
+            if 200 <= status < 300:
+                # A success whose body is not JSON was cut or mangled on the way: reading it
+                # as an empty page would lose data silently, so it is retried instead.
+                raise Transient(f"Graph {status}: unreadable response body") from None
             body = {}
         if not isinstance(body, dict):
             body = {"value": body}

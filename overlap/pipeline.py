@@ -24,6 +24,7 @@ from connectors.api import SyncRequest
 from connectors.records import Record, Window
 from overlap import sqlrunner, warehouse
 from overlap.config import FILE_KINDS, Config, Source
+from overlap.crashpoints import crash_point
 from overlap.crm import CrmSnapshot, load_crm
 from overlap.errors import InputError
 from overlap.staging import StagedExtract, read_manifest, write_staged
@@ -303,6 +304,7 @@ def extract_all(tasks: list[ExtractTask], *, workers: int | None = None,
 
     def done(outcome: ExtractOutcome) -> None:
         outcomes.append(outcome)
+        crash_point("extract:staged")
         n = f"[extract {len(outcomes)}/{len(tasks)}]"
         if outcome.manifest is None:
             progress(f"{n} {outcome.task.label}: FAILED {outcome.error}")
@@ -346,11 +348,15 @@ def load(config: Config, run_plan: RunPlan, outcomes: list[ExtractOutcome]) -> N
         con.close()
 
 
-def model(config: Config) -> sqlrunner.BuildStats:
-    """Rebuild the model tables (rules 1-9) and run the audits, in one transaction."""
+def model(config: Config, *, full: bool = False) -> sqlrunner.BuildStats:
+    """Build the model tables (rules 1-9) and run the audits, in one transaction: only what
+    the loads since the last build changed (a full rebuild when the CRM, the rules or the
+    model SQL changed, or when ``full``); the result is the same either way."""
     con = warehouse.connect(config.warehouse)
+    crash_point("model:before")
     try:
-        return sqlrunner.build(con, sqlrunner.params_from_config(config))
+        return sqlrunner.build(con, sqlrunner.params_from_config(config),
+                               incremental=not full)
     finally:
         con.close()
 
@@ -382,6 +388,7 @@ def finish(config: Config, run_plan: RunPlan, outcomes: list[ExtractOutcome],
     """Close the run's row: succeeded, partial (some extracts failed) or failed."""
     failed = sum(1 for o in outcomes if o.manifest is None)
     status = "failed" if error else ("partial" if failed else "succeeded")
+    crash_point("finish:before")
     con = warehouse.connect(config.warehouse)
     try:
         warehouse.finish_run(con, run_plan.run_id, status,

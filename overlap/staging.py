@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from connectors.records import EmailCopy, MeetingCopy, Quarantined, Record, Window
+from overlap.crashpoints import crash_point
 
 PARTICIPANT = pa.struct(
     [
@@ -225,6 +226,7 @@ def write_staged(
         removed=sorted(set(removed)),
         stats=dict(stats or {}),
     )
+    crash_point("stage:before_manifest")
     tmp = manifest_path.with_name(manifest_path.name + f".tmp{os.getpid()}")
     tmp.write_text(json.dumps(staged.to_json(), indent=1, sort_keys=True), encoding="utf-8")
     os.replace(tmp, manifest_path)

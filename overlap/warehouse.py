@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 
 from overlap import sqlrunner
+from overlap.crashpoints import crash_point
 from overlap.crm import CrmSnapshot
 from overlap.staging import StagedExtract
 
@@ -119,10 +120,12 @@ def load(
                 [run_id, f.source, f.mailbox, f.window_start, f.window_end, started_at, now,
                  f.status, f.error],
             )
+        crash_point("load:before_commit")
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
         raise
+    crash_point("load:after_commit")
 
 
 def _load_extract(con: duckdb.DuckDBPyConnection, s: StagedExtract, run_id: str,
@@ -232,10 +235,14 @@ def publish(warehouse: Path, snapshot: Path, marts_dir: Path) -> None:
     never hold a lock on the file the pipeline writes; an analyst who has the old snapshot
     open keeps reading the old file until they reconnect (os.replace swaps the name only).
     """
+    crash_point("publish:start")
     snapshot.parent.mkdir(parents=True, exist_ok=True)
     tmp = snapshot.with_name(snapshot.name + f".tmp{os.getpid()}")
     for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
         leftover.unlink(missing_ok=True)
+    # A publish that was killed left its whole-warehouse copy behind under its own pid.
+    _remove_orphans(snapshot.parent, snapshot.name + ".tmp")
+    _remove_orphans(marts_dir, ".")
     con = duckdb.connect()
     try:
         # ATTACH takes no bound parameters; both paths are ours, quotes doubled.
@@ -246,7 +253,9 @@ def publish(warehouse: Path, snapshot: Path, marts_dir: Path) -> None:
         con.execute("detach snap")
     finally:
         con.close()
+    crash_point("publish:before_replace")
     os.replace(tmp, snapshot)
+    crash_point("publish:after_replace")
     marts_dir.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(snapshot), read_only=True)
     try:
@@ -259,6 +268,24 @@ def publish(warehouse: Path, snapshot: Path, marts_dir: Path) -> None:
             os.replace(part, target)
     finally:
         con.close()
+
+
+def _remove_orphans(folder: Path, prefix: str) -> None:
+    """Delete ``<prefix>*.tmp<pid>[.wal]`` files in ``folder`` whose process is gone."""
+    if not folder.is_dir():
+        return
+    for path in folder.glob(prefix + "*"):
+        if ".tmp" not in path.name:
+            continue
+        pid = path.name.rsplit(".tmp", 1)[1].removesuffix(".wal")
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            path.unlink(missing_ok=True)
+        except PermissionError:
+            pass  # alive, another user's
 
 
 def _sql_path(path: Path) -> str:

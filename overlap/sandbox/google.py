@@ -17,8 +17,10 @@ combined with timeMin/timeMax (400); each user has a quota of units per minute (
 minute; messages.get/list 5, history.list 2, getProfile 1; events.list counts 1) answered by
 429 ``rateLimitExceeded`` (or 403 ``userRateLimitExceeded`` with ``quota_status=403``).
 Faults are injected with :meth:`GoogleSandbox.inject`; :meth:`expire_history` and
-:meth:`expire_sync_tokens` invalidate cursors (404 / 410). ``counts`` holds the requests
-served per API name (a batch counts once as ``batch`` and each part under its own name).
+:meth:`expire_sync_tokens` invalidate cursors (404 / 410); :meth:`expire_tokens` revokes the
+access tokens issued so far; :meth:`GoogleSandbox.chaos` adds seeded random faults of every
+kind (see :mod:`overlap.sandbox.chaos`). ``counts`` holds the requests served per API name
+(a batch counts once as ``batch`` and each part under its own name).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from overlap.sandbox.chaos import Chaos
 from overlap.sandbox.google_data import Mailbox, build_mailboxes
 from overlap.sandbox.http import Request, Response, SandboxHTTPServer, parse_target
 from overlap.sandbox.seed import MailboxSeed
@@ -124,9 +127,11 @@ class GoogleSandbox:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     faults: list[Fault] = field(default_factory=list)
     quota_rejections: int = 0
+    random_faults: Chaos | None = None  # set by chaos()
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
+        self._in_batch = threading.local()
         self._grants: dict[str, _Grant] = {}
         self._usage: dict[str, deque[tuple[float, int]]] = {}
         self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -169,6 +174,19 @@ class GoogleSandbox:
     def inject(self, fault: Fault) -> None:
         with self._lock:
             self.faults.append(fault)
+
+    def chaos(self, rate: float, seed: int = 0, **options: Any) -> Chaos:
+        """From now on fail ``rate`` of the Gmail/Calendar requests (batches and their parts
+        too; the token endpoint is spared) at random; see :class:`overlap.sandbox.chaos.Chaos`
+        for the kinds and options. Returns it (its ``injected`` counts the faults)."""
+        with self._lock:
+            self.random_faults = Chaos(rate, seed, **options)
+            return self.random_faults
+
+    def expire_tokens(self) -> None:
+        """Every access token issued so far answers 401 from now on."""
+        with self._lock:
+            self._grants.clear()
 
     def add_message(self, mailbox: str, head: bytes, *, key: str | None = None,
                     internal_date: datetime | None = None, sent: bool = False) -> str:
@@ -282,6 +300,8 @@ class GoogleSandbox:
         """Count the request, run any injected fault for it, else answer."""
         self.http.count(api)
         fault = self._take_fault(api, mailbox)
+        if fault is None and self.random_faults is not None and api != "token":
+            return self._random_fault(api, mailbox, answer)
         if fault is not None:
             if fault.delay:
                 time.sleep(fault.delay)
@@ -298,6 +318,34 @@ class GoogleSandbox:
                 return google_error(fault.status, "Backend Error (injected).", "backendError",
                                     headers=headers)
         return answer()
+
+    def _random_fault(self, api: str, mailbox: str | None,
+                      answer: Callable[[], Response]) -> Response:
+        assert self.random_faults is not None
+        chaos = self.random_faults
+        kind = chaos.draw(part=getattr(self._in_batch, "on", False))
+        if kind is None:
+            return answer()
+        if kind == "429":
+            return google_error(429, "Too many requests (injected).", "rateLimitExceeded",
+                                "usageLimits", {"Retry-After": f"{chaos.retry_after:g}"})
+        if kind in ("500", "503"):
+            return google_error(int(kind), "Backend Error (injected).", "backendError")
+        if kind == "token":
+            self.expire_tokens()
+            return google_error(401, "Request had invalid authentication credentials.",
+                                "authError")
+        if kind == "cursor" and mailbox is not None:
+            self.expire_history(mailbox)
+            self.expire_sync_tokens(mailbox)
+        if kind in ("slow", "timeout"):
+            time.sleep(chaos.slow if kind == "slow" else chaos.hang)
+        if kind == "drop":
+            return Response(200, cut="drop")
+        response = answer()
+        if kind == "truncate":
+            response.cut = "truncate"
+        return response
 
     def _take_fault(self, api: str, mailbox: str | None) -> Fault | None:
         with self._lock:
@@ -558,6 +606,13 @@ class GoogleSandbox:
                                 "calls.", "badRequest")
         boundary = "batch_" + secrets.token_hex(12)
         out: list[bytes] = []
+        self._in_batch.on = True
+        try:
+            return self._batch_parts(parts, boundary, out)
+        finally:
+            self._in_batch.on = False
+
+    def _batch_parts(self, parts: list[Any], boundary: str, out: list[bytes]) -> Response:
         for part in parts:
             if isinstance(part, str):
                 return google_error(400, "Batch parts must be application/http.", "badRequest")

@@ -36,6 +36,9 @@ class Response:
     status: int
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    # Fault injection (overlap.sandbox.chaos): "drop" hangs up without answering; "truncate"
+    # announces the whole body, sends half of it and hangs up.
+    cut: str | None = None
 
     @classmethod
     def json(cls, status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
@@ -66,12 +69,19 @@ class _RequestHandler(BaseHTTPRequestHandler):
             response = self.server.handler(request)
         except Exception as exc:  # noqa: BLE001 - a sandbox bug must show as a 500, not hang
             response = Response.json(500, {"error": {"code": 500, "message": repr(exc)}})
+        if response.cut == "drop":
+            self.close_connection = True
+            return
         self.send_response(response.status)
         for name, value in response.headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(response.body)))
+        body = response.body
+        if response.cut == "truncate":
+            self.send_header("Connection", "close")
+            body = body[:len(body) // 2]
         self.end_headers()
-        self.wfile.write(response.body)
+        self.wfile.write(body)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 

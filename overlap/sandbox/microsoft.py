@@ -16,7 +16,8 @@ manager). It serves, for the mailboxes of ``seeds`` (see :mod:`overlap.sandbox.s
 * Limits and faults: more than ``mailbox_concurrency`` (4) requests in flight for one mailbox
   → 429 ApplicationThrottled with Retry-After; :meth:`inject` queues 429/5xx answers
   (also inside ``$batch``); ``latency``; :meth:`expire_delta_tokens` makes stored delta links
-  answer 410 syncStateNotFound. Every request is logged in :attr:`requests` for tests.
+  answer 410 syncStateNotFound; :meth:`chaos` adds seeded random faults of every kind
+  (see :mod:`overlap.sandbox.chaos`). Every request is logged in :attr:`requests` for tests.
 
 Credentials for the client: :meth:`sources` returns ``[[sources]]`` tables whose secret is in
 ``client_secret_file`` (a 0600 file in ``secrets_dir``); :attr:`secret_env` gives the same
@@ -42,6 +43,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from overlap.sandbox.chaos import Chaos
 from overlap.sandbox.microsoft_data import (
     FOLDERS,
     Event,
@@ -58,6 +60,7 @@ SECRET_ENV = "OVERLAP_MSGRAPH_CLIENT_SECRET"
 MAX_TOP = 1000
 DEFAULT_PAGE = 10  # Graph's default page size for messages and events
 MAX_BATCH = 20
+CUT_HEADER = "X-Sandbox-Cut"  # internal: graph() asks the handler to hang up (chaos)
 _BODY_PROPS = frozenset({"body", "bodyPreview", "uniqueBody", "attachments"})
 _MESSAGE_PROPS = frozenset({
     "id", "createdDateTime", "lastModifiedDateTime", "receivedDateTime", "sentDateTime",
@@ -151,6 +154,7 @@ class MicrosoftSandbox:
         self.requests: list[LoggedRequest] = []
         self._tokens: dict[str, float] = {}
         self._faults: list[Fault] = []
+        self.random_faults: Chaos | None = None  # set by chaos()
         self._inflight: dict[str, int] = {}
         self._mu = threading.Lock()
         self.secrets_dir = Path(secrets_dir)
@@ -230,6 +234,14 @@ class MicrosoftSandbox:
         with self._mu:
             self._faults.append(Fault(status, times, match, retry_after,
                                       code or default.get(status, "InternalServerError")))
+
+    def chaos(self, rate: float, seed: int = 0, **options: Any) -> Chaos:
+        """From now on fail ``rate`` of the Graph requests ($batch parts too; the identity
+        endpoints are spared) at random; see :class:`overlap.sandbox.chaos.Chaos` for the
+        kinds and options. Returns it (its ``injected`` counts the faults)."""
+        with self._mu:
+            self.random_faults = Chaos(rate, seed, **options)
+            return self.random_faults
 
     def expire_tokens(self) -> None:
         """Every access token issued so far stops working now (msal still thinks it valid)."""
@@ -356,6 +368,12 @@ class MicrosoftSandbox:
             if fault is not None:
                 h = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
                 raise GraphError(fault.status, fault.code, "Injected fault.", h)
+            cut = self._random_fault(mailbox, in_batch)
+            if cut == "drop":
+                self._log(method, path, 0, mailbox, in_batch)
+                return 200, {}, {CUT_HEADER: cut}
+            if cut == "truncate":
+                extra[CUT_HEADER] = cut
             if path == "/v1.0/$batch" and method == "POST" and not in_batch:
                 status, out = 200, self._batch(body, headers)
             elif mailbox is not None and method == "GET":
@@ -372,13 +390,39 @@ class MicrosoftSandbox:
             else:
                 raise GraphError(400, "BadRequest", f"Unsupported request {method} {path}.")
         except GraphError as exc:
-            status, extra = exc.status, exc.headers
+            status, extra = exc.status, {**exc.headers, **{
+                k: v for k, v in extra.items() if k == CUT_HEADER}}
             out = {"error": {"code": exc.code, "message": exc.message, "innerError": {
                 "date": iso_z(datetime.now(UTC)), "request-id": str(uuid.uuid4()),
                 "client-request-id": str(uuid.uuid4())}}}
             extra.setdefault("request-id", out["error"]["innerError"]["request-id"])
         self._log(method, path, status, mailbox, in_batch)
         return status, out, extra
+
+    def _random_fault(self, mailbox: str | None, in_batch: bool) -> str | None:
+        """Apply a random fault (chaos()) to this request: raises the error answers, sleeps,
+        expires cursors or tokens; returns "drop"/"truncate" for the handler to carry out."""
+        chaos = self.random_faults
+        kind = chaos.draw(part=in_batch) if chaos is not None else None
+        if chaos is None or kind is None:
+            return None
+        if kind == "429":
+            raise GraphError(429, "TooManyRequests", "Injected fault.",
+                             {"Retry-After": f"{chaos.retry_after:g}"})
+        if kind in ("500", "503"):
+            raise GraphError(int(kind), "ServiceNotAvailable" if kind == "503"
+                             else "InternalServerError", "Injected fault.")
+        if kind == "token":
+            self.expire_tokens()
+            if not in_batch:  # parts carry no token: the batch's own request was checked
+                raise GraphError(401, "InvalidAuthenticationToken",
+                                 "Access token has expired or is not yet valid.",
+                                 {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        if kind == "cursor" and mailbox is not None:
+            self.expire_delta_tokens(mailbox)
+        if kind in ("slow", "timeout"):
+            time.sleep(chaos.slow if kind == "slow" else chaos.hang)
+        return kind if kind in ("drop", "truncate") else None
 
     def _batch(self, body: Any, headers: dict[str, str]) -> dict[str, Any]:
         reqs = body.get("requests") if isinstance(body, dict) else None
@@ -646,12 +690,20 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # requests carry bearer tokens in headers and secrets in bodies: never print them
 
     def _send(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        headers = dict(headers or {})
+        cut = headers.pop(CUT_HEADER, None)  # a random fault (chaos): hang up
+        if cut == "drop":
+            self.close_connection = True
+            return
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
-        for k, v in (headers or {}).items():
+        for k, v in headers.items():
             self.send_header(k, v)
+        if cut == "truncate":
+            self.send_header("Connection", "close")
+            data = data[:len(data) // 2]
         self.end_headers()
         self.wfile.write(data)
 

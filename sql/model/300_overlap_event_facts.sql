@@ -27,26 +27,43 @@ candidates as (
         on x.account_id = lo.account_id and x.rep_email = r.rep_email
 ),
 
-owner_threads as (
-    -- email threads an owner took part in, anywhere in the warehouse
-    select distinct i.thread_id, p.person_key
-    from match_participants as p
-    join match_interactions as i on i.interaction_id = p.interaction_id
+gap_checks as (
+    select distinct account_id, owner_email, occurred_at
+    from candidates
+),
+
+candidate_threads as (
+    -- the email threads of the candidates, each with the owner who might be on it
+    select distinct thread_id, owner_email
+    from candidates
+    where kind = 'email'
+),
+
+thread_members as (
+    -- every interaction of those threads, anywhere in the warehouse (`main.` = never scoped
+    -- by an incremental build, see overlap/sqlrunner.py)
+    select i.interaction_id, i.thread_id
+    from main.match_interactions as i
+    semi join candidate_threads as t on t.thread_id = i.thread_id
     where i.kind = 'email'
-      and p.party <> 'excluded'
-      and p.person_key in (select owner_email from match_accounts)
+),
+
+owner_threads as (
+    -- email threads the account's owner took part in, anywhere in the warehouse
+    select distinct m.thread_id, p.person_key
+    from thread_members as m
+    join main.match_participants as p on p.interaction_id = m.interaction_id
+    semi join candidate_threads as t
+        on t.thread_id = m.thread_id and t.owner_email = p.person_key
+    where p.party <> 'excluded'
 ),
 
 owner_touches as (
     -- the owner's own customer interactions with the account (dormancy evidence)
     select distinct account_id, owner_email, occurred_at
-    from match_interaction_accounts
+    from main.match_interaction_accounts as a
+    semi join gap_checks as g on g.account_id = a.account_id and g.owner_email = a.owner_email
     where owner_present
-),
-
-gap_checks as (
-    select distinct account_id, owner_email, occurred_at
-    from candidates
 ),
 
 recent as (

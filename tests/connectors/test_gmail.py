@@ -204,3 +204,11 @@ def test_missing_key_is_a_clear_error(sandbox: GoogleSandbox, monkeypatch: pytes
     monkeypatch.setenv("OVERLAP_GOOGLE_KEY_FILE", str(sandbox.key_file))
     assert len(gmail.sync(SyncRequest("gmail", "gmail", REP, WINDOW,
                                       options={"endpoint": sandbox.url})).records) == 120
+
+
+def test_truncated_and_dropped_responses_are_retried(sandbox: GoogleSandbox) -> None:
+    clean = ids(gmail.sync(request(sandbox)))
+    chaos = sandbox.chaos(0.3, seed=3, kinds=("truncate", "drop"))
+    result = gmail.sync(request(sandbox, batch_size=10))
+    assert chaos.injected["truncate"] >= 1 and chaos.injected["drop"] >= 1, chaos.injected
+    assert ids(result) == clean

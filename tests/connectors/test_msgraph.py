@@ -418,3 +418,14 @@ def test_only_mail_or_only_calendar(seeds: dict[str, MailboxSeed],
     assert cal.records and all(isinstance(r, MeetingCopy | Quarantined) for r in cal.records)
     with pytest.raises(SourceError, match="page_size"):
         run(sandbox, mailbox, page_size=5000)
+
+
+def test_truncated_and_dropped_responses_are_retried_not_read_as_short_pages(
+        seeds: dict[str, MailboxSeed], sandbox: microsoft.MicrosoftSandbox) -> None:
+    mailbox = busiest(seeds)
+    baseline = run(sandbox, mailbox, page_size=10)  # many pages: many requests to cut
+    chaos = sandbox.chaos(0.3, seed=5, kinds=("truncate", "drop"))
+    result = run(sandbox, mailbox, page_size=10)
+    assert chaos.injected["truncate"] >= 1 and chaos.injected["drop"] >= 1, chaos.injected
+    assert keys(result.records) == keys(baseline.records)
+    assert result.stats.retries >= 1

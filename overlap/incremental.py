@@ -1,0 +1,409 @@
+"""The incremental model build: recompute only what the loads since the last build changed.
+
+A run replaces the raw copies of its extracts' windows (``warehouse.load``; the extracts are
+recorded in ``run_log``). Each model row depends on a known, small part of the raw data, so an
+incremental build works out, in SQL and in the build's transaction, the *scope* of every model
+table — the keys whose rows may differ — deletes those rows, and recomputes them with the
+model file's own SQL run over scoped inputs. The scopes (docs/architecture.md §4):
+
+* copies C — raw copies the new extracts wrote (their window, or tagged with it by an upsert),
+  and the copies the previous build knew there that are gone or replaced;
+* interactions A — the interactions of C, old and new (identity, participants: rules 1-4);
+* interactions R — A plus the interactions sharing a provider thread with A (rule 6: a thread
+  id is the smallest key of a provider-thread group);
+* interactions E — R, plus every interaction of an email thread of R (old or new thread id:
+  a new message in an old thread can make an old event ``looped_in``), plus every customer
+  interaction up to ``dormant_days`` after an owner touch of R (dormancy, rule 7);
+* score keys — the (account, rep) pairs of E's old and new events, from the earliest changed
+  week on (persistence looks back 4 weeks); collaboration keys — (week, account).
+
+Everything else — addresses, domains, CRM-only tables — is per address / per domain / per CRM
+snapshot, so it is updated by set difference or left alone. ``match_domain_findings`` is a
+global aggregate and is rebuilt in full (one scan).
+
+The build falls back to a full rebuild when there is no build state, when the fingerprint of
+the CRM snapshot, the rule parameters and the model SQL changed, or when ``raw_copies`` no
+longer has the number of rows the scopes predict (a change the loader did not record).
+
+Scoped inputs: a model file is run with each unqualified reference to an input table replaced
+by a temporary table holding only the scope's rows; a reference written ``main.<table>``
+always reads the whole table (300_overlap_event_facts.sql uses it for thread and dormancy
+evidence). Identifiers are only those of the shipped files and the fixed names below.
+"""
+
+# Every identifier in the SQL below is a fixed name or a table of the shipped model files;
+# values are bound. Hence no S608 (string-built SQL) findings here.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import time
+from collections.abc import Iterable, Mapping
+
+import duckdb
+
+from overlap import sqlrunner
+
+STATE = "model_build_state"  # one row: the fingerprint of the last build
+BUILT = "model_build_extracts"  # the run_log extract rows the last build had seen
+
+# Inputs of the model that are not raw copies: a change to any of them means a full rebuild.
+CRM_INPUTS = ("crm_accounts", "crm_account_domains", "crm_account_team", "crm_reps",
+              "crm_rep_aliases", "crm_contacts", "company_domains", "freemail_domains")
+
+
+_TRACE = bool(os.environ.get("OVERLAP_TRACE_INCREMENTAL"))
+_EXTRACT_COLS = "run_id, source, mailbox, window_start, window_end, finished_at"
+
+
+def ensure_state(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"create table if not exists {STATE} (fingerprint varchar, built_at timestamptz)")
+    con.execute(f"create table if not exists {BUILT} (run_id varchar, source varchar,"
+                " mailbox varchar, window_start timestamptz, window_end timestamptz,"
+                " finished_at timestamptz)")
+
+
+def fingerprint(con: duckdb.DuckDBPyConnection, params: Mapping[str, object],
+                files: Iterable[sqlrunner.SqlFile]) -> str:
+    """Hash of the CRM snapshot (row count and order-free sum of row hashes per table), the
+    bound parameters and the model SQL."""
+    h = hashlib.sha256()
+    for name in CRM_INPUTS:
+        row = con.execute(  # noqa: S608 (fixed identifiers)
+            f"select count(*), coalesce(sum(hash(t)), 0)::varchar from {name} as t").fetchone()
+        h.update(f"{name}:{row}\n".encode())
+    h.update(json.dumps({k: str(v) for k, v in params.items()}, sort_keys=True).encode())
+    for f in files:
+        h.update(f.name.encode() + b"\0" + f.text.encode())
+    return h.hexdigest()
+
+
+def full_build_reason(con: duckdb.DuckDBPyConnection, fp: str) -> str | None:
+    """Why the build must be a full rebuild, or None when an incremental one is exact."""
+    rows = con.execute(f"select fingerprint from {STATE}").fetchall()
+    if not rows:
+        return "no previous build"
+    if rows[0][0] != fp:
+        return "CRM, rule parameters or model SQL changed"
+    if not all(_exists(con, t) for t in sqlrunner.model_tables()):
+        return "model table missing"
+    return None
+
+
+def save_state(con: duckdb.DuckDBPyConnection, fp: str) -> None:
+    con.execute(f"delete from {STATE}")
+    con.execute(f"insert into {STATE} values (?, now())", [fp])
+    con.execute(f"delete from {BUILT}")
+    con.execute(f"insert into {BUILT} select {_EXTRACT_COLS} from run_log"  # noqa: S608
+                " where scope = 'extract' and status = 'succeeded'")
+
+
+def _exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(con.execute("select count(*) from duckdb_tables() where table_name = ?"
+                            " and schema_name = 'main'", [name]).fetchall()[0][0])
+
+
+def _scoped(f: sqlrunner.SqlFile, into: str, inputs: Mapping[str, str]) -> str:
+    """The file's statement writing temp table ``into`` from the scoped ``inputs``."""
+    text = sqlrunner._TARGET.sub(f"create or replace temp table {into} ", f.text, count=1)
+    for name, scoped in inputs.items():
+        text = substitute(text, name, scoped)
+    return text
+
+
+def substitute(text: str, name: str, scoped: str) -> str:
+    """Replace unqualified references to table ``name`` (``main.name`` is left alone)."""
+    return re.sub(rf"(?<![.\w]){name}\b", scoped, text)
+
+
+def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, object],
+                      files: list[sqlrunner.SqlFile], steps: dict[str, float],
+                      scope: dict[str, int]) -> bool:
+    """Apply the changes since the last build. Returns False (having changed nothing) when the
+    raw tables changed in a way the loader did not record; the caller then rebuilds in full."""
+    by_table = {sqlrunner._target(f): f for f in files}
+    clock = [time.perf_counter()]
+
+    def x(sql: str, args: object = None) -> None:
+        t0 = time.perf_counter()
+        con.execute(sql, args)
+        if _TRACE:
+            print(f"{time.perf_counter() - t0:6.3f} {sql[:90]}")
+
+    def lap(name: str) -> None:
+        now = time.perf_counter()
+        steps[name] = steps.get(name, 0.0) + now - clock[0]
+        clock[0] = now
+
+    def run(table: str, inputs: Mapping[str, str]) -> str:
+        f = by_table[table]
+        into = f"_inc_d_{table}"
+        t0 = time.perf_counter()
+        con.execute(_scoped(f, into, inputs), sqlrunner._bound(f, params))
+        if _TRACE:
+            print(f"{time.perf_counter() - t0:6.3f} RUN {table}")
+        return into
+
+    def count(table: str) -> int:
+        return int(con.execute(f"select count(*) from {table}").fetchall()[0][0])  # noqa: S608
+
+    # --- scope C: the copies the new extracts changed ------------------------------------
+    x(f"create or replace temp table _inc_extracts as select distinct source, mailbox,"
+      f" window_start, window_end from (select {_EXTRACT_COLS} from run_log"
+      f" where scope = 'extract' and status = 'succeeded'"
+      f" except select {_EXTRACT_COLS} from {BUILT})")
+    x("create or replace temp table _inc_new_keys as"
+      " select distinct c.source, c.mailbox, c.kind, c.copy_id"
+      " from raw_copies as c join _inc_extracts as e"
+      "   on e.source = c.source and e.mailbox = c.mailbox"
+      " where (c.occurred_at >= e.window_start and c.occurred_at < e.window_end)"
+      "    or (c.window_start = e.window_start and c.window_end = e.window_end)")
+    x("create or replace temp table _inc_old_copies as"
+      " select source, mailbox, kind, copy_id, interaction_id, provider_thread_id from ("
+      "  select s.source, s.mailbox, s.kind, s.copy_id, s.interaction_id, s.provider_thread_id"
+      "  from stg_copies as s join _inc_extracts as e"
+      "    on e.source = s.source and e.mailbox = s.mailbox"
+      "   and s.occurred_at >= e.window_start and s.occurred_at < e.window_end"
+      "  union all"
+      "  select s.source, s.mailbox, s.kind, s.copy_id, s.interaction_id, s.provider_thread_id"
+      "  from stg_copies as s semi join _inc_new_keys as k"
+      "    on k.source = s.source and k.mailbox = s.mailbox and k.kind = s.kind"
+      "   and k.copy_id = s.copy_id"
+      "  union all"
+      "  select s.source, s.mailbox, s.kind, s.copy_id, s.interaction_id, s.provider_thread_id"
+      "  from stg_copies as s"
+      "  semi join (select distinct source, mailbox from _inc_extracts) as m"
+      "    on m.source = s.source and m.mailbox = s.mailbox"
+      "  anti join raw_copies as r on r.source = s.source and r.mailbox = s.mailbox"
+      "   and r.kind = s.kind and r.copy_id = s.copy_id"
+      " ) group by all")
+    expected = (count("stg_copies") - count("_inc_old_copies") + count("_inc_new_keys"))
+    if expected != count("raw_copies"):
+        return False
+    scope["copies_old"] = count("_inc_old_copies")
+    scope["copies_new"] = count("_inc_new_keys")
+    lap("scope")
+
+    # --- stg_copies, stg_participants, stg_addresses, match_domains ----------------------
+    x("delete from stg_copies using _inc_old_copies as k where stg_copies.source = k.source"
+      " and stg_copies.mailbox = k.mailbox and stg_copies.kind = k.kind"
+      " and stg_copies.copy_id = k.copy_id")
+    x("create or replace temp view _inc_raw as select * from raw_copies as c"
+      " semi join _inc_new_keys as k on k.source = c.source and k.mailbox = c.mailbox"
+      " and k.kind = c.kind and k.copy_id = c.copy_id")
+    d = run("stg_copies", {"raw_copies": "_inc_raw"})
+    x(f"insert into stg_copies select * from {d}")  # noqa: S608
+    x("create or replace temp table _inc_a as select distinct interaction_id from ("
+      f" select interaction_id from _inc_old_copies union all select interaction_id from {d})")
+    lap("stg_copies")
+
+    x("create or replace temp table _inc_old_addresses as select distinct p.address"
+      " from stg_participants as p semi join _inc_old_copies as k"
+      " on k.source = p.source and k.mailbox = p.mailbox and k.kind = p.kind"
+      " and k.copy_id = p.copy_id")
+    x("delete from stg_participants using _inc_old_copies as k"
+      " where stg_participants.source = k.source and stg_participants.mailbox = k.mailbox"
+      " and stg_participants.kind = k.kind and stg_participants.copy_id = k.copy_id")
+    d = run("stg_participants", {"stg_copies": "_inc_d_stg_copies"})
+    x(f"insert into stg_participants select * from {d}")  # noqa: S608
+    lap("stg_participants")
+
+    d = run("stg_addresses", {"stg_participants": "_inc_d_stg_participants"})
+    x(f"create or replace temp table _inc_new_addresses as select n.* from {d} as n"  # noqa: S608
+      " anti join stg_addresses as a on a.address = n.address")
+    x("insert into stg_addresses select * from _inc_new_addresses")
+    x("create or replace temp table _inc_gone_addresses as select o.address"
+      " from _inc_old_addresses as o anti join stg_participants as p on p.address = o.address")
+    x("create or replace temp table _inc_gone_domains as select distinct a.domain"
+      " from stg_addresses as a semi join _inc_gone_addresses as g on g.address = a.address")
+    x("delete from stg_addresses using _inc_gone_addresses as g"
+      " where stg_addresses.address = g.address")
+    lap("stg_addresses")
+
+    d = run("match_domains", {"stg_addresses": "_inc_new_addresses"})
+    x(f"insert into match_domains select * from {d} as n"  # noqa: S608
+      " anti join match_domains as m on m.domain = n.domain")
+    x("delete from match_domains using (select g.domain from _inc_gone_domains as g"
+      "  anti join stg_addresses as a on a.domain = g.domain"
+      "  anti join crm_account_domains as c on c.domain = g.domain) as g"
+      " where match_domains.domain = g.domain")
+    lap("match_domains")
+
+    # --- match_participants (A), match_interactions (R) ----------------------------------
+    x("create or replace temp view _inc_s_stg_participants as select * from stg_participants"
+      " semi join _inc_a using (interaction_id)")
+    x("delete from match_participants using _inc_a as a"
+      " where match_participants.interaction_id = a.interaction_id")
+    d = run("match_participants", {"stg_participants": "_inc_s_stg_participants"})
+    x(f"insert into match_participants select * from {d}")  # noqa: S608
+    lap("match_participants")
+
+    group_of = ("select distinct source, provider_thread_id from {} where kind = 'email'"
+                " and provider_thread_id is not null")
+    x("create or replace temp table _inc_groups as "
+      + group_of.format("(select s.source, s.kind, s.provider_thread_id from stg_copies as s semi join _inc_a using"
+                        " (interaction_id))")
+      + " union " + group_of.format("_inc_old_copies"))
+    x("create or replace temp table _inc_r as select interaction_id from _inc_a union"
+      " select s.interaction_id from stg_copies as s semi join _inc_groups as g"
+      " on g.source = s.source and g.provider_thread_id = s.provider_thread_id"
+      " where s.kind = 'email'")
+    x("create or replace temp table _inc_r2 as select interaction_id from _inc_r union"
+      " select s.interaction_id from stg_copies as s semi join ("
+      + group_of.format("(select s.source, s.kind, s.provider_thread_id from stg_copies as s semi join _inc_r using"
+                        " (interaction_id))")
+      + ") as g on g.source = s.source and g.provider_thread_id = s.provider_thread_id"
+      " where s.kind = 'email'")
+    x("create or replace temp view _inc_s2_stg_copies as select * from stg_copies"
+      " semi join _inc_r2 using (interaction_id)")
+    x("create or replace temp view _inc_s2_match_participants as select *"
+      " from match_participants semi join _inc_r2 using (interaction_id)")
+    x("create or replace temp table _inc_old_threads as select distinct thread_id"
+      " from match_interactions semi join _inc_r using (interaction_id)"
+      " where thread_id is not null")
+    x("delete from match_interactions using _inc_r as r"
+      " where match_interactions.interaction_id = r.interaction_id")
+    d = run("match_interactions", {"stg_copies": "_inc_s2_stg_copies",
+                                   "match_participants": "_inc_s2_match_participants"})
+    x(f"insert into match_interactions select * from {d}"  # noqa: S608
+      " semi join _inc_r using (interaction_id)")
+    scope["interactions"] = count("_inc_a")
+    scope["interactions_threads"] = count("_inc_r")
+    lap("match_interactions")
+
+    # --- match_interaction_accounts (R) --------------------------------------------------
+    r_inputs = {"match_interactions": "_inc_s_match_interactions",
+                "match_participants": "_inc_s_match_participants"}
+    x("create or replace temp view _inc_s_match_interactions as select *"
+      " from match_interactions semi join _inc_r using (interaction_id)")
+    x("create or replace temp view _inc_s_match_participants as select *"
+      " from match_participants semi join _inc_r using (interaction_id)")
+    x("create or replace temp table _inc_old_touches as select account_id, owner_email,"
+      " occurred_at from match_interaction_accounts semi join _inc_r using (interaction_id)"
+      " where owner_present")
+    x("delete from match_interaction_accounts using _inc_r as r"
+      " where match_interaction_accounts.interaction_id = r.interaction_id")
+    d = run("match_interaction_accounts", r_inputs)
+    x(f"insert into match_interaction_accounts select * from {d}")  # noqa: S608
+    lap("match_interaction_accounts")
+
+    # --- match_domain_findings: a global aggregate, rebuilt --------------------------------
+    f = by_table["match_domain_findings"]
+    con.execute(f.text, sqlrunner._bound(f, params))
+    lap("match_domain_findings")
+
+    # --- overlap_event_facts (E) ---------------------------------------------------------
+    x("create or replace temp table _inc_e as"
+      " select interaction_id from _inc_r"
+      " union select i.interaction_id from match_interactions as i"
+      " semi join (select thread_id from _inc_old_threads union"
+      "            select thread_id from _inc_s_match_interactions) as t"
+      "   on t.thread_id = i.thread_id"
+      " union select m.interaction_id from match_interaction_accounts as m"
+      " join (select * from _inc_old_touches union all"
+      "       select account_id, owner_email, occurred_at"
+      "       from _inc_d_match_interaction_accounts where owner_present) as t"
+      "   on t.account_id = m.account_id and t.owner_email = m.owner_email"
+      "  and m.occurred_at > t.occurred_at"
+      # one day more than dormant_days: a superset whatever the calendar arithmetic
+      "  and m.occurred_at <= t.occurred_at + to_days($dormant_days::integer + 1)",
+      {"dormant_days": params["dormant_days"]})
+    x("create or replace temp table _inc_old_events as select week_start, account_id,"
+      " rep_email from overlap_event_facts semi join _inc_e using (interaction_id)")
+    x("create or replace temp view _inc_e_mia as select * from match_interaction_accounts"
+      " semi join _inc_e using (interaction_id)")
+    x("create or replace temp view _inc_e_mp as select * from match_participants"
+      " semi join _inc_e using (interaction_id)")
+    x("delete from overlap_event_facts using _inc_e as e"
+      " where overlap_event_facts.interaction_id = e.interaction_id")
+    d = run("overlap_event_facts", {"match_interaction_accounts": "_inc_e_mia",
+                                    "match_participants": "_inc_e_mp"})
+    x(f"insert into overlap_event_facts select * from {d}")  # noqa: S608
+    scope["event_interactions"] = count("_inc_e")
+    lap("overlap_event_facts")
+
+    # --- overlap_collaboration (R) -------------------------------------------------------
+    x("create or replace temp table _inc_old_collab as select week_start, account_id"
+      " from overlap_collaboration semi join _inc_r using (interaction_id)")
+    x("create or replace temp view _inc_s_mia as select * from match_interaction_accounts"
+      " semi join _inc_r using (interaction_id)")
+    x("delete from overlap_collaboration using _inc_r as r"
+      " where overlap_collaboration.interaction_id = r.interaction_id")
+    d = run("overlap_collaboration", {"match_interaction_accounts": "_inc_s_mia",
+                                      "match_participants": "_inc_s_match_participants"})
+    x(f"insert into overlap_collaboration select * from {d}")  # noqa: S608
+    lap("overlap_collaboration")
+
+    # --- score_weekly: (account, rep) pairs from the earliest changed week on -------------
+    x("create or replace temp table _inc_pairs as select account_id, rep_email,"
+      " min(week_start) as week_start from (select * from _inc_old_events union all"
+      " select week_start, account_id, rep_email from _inc_d_overlap_event_facts)"
+      " group by all")
+    first = con.execute("select min(week_start) from _inc_pairs").fetchall()[0][0]
+    scope["score_pairs"] = count("_inc_pairs")
+    if first is not None:
+        x("create or replace temp view _inc_s_events as select f.* from overlap_event_facts"
+          " as f semi join _inc_pairs as p on p.account_id = f.account_id"
+          " and p.rep_email = f.rep_email where f.week_start >= (select min(week_start) - 28 from _inc_pairs)")
+        x("delete from score_weekly using _inc_pairs as p"
+          " where score_weekly.account_id = p.account_id"
+          " and score_weekly.rep_email = p.rep_email and score_weekly.week_start >= ?",
+          [first])
+        d = run("score_weekly", {"overlap_event_facts": "_inc_s_events"})
+        x(f"insert into score_weekly select * from {d} where week_start >= ?",  # noqa: S608
+          [first])
+    lap("score_weekly")
+
+    # --- score_collaboration_weekly: (week, account) keys ---------------------------------
+    x("create or replace temp table _inc_ckeys as select distinct week_start, account_id"
+      " from (select * from _inc_old_collab union all select week_start, account_id"
+      " from _inc_d_overlap_collaboration)")
+    x("create or replace temp view _inc_s_collab as select * from overlap_collaboration"
+      " semi join _inc_ckeys using (week_start, account_id)")
+    x("delete from score_collaboration_weekly using _inc_ckeys as k"
+      " where score_collaboration_weekly.week_start = k.week_start"
+      " and score_collaboration_weekly.account_id = k.account_id")
+    d = run("score_collaboration_weekly", {"overlap_collaboration": "_inc_s_collab"})
+    x(f"insert into score_collaboration_weekly select * from {d}")  # noqa: S608
+    lap("score_collaboration_weekly")
+
+    # --- what the scoped audits read (overlap.sqlrunner.run_audits) ----------------------
+    x("create or replace temp view _inc_audit_events as select * from overlap_event_facts"
+      " semi join _inc_e using (interaction_id)")
+    x("create or replace temp view _inc_audit_participants as select * from match_participants"
+      " semi join _inc_e using (interaction_id)")
+    x("create or replace temp view _inc_audit_interactions as select * from match_interactions"
+      " semi join _inc_e using (interaction_id)")
+    x("create or replace temp view _inc_audit_pair_events as select f.* from"
+      " overlap_event_facts as f semi join _inc_pairs as p on p.account_id = f.account_id"
+      " and p.rep_email = f.rep_email where f.week_start >= (select min(week_start) - 28 from _inc_pairs)")
+    x("create or replace temp view _inc_audit_score_weekly as select w.* from score_weekly as w"
+      " semi join _inc_pairs as p on p.account_id = w.account_id and p.rep_email = w.rep_email"
+      " where w.week_start >= (select min(week_start) - 28 from _inc_pairs)")
+    return True
+
+
+def audit_inputs(audit: sqlrunner.SqlFile) -> dict[str, str]:
+    """The scoped inputs of one audit after an incremental build: the rows the build wrote
+    (events, participants and interactions of scope E; score rows of the changed pairs, with
+    all their events). Rows outside the scopes did not change and passed the earlier audits."""
+    if "score_weekly" in audit.text:
+        return {"overlap_event_facts": "_inc_audit_pair_events",
+                "score_weekly": "_inc_audit_score_weekly"}
+    return {"overlap_event_facts": "_inc_audit_events",
+            "match_participants": "_inc_audit_participants",
+            "match_interactions": "_inc_audit_interactions"}
+
+
+def cleanup(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop the build's temporary tables and views."""
+    for kind, name in con.execute(
+            "select 'view', view_name from duckdb_views() where temporary"
+            " and starts_with(view_name, '_inc_') union all select 'table', table_name"
+            " from duckdb_tables() where temporary and starts_with(table_name, '_inc_')"
+            " order by 1 desc").fetchall():
+        con.execute(f"drop {kind} temp.{name}")
