@@ -223,10 +223,11 @@ def plan(config: Config, window: Window, crm: CrmSnapshot, *,
 
 
 def start_run(config: Config, weeks: list[date], *, sources: list[str] | None = None,
-              mailboxes: list[str] | None = None, now: datetime | None = None) -> RunPlan:
+              mailboxes: list[str] | None = None, now: datetime | None = None,
+              crm: CrmSnapshot | None = None) -> RunPlan:
     """Validate the CRM, read the cursors and plan the extracts. Writes nothing."""
     started = now or datetime.now(UTC)
-    crm = load_crm(config)
+    crm = crm or load_crm(config)
     window = weeks_window(weeks, config.tz, history_days=config.rules.dormant_days)
     tasks = plan(config, window, crm, sources=sources, mailboxes=mailboxes,
                  cursors=warehouse.read_cursors(config.warehouse))
@@ -326,10 +327,12 @@ def extract_all(tasks: list[ExtractTask], *, workers: int | None = None,
 
 # --- load, model, report, finish, publish ----------------------------------------------------
 
-def load(config: Config, run_plan: RunPlan, outcomes: list[ExtractOutcome]) -> None:
+def load(config: Config, run_plan: RunPlan, outcomes: list[ExtractOutcome],
+         crm: CrmSnapshot | None = None) -> None:
     """Apply the CRM, every staged extract and its cursor, and the run's bookkeeping, in one
-    transaction. Failed extracts are recorded; their mailboxes keep their earlier data."""
-    crm = load_crm(config)
+    transaction. Failed extracts are recorded; their mailboxes keep their earlier data.
+    The CRM is read again unless the caller validated it already (the CLI's one process)."""
+    crm = crm or load_crm(config)
     staged: list[StagedExtract] = []
     failures: list[warehouse.ExtractFailure] = []
     for o in sorted(outcomes, key=lambda o: (o.task.source, o.task.mailbox)):
@@ -411,8 +414,9 @@ def run(config: Config, weeks: list[date], *, progress: Progress = _quiet,
         sources: list[str] | None = None, mailboxes: list[str] | None = None) -> RunResult:
     """The whole job for ``weeks``: extract (with dormant_days of history), load, model,
     report every week, publish. Bad input raises InputError before anything is written."""
-    run_plan = start_run(config, weeks, sources=sources, mailboxes=mailboxes)
-    crm_counts = load_crm(config).counts
+    crm = load_crm(config)  # validated once, before anything is written
+    run_plan = start_run(config, weeks, sources=sources, mailboxes=mailboxes, crm=crm)
+    crm_counts = crm.counts
     progress(f"CRM: {crm_counts.get('accounts', 0):,} accounts, {crm_counts.get('reps', 0):,}"
              f" reps, {crm_counts.get('contacts', 0):,} contacts")
     progress(f"window {run_plan.window_start:%Y-%m-%d} .. {run_plan.window_end:%Y-%m-%d} (UTC),"
@@ -427,7 +431,7 @@ def run(config: Config, weeks: list[date], *, progress: Progress = _quiet,
         result.meetings += o.meetings
         result.quarantined += o.quarantined
     progress("load: one transaction")
-    load(config, run_plan, outcomes)
+    load(config, run_plan, outcomes, crm)
     try:
         progress("model: rules 1-9 and audits")
         model(config)
