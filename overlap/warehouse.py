@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from overlap import sqlrunner
 from overlap.crashpoints import crash_point
@@ -110,8 +111,7 @@ def load(
             " values (?, 'run', null, null, ?, ?, ?, null, 'running', 0, 0, 0, null)",
             [run_id, window_start, window_end, started_at],
         )
-        for s in staged:
-            _load_extract(con, s, run_id, now)
+        _load_extracts(con, list(staged), run_id, now)
         for f in failures:
             con.execute(
                 "insert into run_log (run_id, scope, source, mailbox, window_start,"
@@ -128,63 +128,91 @@ def load(
     crash_point("load:after_commit")
 
 
-def _load_extract(con: duckdb.DuckDBPyConnection, s: StagedExtract, run_id: str,
-                  now: datetime) -> None:
-    window = [s.source, s.mailbox, s.window_start, s.window_end]
-    if s.mode == "window":
-        # The staged file is the whole truth about this window: replace it.
+def _load_extracts(con: duckdb.DuckDBPyConnection, staged: list[StagedExtract], run_id: str,
+                   now: datetime) -> None:
+    """Apply every staged extract set-based: one delete and one insert for all of them, so
+    the cost does not grow with mailboxes × history (a per-extract delete scans raw_copies
+    once per mailbox)."""
+    if not staged:
+        return
+    extracts = pa.table({
+        "source": [s.source for s in staged],
+        "mailbox": [s.mailbox for s in staged],
+        "window_start": pa.array([s.window_start for s in staged], pa.timestamp("us", "UTC")),
+        "window_end": pa.array([s.window_end for s in staged], pa.timestamp("us", "UTC")),
+        "mode": [s.mode for s in staged],
+        "copies_path": [s.copies_path for s in staged],
+        "quarantine_path": [s.quarantine_path for s in staged],
+    })
+    removed = pa.table({
+        "source": [s.source for s in staged for _ in s.removed],
+        "mailbox": [s.mailbox for s in staged for _ in s.removed],
+        "copy_id": [c for s in staged for c in s.removed],
+    }, schema=pa.schema([("source", pa.string()), ("mailbox", pa.string()),
+                         ("copy_id", pa.string())]))
+    con.register("load_extracts", extracts)
+    con.register("load_removed", removed)
+    try:
+        # A window extract is the whole truth about its window: replace it. An incremental
+        # one deletes only what the provider reported deleted; the rest is upserted.
         con.execute(
-            "delete from raw_copies where source = ? and mailbox = ?"
-            " and occurred_at >= ? and occurred_at < ?",
-            window,
-        )
-    elif s.removed:
-        # Incremental: only what the provider reported deleted goes; the rest is upserted.
+            "delete from raw_copies as r using load_extracts as e"
+            " where e.mode = 'window' and r.source = e.source and r.mailbox = e.mailbox"
+            " and r.occurred_at >= e.window_start and r.occurred_at < e.window_end")
         con.execute(
-            "delete from raw_copies where source = ? and mailbox = ?"
-            " and copy_id in (select unnest(?::varchar[]))",
-            [s.source, s.mailbox, s.removed],
-        )
-    con.execute(
-        "insert or replace into raw_copies by name"
-        " select *, ?::timestamptz as window_start, ?::timestamptz as window_end"
-        " from read_parquet(?)",
-        [s.window_start, s.window_end, s.copies_path],
-    )
-    # Quarantine has no timestamp (often that is the problem): replace what an earlier extract
-    # of a window inside this one recorded, and any entry for the same locator.
-    con.execute(
-        "delete from raw_quarantine where source = ? and mailbox = ?"
-        " and ((? = 'window' and window_start >= ? and window_end <= ?)"
-        "      or locator in (select locator from read_parquet(?)))",
-        [s.source, s.mailbox, s.mode, s.window_start, s.window_end, s.quarantine_path],
-    )
-    con.execute(
-        "insert into raw_quarantine by name"
-        " select *, ?::timestamptz as window_start, ?::timestamptz as window_end"
-        " from read_parquet(?)",
-        [s.window_start, s.window_end, s.quarantine_path],
-    )
-    if s.cursor is not None:
-        # A window sync establishes the cursor for its window; an incremental one extends it.
+            "delete from raw_copies as r using load_removed as d"
+            " where r.source = d.source and r.mailbox = d.mailbox and r.copy_id = d.copy_id")
         con.execute(
-            "insert into sync_state as t"
-            " (source, mailbox, cursor, window_start, window_end, updated_at)"
-            " values (?, ?, ?, ?, ?, ?)"
-            " on conflict (source, mailbox) do update set cursor = excluded.cursor,"
-            "   window_start = case when ? = 'incremental'"
-            "     then least(t.window_start, excluded.window_start) else excluded.window_start end,"
-            "   window_end = case when ? = 'incremental'"
-            "     then greatest(t.window_end, excluded.window_end) else excluded.window_end end,"
-            "   updated_at = excluded.updated_at",
-            [s.source, s.mailbox, s.cursor, s.window_start, s.window_end, now, s.mode, s.mode],
-        )
-    con.execute(
+            "insert or replace into raw_copies by name"
+            " select c.* exclude (filename), e.window_start, e.window_end"
+            " from read_parquet(?, filename = true) as c"
+            " join load_extracts as e on e.copies_path = c.filename",
+            [[s.copies_path for s in staged]])
+        # Quarantine has no timestamp (often that is the problem): replace what an earlier
+        # window extract inside this one recorded, and any entry for the same locator.
+        con.execute(
+            "create or replace temp table load_quarantine as"
+            " select q.* exclude (filename), e.window_start, e.window_end"
+            " from read_parquet(?, filename = true) as q"
+            " join load_extracts as e on e.quarantine_path = q.filename",
+            [[s.quarantine_path for s in staged]])
+        con.execute(
+            "delete from raw_quarantine as r using load_extracts as e"
+            " where r.source = e.source and r.mailbox = e.mailbox and e.mode = 'window'"
+            " and r.window_start >= e.window_start and r.window_end <= e.window_end")
+        con.execute(
+            "delete from raw_quarantine as r using load_quarantine as q"
+            " where r.source = q.source and r.mailbox = q.mailbox and r.locator = q.locator")
+        con.execute("insert into raw_quarantine by name select * from load_quarantine")
+        con.execute("drop table load_quarantine")
+    finally:
+        con.unregister("load_extracts")
+        con.unregister("load_removed")
+    for s in staged:
+        if s.cursor is not None:
+            # A window sync establishes the cursor for its window; an incremental one
+            # extends it.
+            con.execute(
+                "insert into sync_state as t"
+                " (source, mailbox, cursor, window_start, window_end, updated_at)"
+                " values (?, ?, ?, ?, ?, ?)"
+                " on conflict (source, mailbox) do update set cursor = excluded.cursor,"
+                "   window_start = case when ? = 'incremental'"
+                "     then least(t.window_start, excluded.window_start)"
+                "     else excluded.window_start end,"
+                "   window_end = case when ? = 'incremental'"
+                "     then greatest(t.window_end, excluded.window_end)"
+                "     else excluded.window_end end,"
+                "   updated_at = excluded.updated_at",
+                [s.source, s.mailbox, s.cursor, s.window_start, s.window_end, now, s.mode,
+                 s.mode],
+            )
+    con.executemany(
         "insert into run_log (run_id, scope, source, mailbox, window_start,"
         " window_end, started_at, finished_at, status, emails, meetings, quarantined, error)"
         " values (?, 'extract', ?, ?, ?, ?, ?, ?, 'succeeded', ?, ?, ?, null)",
-        [run_id, s.source, s.mailbox, s.window_start, s.window_end, now, now, s.emails,
-         s.meetings, s.quarantined],
+        [[run_id, s.source, s.mailbox, s.window_start, s.window_end, now, now, s.emails,
+          s.meetings, s.quarantined] for s in staged],
     )
 
 
