@@ -42,7 +42,7 @@ from connectors.google_auth import (
     delegated_credentials,
     key_info,
 )
-from connectors.records import MeetingCopy, Participant, Record, Window
+from connectors.records import MeetingCopy, Participants, Record, Window
 
 PAGE_SIZE = 2500  # events.list maximum
 COST_LIST = 1
@@ -74,36 +74,23 @@ def meeting_from_event(event: dict[str, Any], request: SyncRequest) -> MeetingCo
     if start is None or not uid:
         return None
     original = _time(event.get("originalStartTime")) or start
-    people: list[Participant] = []
-    seen: set[tuple[str, str]] = set()
-    invalid = 0
+    found = Participants()
     organizer = event.get("organizer") or {}
     if organizer.get("email"):
-        address = normalize_address(str(organizer["email"]))
-        if address is None:
-            invalid += 1
-        else:
-            seen.add((address, "organizer"))
-            people.append(Participant(address, organizer.get("displayName") or None,
-                                      "organizer"))
+        found.add(normalize_address(str(organizer["email"])),
+                  organizer.get("displayName") or None, "organizer")
     for attendee in event.get("attendees", []):
-        address = normalize_address(str(attendee.get("email", "")))
-        if address is None:
-            invalid += 1
-            continue
-        if (address, "attendee") in seen:
-            continue
-        seen.add((address, "attendee"))
-        people.append(Participant(
-            address, attendee.get("displayName") or None, "attendee",
-            response=_RESPONSES.get(str(attendee.get("responseStatus")), "needs_action"),
-            is_resource=bool(attendee.get("resource", False))))
+        found.add(normalize_address(str(attendee.get("email", ""))),
+                  attendee.get("displayName") or None, "attendee",
+                  response=_RESPONSES.get(str(attendee.get("responseStatus")), "needs_action"),
+                  is_resource=bool(attendee.get("resource", False)))
     return MeetingCopy(
         source=request.source, source_kind=request.source_kind, mailbox=request.mailbox,
         copy_id=str(event["id"]), ical_uid=str(uid), original_start=original,
-        occurred_at=start, ended_at=_time(event.get("end")), participants=tuple(people),
+        occurred_at=start, ended_at=_time(event.get("end")), participants=tuple(found.people),
         cancelled=event.get("status") == "cancelled",
-        subject=event.get("summary") if request.subjects else None, invalid_addresses=invalid)
+        subject=event.get("summary") if request.subjects else None,
+        invalid_addresses=found.invalid)
 
 
 class _Calendar:

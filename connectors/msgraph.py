@@ -46,7 +46,15 @@ from connectors.addresses import normalize_address
 from connectors.api import CursorExpired, SourceError, SyncRequest, SyncResult, SyncStats
 from connectors.headers import bulk_reason, clean_message_id, parse_date, thread_root
 from connectors.msgraph_client import DEFAULT_ENDPOINT, GraphClient, resolve_auth
-from connectors.records import EmailCopy, MeetingCopy, Participant, Quarantined, Record, Window
+from connectors.records import (
+    EmailCopy,
+    MeetingCopy,
+    Participant,
+    Participants,
+    Quarantined,
+    Record,
+    Window,
+)
 from connectors.retry import RetryPolicy
 
 log = logging.getLogger("connectors.msgraph")
@@ -554,32 +562,18 @@ def meeting_from_graph(event: Mapping[str, Any], master_uids: Mapping[str, str],
         # An occurrence's iCalUId differs per occurrence; the series' is on its master.
         uid = master_uids.get(str(master), uid)
         original = _graph_time(event.get("originalStart")) or start
-    people: list[Participant] = []
-    seen: set[tuple[str, str]] = set()
-    invalid = 0
+    found = Participants()
     org = (event.get("organizer") or {}).get("emailAddress") or {}
     if org.get("address"):
-        address = normalize_address(str(org["address"]))
-        if address is None:
-            invalid += 1
-        else:
-            seen.add((address, "organizer"))
-            people.append(Participant(address, str(org.get("name") or "").strip() or None,
-                                      "organizer"))
+        found.add(normalize_address(str(org["address"])),
+                  str(org.get("name") or "").strip() or None, "organizer")
     for att in event.get("attendees") or ():
         ea = att.get("emailAddress") or {}
-        address = normalize_address(str(ea.get("address") or ""))
-        if address is None:
-            invalid += 1
-            continue
-        if (address, "attendee") in seen:
-            continue
-        seen.add((address, "attendee"))
         response = str((att.get("status") or {}).get("response") or "none").lower()
-        people.append(Participant(
-            address, str(ea.get("name") or "").strip() or None, "attendee",
-            response=RESPONSES.get(response, "needs_action"),
-            is_resource=str(att.get("type") or "").lower() == "resource"))
+        found.add(normalize_address(str(ea.get("address") or "")),
+                  str(ea.get("name") or "").strip() or None, "attendee",
+                  response=RESPONSES.get(response, "needs_action"),
+                  is_resource=str(att.get("type") or "").lower() == "resource")
     subject = event.get("subject") if subject_wanted else None
     return MeetingCopy(
         source=source,
@@ -590,8 +584,8 @@ def meeting_from_graph(event: Mapping[str, Any], master_uids: Mapping[str, str],
         original_start=original,
         occurred_at=start,
         ended_at=_event_time(event.get("end")),
-        participants=tuple(people),
+        participants=tuple(found.people),
         cancelled=bool(event.get("isCancelled")),
         subject=str(subject) if subject is not None else None,
-        invalid_addresses=invalid,
+        invalid_addresses=found.invalid,
     )

@@ -49,6 +49,24 @@ class Participant:
     is_resource: bool = False  # rooms and equipment are not people
 
 
+class Participants:
+    """Collects one record's participants: kept once per (address, role); an address that
+    could not be normalized (None) is counted in ``invalid``, not kept."""
+
+    def __init__(self) -> None:
+        self.people: list[Participant] = []
+        self.invalid = 0
+        self._seen: set[tuple[str, str]] = set()
+
+    def add(self, address: str | None, name: str | None, role: str, *,
+            response: str | None = None, is_resource: bool = False) -> None:
+        if address is None:
+            self.invalid += 1
+        elif (address, role) not in self._seen:
+            self._seen.add((address, role))
+            self.people.append(Participant(address, name, role, response, is_resource))
+
+
 @dataclass(frozen=True, slots=True)
 class EmailCopy:
     """One mailbox's copy of an email (metadata only)."""

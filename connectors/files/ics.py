@@ -43,7 +43,7 @@ import recurring_ical_events
 from connectors.addresses import normalize_address
 from connectors.files._walk import REASON_UNREADABLE, walk_files
 from connectors.headers import decode_bytes
-from connectors.records import MeetingCopy, Participant, Quarantined, Window
+from connectors.records import MeetingCopy, Participant, Participants, Quarantined, Window
 
 REASON_BAD_CALENDAR = "unreadable calendar"
 REASON_NO_UID = "event without UID"
@@ -136,37 +136,17 @@ def _name(prop: Any) -> str | None:
 
 def participants(event: Any) -> tuple[tuple[Participant, ...], int]:
     """(organizer + attendees, count of unusable addresses) of one VEVENT."""
-    out: list[Participant] = []
-    seen: set[tuple[str, str]] = set()
-    invalid = 0
+    found = Participants()
     for prop in _as_list(event.get("ORGANIZER")):
-        address = _address(prop)
-        if address is None:
-            invalid += 1
-        elif (address, "organizer") not in seen:
-            seen.add((address, "organizer"))
-            out.append(Participant(address, _name(prop), "organizer"))
+        found.add(_address(prop), _name(prop), "organizer")
     for prop in _as_list(event.get("ATTENDEE")):
-        address = _address(prop)
-        if address is None:
-            invalid += 1
-            continue
-        if (address, "attendee") in seen:
-            continue
-        seen.add((address, "attendee"))
         params = getattr(prop, "params", {})
         partstat = str(params.get("PARTSTAT", "NEEDS-ACTION")).upper()
         cutype = str(params.get("CUTYPE", "INDIVIDUAL")).upper()
-        out.append(
-            Participant(
-                address,
-                _name(prop),
-                "attendee",
-                response=_PARTSTAT.get(partstat, "needs_action"),  # x-names: no answer yet
-                is_resource=cutype in _RESOURCE_CUTYPES,
-            )
-        )
-    return tuple(out), invalid
+        found.add(_address(prop), _name(prop), "attendee",
+                  response=_PARTSTAT.get(partstat, "needs_action"),  # x-names: no answer yet
+                  is_resource=cutype in _RESOURCE_CUTYPES)
+    return tuple(found.people), found.invalid
 
 
 def _expand(cal: icalendar.Calendar, start: datetime, end: datetime) -> list[Any]:
