@@ -32,6 +32,7 @@ from tests.e2e.tinyorg import WEEK, message, write_org
 pytestmark = pytest.mark.slow
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 DAG = "overlap_weekly"
+HTTP_TIMEOUT = 180.0  # seconds; longer than the SQLite busy timeout of 60 s
 RUN_TIMEOUT = 600  # seconds per DAG run; the machine's 2 cores are shared
 BACKFILL_WEEKS = [date(2026, 10, 26), date(2026, 11, 2), date(2026, 11, 9)]
 POOLS = {"overlap_warehouse": 1, "overlap_files": 2, "overlap_gmail": 2,
@@ -148,13 +149,16 @@ class Stack:
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
 
+    # The api-server waits up to SQLITE_BUSY (60 s, see the connection string) for the
+    # scheduler's write lock on a loaded 2-core machine: the client must wait longer than that.
     def get(self, path: str, ok: tuple[int, ...] = (200,)) -> Any:
-        r = httpx.get(self.base + path, headers=self._headers(), timeout=30)
+        r = httpx.get(self.base + path, headers=self._headers(), timeout=HTTP_TIMEOUT)
         assert r.status_code in ok, (path, r.status_code, r.text)
         return r.json()
 
     def post(self, path: str, body: dict[str, Any]) -> Any:
-        r = httpx.post(self.base + path, headers=self._headers(), json=body, timeout=60)
+        r = httpx.post(self.base + path, headers=self._headers(), json=body,
+                       timeout=HTTP_TIMEOUT)
         assert r.status_code in (200, 201), (path, r.status_code, r.text)
         return r.json()
 
