@@ -43,6 +43,7 @@ import os
 import re
 import time
 from collections.abc import Iterable, Mapping
+from datetime import timedelta
 
 import duckdb
 
@@ -58,6 +59,7 @@ CRM_INPUTS = ("crm_accounts", "crm_account_domains", "crm_account_team", "crm_re
 
 _TRACE = bool(os.environ.get("OVERLAP_TRACE_INCREMENTAL"))
 _EXTRACT_COLS = "run_id, source, mailbox, window_start, window_end, finished_at"
+_COPY_KEY = "s.source, s.mailbox, s.kind, s.copy_id, s.interaction_id, s.provider_thread_id"
 
 
 def ensure_state(con: duckdb.DuckDBPyConnection) -> None:
@@ -151,39 +153,68 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
     def count(table: str) -> int:
         return int(con.execute(f"select count(*) from {table}").fetchall()[0][0])  # noqa: S608
 
+    def rows_of(into: str, table: str, keys: str, known: str, known_keys: str) -> None:
+        """``into`` := the rows of model table ``table`` of the interactions in ``keys``.
+        ``known`` holds exactly ``table``'s rows of the interactions in ``known_keys`` (rows
+        this build just computed or fetched and will not change), so ``table`` itself — all
+        of history — is read only for the interactions outside ``known_keys``: often none,
+        and then ``into`` is a view of ``known``, not a copy."""
+        part = f"select * from {known} semi join {keys} using (interaction_id)"
+        if keys != known_keys:
+            part += f" semi join {known_keys} using (interaction_id)"
+        x(f"create or replace temp table _inc_rest as select interaction_id from {keys}"
+          f" except select interaction_id from {known_keys}")
+        if not count("_inc_rest"):
+            x(f"create or replace temp view {into} as {part}")
+            return
+        x(f"create or replace temp table {into} as {part}")
+        x(f"insert into {into} select * from {table} semi join _inc_rest using (interaction_id)")
+
     # --- scope C: the copies the new extracts changed ------------------------------------
     x(f"create or replace temp table _inc_extracts as select distinct source, mailbox,"
       f" window_start, window_end from (select {_EXTRACT_COLS} from run_log"
       f" where scope = 'extract' and status = 'succeeded'"
       f" except select {_EXTRACT_COLS} from {BUILT})")
+    # Every row a load writes carries its extract's window (warehouse._load_extracts); the
+    # constant bounds let DuckDB skip the row groups of older loads. (A row written without
+    # it would make the row count below disagree: a full rebuild, never a wrong model.)
+    lo, hi = con.execute("select min(window_start), max(window_start)"
+                         " from _inc_extracts").fetchall()[0]
+    x("create or replace temp table _inc_raw as select * from raw_copies as c"
+      " semi join _inc_extracts as e on e.source = c.source and e.mailbox = c.mailbox"
+      "  and c.window_start = e.window_start and c.window_end = e.window_end"
+      " where c.window_start >= ? and c.window_start <= ?", [lo, hi])
     x("create or replace temp table _inc_new_keys as"
-      " select distinct c.source, c.mailbox, c.kind, c.copy_id"
-      " from raw_copies as c join _inc_extracts as e"
-      "   on e.source = c.source and e.mailbox = c.mailbox"
-      " where (c.occurred_at >= e.window_start and c.occurred_at < e.window_end)"
-      "    or (c.window_start = e.window_start and c.window_end = e.window_end)")
+      " select source, mailbox, kind, copy_id from _inc_raw")
+    # The copies the previous build knew in the new extracts' windows or under their keys.
+    # Copies a removal deleted elsewhere (an API delta's @removed) are the only other change a
+    # load makes; the row count tells whether there were any (a removed copy outside both
+    # sets makes raw_copies smaller than predicted), and only then are they looked for.
     x("create or replace temp table _inc_old_copies as"
       " select source, mailbox, kind, copy_id, interaction_id, provider_thread_id from ("
-      "  select s.source, s.mailbox, s.kind, s.copy_id, s.interaction_id, s.provider_thread_id"
-      "  from stg_copies as s join _inc_extracts as e"
+      f"  select {_COPY_KEY} from stg_copies as s join _inc_extracts as e"
       "    on e.source = s.source and e.mailbox = s.mailbox"
       "   and s.occurred_at >= e.window_start and s.occurred_at < e.window_end"
       "  union all"
-      "  select s.source, s.mailbox, s.kind, s.copy_id, s.interaction_id, s.provider_thread_id"
-      "  from stg_copies as s semi join _inc_new_keys as k"
+      f"  select {_COPY_KEY} from stg_copies as s semi join _inc_new_keys as k"
       "    on k.source = s.source and k.mailbox = s.mailbox and k.kind = s.kind"
       "   and k.copy_id = s.copy_id"
-      "  union all"
-      "  select s.source, s.mailbox, s.kind, s.copy_id, s.interaction_id, s.provider_thread_id"
-      "  from stg_copies as s"
-      "  semi join (select distinct source, mailbox from _inc_extracts) as m"
-      "    on m.source = s.source and m.mailbox = s.mailbox"
-      "  anti join raw_copies as r on r.source = s.source and r.mailbox = s.mailbox"
-      "   and r.kind = s.kind and r.copy_id = s.copy_id"
       " ) group by all")
-    expected = (count("stg_copies") - count("_inc_old_copies") + count("_inc_new_keys"))
-    if expected != count("raw_copies"):
-        return False
+
+    def predicted() -> int:
+        return count("stg_copies") - count("_inc_old_copies") + count("_inc_new_keys")
+
+    if predicted() != count("raw_copies"):
+        x("insert into _inc_old_copies"
+          f" select {_COPY_KEY} from stg_copies as s"
+          "  semi join (select distinct source, mailbox from _inc_extracts) as m"
+          "    on m.source = s.source and m.mailbox = s.mailbox"
+          "  anti join raw_copies as r on r.source = s.source and r.mailbox = s.mailbox"
+          "   and r.kind = s.kind and r.copy_id = s.copy_id"
+          "  anti join _inc_old_copies as o on o.source = s.source and o.mailbox = s.mailbox"
+          "   and o.kind = s.kind and o.copy_id = s.copy_id")
+        if predicted() != count("raw_copies"):
+            return False
     scope["copies_old"] = count("_inc_old_copies")
     scope["copies_new"] = count("_inc_new_keys")
     lap("scope")
@@ -192,13 +223,16 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
     x("delete from stg_copies using _inc_old_copies as k where stg_copies.source = k.source"
       " and stg_copies.mailbox = k.mailbox and stg_copies.kind = k.kind"
       " and stg_copies.copy_id = k.copy_id")
-    x("create or replace temp view _inc_raw as select * from raw_copies as c"
-      " semi join _inc_new_keys as k on k.source = c.source and k.mailbox = c.mailbox"
-      " and k.kind = c.kind and k.copy_id = c.copy_id")
     d = run("stg_copies", {"raw_copies": "_inc_raw"})
     x(f"insert into stg_copies select * from {d}")  # noqa: S608
     x("create or replace temp table _inc_a as select distinct interaction_id from ("
       f" select interaction_id from _inc_old_copies union all select interaction_id from {d})")
+    # A's interactions whose copies are all new (usually all of them: every mailbox that holds
+    # an interaction was reloaded): their stg rows are exactly the ones just computed
+    x("create or replace temp table _inc_a_new as select interaction_id from _inc_a"
+      " except select s.interaction_id from stg_copies as s semi join _inc_a using"
+      " (interaction_id) anti join _inc_new_keys as k on k.source = s.source"
+      " and k.mailbox = s.mailbox and k.kind = s.kind and k.copy_id = s.copy_id")
     lap("stg_copies")
 
     x("create or replace temp table _inc_old_addresses as select distinct p.address"
@@ -208,7 +242,7 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
     x("delete from stg_participants using _inc_old_copies as k"
       " where stg_participants.source = k.source and stg_participants.mailbox = k.mailbox"
       " and stg_participants.kind = k.kind and stg_participants.copy_id = k.copy_id")
-    d = run("stg_participants", {"stg_copies": "_inc_d_stg_copies"})
+    d = run("stg_participants", {"stg_copies": "_inc_d_stg_copies", "raw_copies": "_inc_raw"})
     x(f"insert into stg_participants select * from {d}")  # noqa: S608
     lap("stg_participants")
 
@@ -234,8 +268,8 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
     lap("match_domains")
 
     # --- match_participants (A), match_interactions (R) ----------------------------------
-    x("create or replace temp view _inc_s_stg_participants as select * from stg_participants"
-      " semi join _inc_a using (interaction_id)")
+    rows_of("_inc_s_stg_participants", "stg_participants", "_inc_a",
+            "_inc_d_stg_participants", "_inc_a_new")
     x("delete from match_participants using _inc_a as a"
       " where match_participants.interaction_id = a.interaction_id")
     d = run("match_participants", {"stg_participants": "_inc_s_stg_participants"})
@@ -258,10 +292,9 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
                         " (interaction_id))")
       + ") as g on g.source = s.source and g.provider_thread_id = s.provider_thread_id"
       " where s.kind = 'email'")
-    x("create or replace temp view _inc_s2_stg_copies as select * from stg_copies"
-      " semi join _inc_r2 using (interaction_id)")
-    x("create or replace temp view _inc_s2_match_participants as select *"
-      " from match_participants semi join _inc_r2 using (interaction_id)")
+    rows_of("_inc_s2_stg_copies", "stg_copies", "_inc_r2", "_inc_d_stg_copies", "_inc_a_new")
+    rows_of("_inc_s2_match_participants", "match_participants", "_inc_r2",
+            "_inc_d_match_participants", "_inc_a")
     x("create or replace temp table _inc_old_threads as select distinct thread_id"
       " from match_interactions semi join _inc_r using (interaction_id)"
       " where thread_id is not null")
@@ -278,10 +311,10 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
     # --- match_interaction_accounts (R) --------------------------------------------------
     r_inputs = {"match_interactions": "_inc_s_match_interactions",
                 "match_participants": "_inc_s_match_participants"}
-    x("create or replace temp view _inc_s_match_interactions as select *"
-      " from match_interactions semi join _inc_r using (interaction_id)")
-    x("create or replace temp view _inc_s_match_participants as select *"
-      " from match_participants semi join _inc_r using (interaction_id)")
+    rows_of("_inc_s_match_interactions", "match_interactions", "_inc_r",
+            "_inc_d_match_interactions", "_inc_r")
+    rows_of("_inc_s_match_participants", "match_participants", "_inc_r",
+            "_inc_s2_match_participants", "_inc_r2")
     x("create or replace temp table _inc_old_touches as select account_id, owner_email,"
       " occurred_at from match_interaction_accounts semi join _inc_r using (interaction_id)"
       " where owner_present")
@@ -314,10 +347,10 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
       {"dormant_days": params["dormant_days"]})
     x("create or replace temp table _inc_old_events as select week_start, account_id,"
       " rep_email from overlap_event_facts semi join _inc_e using (interaction_id)")
-    x("create or replace temp view _inc_e_mia as select * from match_interaction_accounts"
-      " semi join _inc_e using (interaction_id)")
-    x("create or replace temp view _inc_e_mp as select * from match_participants"
-      " semi join _inc_e using (interaction_id)")
+    rows_of("_inc_e_mia", "match_interaction_accounts", "_inc_e",
+            "_inc_d_match_interaction_accounts", "_inc_r")
+    rows_of("_inc_e_mp", "match_participants", "_inc_e", "_inc_s2_match_participants",
+            "_inc_r2")
     x("delete from overlap_event_facts using _inc_e as e"
       " where overlap_event_facts.interaction_id = e.interaction_id")
     d = run("overlap_event_facts", {"match_interaction_accounts": "_inc_e_mia",
@@ -329,8 +362,8 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
     # --- overlap_collaboration (R) -------------------------------------------------------
     x("create or replace temp table _inc_old_collab as select week_start, account_id"
       " from overlap_collaboration semi join _inc_r using (interaction_id)")
-    x("create or replace temp view _inc_s_mia as select * from match_interaction_accounts"
-      " semi join _inc_r using (interaction_id)")
+    rows_of("_inc_s_mia", "match_interaction_accounts", "_inc_r",
+            "_inc_d_match_interaction_accounts", "_inc_r")
     x("delete from overlap_collaboration using _inc_r as r"
       " where overlap_collaboration.interaction_id = r.interaction_id")
     d = run("overlap_collaboration", {"match_interaction_accounts": "_inc_s_mia",
@@ -344,11 +377,15 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
       " select week_start, account_id, rep_email from _inc_d_overlap_event_facts)"
       " group by all")
     first = con.execute("select min(week_start) from _inc_pairs").fetchall()[0][0]
+    since = None if first is None else first - timedelta(days=28)
     scope["score_pairs"] = count("_inc_pairs")
+    # the pairs' events from 4 weeks before the earliest changed week (persistence looks back
+    # 4 weeks); also what the score audits read. The bound is a constant so that DuckDB skips
+    # the row groups of older weeks (each weekly build appends its own).
+    x("create or replace temp table _inc_s_events as select f.* from overlap_event_facts"
+      " as f semi join _inc_pairs as p on p.account_id = f.account_id"
+      " and p.rep_email = f.rep_email where f.week_start >= ?", [since])
     if first is not None:
-        x("create or replace temp view _inc_s_events as select f.* from overlap_event_facts"
-          " as f semi join _inc_pairs as p on p.account_id = f.account_id"
-          " and p.rep_email = f.rep_email where f.week_start >= (select min(week_start) - 28 from _inc_pairs)")
         x("delete from score_weekly using _inc_pairs as p"
           " where score_weekly.account_id = p.account_id"
           " and score_weekly.rep_email = p.rep_email and score_weekly.week_start >= ?",
@@ -362,8 +399,9 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
     x("create or replace temp table _inc_ckeys as select distinct week_start, account_id"
       " from (select * from _inc_old_collab union all select week_start, account_id"
       " from _inc_d_overlap_collaboration)")
-    x("create or replace temp view _inc_s_collab as select * from overlap_collaboration"
-      " semi join _inc_ckeys using (week_start, account_id)")
+    lowest = con.execute("select min(week_start) from _inc_ckeys").fetchall()[0][0]
+    x("create or replace temp table _inc_s_collab as select * from overlap_collaboration"
+      " semi join _inc_ckeys using (week_start, account_id) where week_start >= ?", [lowest])
     x("delete from score_collaboration_weekly using _inc_ckeys as k"
       " where score_collaboration_weekly.week_start = k.week_start"
       " and score_collaboration_weekly.account_id = k.account_id")
@@ -372,18 +410,13 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
     lap("score_collaboration_weekly")
 
     # --- what the scoped audits read (overlap.sqlrunner.run_audits) ----------------------
-    x("create or replace temp view _inc_audit_events as select * from overlap_event_facts"
-      " semi join _inc_e using (interaction_id)")
-    x("create or replace temp view _inc_audit_participants as select * from match_participants"
-      " semi join _inc_e using (interaction_id)")
-    x("create or replace temp view _inc_audit_interactions as select * from match_interactions"
-      " semi join _inc_e using (interaction_id)")
-    x("create or replace temp view _inc_audit_pair_events as select f.* from"
-      " overlap_event_facts as f semi join _inc_pairs as p on p.account_id = f.account_id"
-      " and p.rep_email = f.rep_email where f.week_start >= (select min(week_start) - 28 from _inc_pairs)")
-    x("create or replace temp view _inc_audit_score_weekly as select w.* from score_weekly as w"
+    # (the events of scope E are exactly the rows this build inserted: _inc_d_overlap_event_facts)
+    # (and their participants: _inc_e_mp)
+    rows_of("_inc_audit_interactions", "match_interactions", "_inc_e",
+            "_inc_s_match_interactions", "_inc_r")
+    x("create or replace temp table _inc_audit_score_weekly as select w.* from score_weekly as w"
       " semi join _inc_pairs as p on p.account_id = w.account_id and p.rep_email = w.rep_email"
-      " where w.week_start >= (select min(week_start) - 28 from _inc_pairs)")
+      " where w.week_start >= ?", [since])
     return True
 
 
@@ -392,10 +425,10 @@ def audit_inputs(audit: sqlrunner.SqlFile) -> dict[str, str]:
     (events, participants and interactions of scope E; score rows of the changed pairs, with
     all their events). Rows outside the scopes did not change and passed the earlier audits."""
     if "score_weekly" in audit.text:
-        return {"overlap_event_facts": "_inc_audit_pair_events",
+        return {"overlap_event_facts": "_inc_s_events",
                 "score_weekly": "_inc_audit_score_weekly"}
-    return {"overlap_event_facts": "_inc_audit_events",
-            "match_participants": "_inc_audit_participants",
+    return {"overlap_event_facts": "_inc_d_overlap_event_facts",
+            "match_participants": "_inc_e_mp",
             "match_interactions": "_inc_audit_interactions"}
 
 

@@ -22,6 +22,7 @@ shipped in the package.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -33,6 +34,8 @@ import duckdb
 
 from overlap.config import Config, Rules
 from overlap.errors import AuditFailed
+
+_TRACE = bool(os.environ.get("OVERLAP_TRACE_INCREMENTAL"))  # print each audit's time
 
 SQL_PACKAGE = "sql"
 AUDIT_SAMPLE = 5
@@ -225,8 +228,11 @@ def run_audits(con: duckdb.DuckDBPyConnection, params: Mapping[str, object] | No
         text = f.text
         for name, scope in (scoped(f) if scoped else {}).items():
             text = substitute(text, name, scope)
+        t0 = time.perf_counter()
         cursor = con.execute(text, _bound(f, params or {}))
         sample = cursor.fetchmany(AUDIT_SAMPLE)
+        if _TRACE:
+            print(f"{time.perf_counter() - t0:6.3f} AUDIT {f.stem}")
         if sample:
             rows = len(sample)
             while batch := cursor.fetchmany(10_000):

@@ -64,8 +64,7 @@ final as (
         provider_thread_id,
         subject,
         bulk_reason,
-        cancelled,
-        participants
+        cancelled
     from keyed
 )
 

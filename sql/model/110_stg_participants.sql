@@ -1,14 +1,18 @@
 -- grain: one row per participant entry of one copy (a copy may name an address twice)
 create or replace table stg_participants as
 with entries as (
+    -- the participants stay in raw_copies; stg_copies gives the copy its interaction
     select
-        interaction_id,
-        kind,
-        source,
-        mailbox,
-        copy_id,
-        unnest(participants) as p
-    from stg_copies
+        c.interaction_id,
+        c.kind,
+        c.source,
+        c.mailbox,
+        c.copy_id,
+        unnest(r.participants) as p
+    from raw_copies as r
+    join stg_copies as c
+        on c.source = r.source and c.mailbox = r.mailbox and c.kind = r.kind
+       and c.copy_id = r.copy_id
 ),
 
 final as (

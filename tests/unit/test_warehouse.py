@@ -112,3 +112,35 @@ def test_failed_extracts_say_whether_a_retry_may_help(error: Exception, transien
     from overlap.pipeline import is_transient
 
     assert is_transient(error) is transient
+
+
+def test_deleted_rows_are_vacuumed_once_they_pile_up(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    con = warehouse.connect(path)
+    con.execute("create table t (id integer, week integer)")
+    for week in range(4):  # a row group per commit, as weekly loads leave them
+        con.execute("insert into t select i, ? from range(120000) r(i)", [week])
+        con.execute("checkpoint")
+
+    def reopen() -> tuple[duckdb.DuckDBPyConnection, int, bool]:
+        con.close()
+        again = warehouse.connect(path)
+        stored = again.execute("select estimated_size from duckdb_tables()"
+                               " where table_name = 't'").fetchall()[0][0]
+        vacuum = again.execute("select current_setting('max_vacuum_tasks')").fetchall()[0][0]
+        return again, stored, vacuum > 0
+
+    con.execute("delete from t where week = 3")  # a whole row group: dropped at checkpoint
+    con.execute("delete from t where week = 2 and id % 10 = 0")  # 12,000 rows: kept for now
+    con, stored, vacuum = reopen()
+    assert (stored, vacuum) == (360_000, False)
+    con.execute("delete from t where week < 2 and id % 2 = 0")  # 132,000 of 360,000 deleted
+    con, stored, vacuum = reopen()
+    assert (stored, vacuum) == (360_000, True)
+    con.execute("insert into t values (-1, 9)")  # the next change rewrites the table
+    con, stored, vacuum = reopen()
+    # the half-empty row groups of weeks 0 and 1 became one; week 2's (90% live) may stay
+    assert stored <= 240_001 and not vacuum
+    assert warehouse.deleted_share(con, min_rows=1) < warehouse.COMPACT_SHARE
+    assert con.execute("select count(*) from t").fetchall()[0][0] == 228_001
+    con.close()
