@@ -51,6 +51,8 @@ def pipeline(config_path: str, manifests_file: str, week: str) -> dict[str, floa
     paths = p.report(config, [monday], now=now)[monday]
     t3 = time.perf_counter()
     out.update(load_s=t1 - t0, model_s=t2 - t1, report_s=t3 - t2, total_s=t3 - t0,
+               report_main_s=paths.seconds["main"], report_csv_s=paths.seconds["csv"],
+               report_digests_s=paths.seconds["digests"], digests=float(len(paths.digests)),
                build_s=stats.seconds, audits_s=stats.steps.get("audits", 0.0),
                incremental=float(stats.mode == "incremental"),
                html_mb=paths.html.stat().st_size / 1e6, peak_rss_mb=_rss_mb())

@@ -9,6 +9,7 @@ the tables beside each chart carry the same numbers as text.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from collections.abc import Mapping, Sequence
 
@@ -31,23 +32,40 @@ def _n(value: float) -> str:
     return "0" if text in ("", "-0") else text
 
 
+def _axis(value: int) -> str:
+    """An axis label that fits the 28 px margin: 950, 9.5k, 95k, 1.2M."""
+    if value < 1_000:
+        return str(value)
+    if value < 10_000:
+        return f"{value / 1_000:.1f}k".replace(".0k", "k")
+    if value < 999_500:
+        return f"{value / 1_000:.0f}k"
+    return f"{value / 1_000_000:.1f}M".replace(".0M", "M")
+
+
 def sparkline(values: Sequence[float], level: str | None = None, *, width: int = 104,
               height: int = 26) -> Markup:
     """A small line of weekly values (oldest first) with the last point marked."""
-    colour = LEVEL_COLOURS.get(level or "", NEUTRAL)
-    vals = [max(0.0, float(v)) if math.isfinite(float(v)) else 0.0 for v in values]
+    vals = tuple(max(0.0, x) if math.isfinite(x) else 0.0 for x in map(float, values))
+    return _sparkline(vals, level if level in LEVEL_COLOURS else None, width, height)
+
+
+# Digests draw one sparkline per row, and many pairs share a history (a first week shows
+# eleven zeros and one score): a drawn line is reused.
+@functools.lru_cache(maxsize=16384)
+def _sparkline(vals: tuple[float, ...], level: str | None, width: int, height: int) -> Markup:
     if not vals:
         return Markup("")
+    colour = LEVEL_COLOURS.get(level or "", NEUTRAL)
     pad = 3.0
     top = max(vals) or 1.0
     step = (width - 2 * pad) / max(1, len(vals) - 1)
-    points = [
-        (pad + i * step, height - pad - (v / top) * (height - 2 * pad)) for i, v in enumerate(vals)
-    ]
-    line = " ".join(f"{_n(x)},{_n(y)}" for x, y in points)
+    span = (height - 2 * pad) / top
     base = _n(height - pad)
-    area = f"{_n(points[0][0])},{base} {line} {_n(points[-1][0])},{base}"
-    lx, ly = points[-1]
+    xs = [_n(pad + i * step) for i in range(len(vals))]
+    ys = [base if v == 0.0 else _n(height - pad - v * span) for v in vals]
+    line = " ".join(f"{x},{y}" for x, y in zip(xs, ys, strict=True))
+    area = f"{xs[0]},{base} {line} {xs[-1]},{base}"
     label = "Score, last {} weeks: {}".format(len(vals), ", ".join(f"{v:.1f}" for v in vals))
     svg = (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
@@ -58,7 +76,7 @@ def sparkline(values: Sequence[float], level: str | None = None, *, width: int =
         f'<polygon points="{area}" fill="{colour}" fill-opacity="0.12"/>'
         f'<polyline points="{line}" fill="none" stroke="{colour}" stroke-width="1.6" '
         f'stroke-linejoin="round" stroke-linecap="round"/>'
-        f'<circle cx="{_n(lx)}" cy="{_n(ly)}" r="2.6" fill="{colour}"/>'
+        f'<circle cx="{xs[-1]}" cy="{ys[-1]}" r="2.6" fill="{colour}"/>'
         "</svg>"
     )
     return Markup(svg)  # noqa: S704 - numbers and module constants only
@@ -92,7 +110,7 @@ def trend_chart(weeks: Sequence[dt.date], stacks: Sequence[Mapping[str, int]], *
         )
         parts.append(
             f'<text x="{_n(left - 6)}" y="{_n(y + 3.5)}" text-anchor="end" font-size="10" '
-            f'fill="{LABEL}">{round(top * frac)}</text>'
+            f'fill="{LABEL}">{_axis(round(top * frac))}</text>'
         )
     for i, (week, stack) in enumerate(zip(weeks, stacks, strict=True)):
         x = left + i * slot + (slot - bar_w) / 2
@@ -112,7 +130,7 @@ def trend_chart(weeks: Sequence[dt.date], stacks: Sequence[Mapping[str, int]], *
         if totals[i]:
             parts.append(
                 f'<text x="{_n(x + bar_w / 2)}" y="{_n(y - 3)}" text-anchor="middle" '
-                f'font-size="10"{emphasis}>{totals[i]}</text>'
+                f'font-size="10"{emphasis}>{totals[i]:,}</text>'
             )
         _, iso_week, _ = week.isocalendar()
         parts.append(

@@ -1,8 +1,15 @@
-"""Everything a weekly report shows, read from the analyst views (and only from them).
+"""Everything a weekly report and the owner digests show, read from the analyst views (and only
+from them).
 
 Each query binds its values as parameters and orders its rows completely (ties broken by
 keys), so the same warehouse content always gives the same report. The result is a tree of
 plain dataclasses; the templates only lay it out.
+
+Scale: a week can hold hundreds of thousands of pairs and events. Every table is ranked and
+cut to its cap (``Caps``) in SQL, and every total beside it ("showing 50 of 190,161") is
+counted in SQL over all rows, so Python only ever sees the rows a page shows. The digests of
+all owners come from a handful of set-based queries (windows partitioned by owner), never
+from one query per owner.
 """
 
 from __future__ import annotations
@@ -200,38 +207,48 @@ class DataQuality:
 
 @dataclass(frozen=True)
 class PersonSection:
-    """The pairs (and, for owners, events and collaboration) of one owner or one rep."""
+    """One owner's or one rep's week: their highest-scoring pairs (at most a cap) and totals
+    over all of their pairs, computed in SQL; for owners' digests also their events and the
+    collaboration on their accounts (each capped, each with its total)."""
 
     anchor: str
     email: str
     name: str | None
-    pairs: tuple[Pair, ...]
-    events: tuple[Event, ...] = ()
-    collaborations: tuple[Collaboration, ...] = ()
+    pairs: tuple[Pair, ...]  # ranked by score, at most the cap
+    pairs_total: int  # every pair of this person this week
+    accounts: int  # distinct accounts over every pair
+    people: int  # owners: the reps who reached their accounts; reps: the owners they went around
+    total_events: int  # overlap events over every pair
+    top_level: str  # the highest level of any pair: high | medium | low
+    events: tuple[Event, ...] = ()  # of the top pairs first, at most the cap; in time order
+    events_total: int = 0
+    collaborations: tuple[Collaboration, ...] = ()  # most joint conversations first, capped
+    collaborations_total: int = 0
+    joint_conversations: int = 0  # over every collaboration row
 
-    @property
-    def accounts(self) -> int:
-        return len({p.account_id for p in self.pairs})
 
-    @property
-    def people(self) -> int:
-        """Owners: the reps who reached their accounts. Reps: the owners they went around."""
-        return len({(p.rep_email, p.owner_email) for p in self.pairs})
+@dataclass(frozen=True)
+class Caps:
+    """How many rows each table of the report and the digests shows.
 
-    @property
-    def total_events(self) -> int:
-        return sum(p.events for p in self.pairs)
+    Ranking and capping happen in SQL; every total, headline figure and "showing N of M" line
+    counts all rows of the week, never only the rows shown. The CSV export is never capped.
+    """
 
-    @property
-    def joint_conversations(self) -> int:
-        return sum(c.interactions for c in self.collaborations)
+    pairs: int = 50  # ranked table of the main report
+    people: int = 25  # owner blocks, and rep blocks, in the main report
+    person_rows: int = 10  # pairs in one owner or rep block of the main report
+    collaborations: int = 25  # teamwork table of the main report
+    # A digest is an email: readable at a glance and under ~100 kB, where Gmail clips.
+    digest_pairs: int = 50  # pairs in one owner's digest
+    digest_events: int = 50  # events in one owner's digest (of their top pairs first)
+    digest_collaborations: int = 25  # teamwork rows in one owner's digest
+    colleagues: int = 5  # names listed per teamwork row ("and 7 more")
 
-    @property
-    def top_level(self) -> str:
-        for level in LEVELS:
-            if any(p.level == level for p in self.pairs):
-                return level
-        return "low"
+    def __post_init__(self) -> None:
+        for name, value in vars(self).items():
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"cap {name} must be a whole number of at least 1, not {value!r}")
 
 
 @dataclass(frozen=True)
@@ -241,13 +258,19 @@ class WeekReport:
     figures: tuple[Figure, ...]
     customer_interactions: int  # interactions with a customer, with or without the owner
     overlap_interactions: int  # of those, the ones with at least one overlap event
-    pairs: tuple[Pair, ...]  # every pair of the week, ranked
+    pairs: tuple[Pair, ...]  # the highest-scoring pairs of the week, at most caps.pairs
+    pairs_total: int  # every pair of the week
     trend: tuple[dict[str, int], ...]  # events per level, one per week in `weeks`
-    owners: tuple[PersonSection, ...]
-    reps: tuple[PersonSection, ...]
-    collaborations: tuple[Collaboration, ...]
+    owners: tuple[PersonSection, ...]  # the owners most at risk, at most caps.people
+    owners_total: int  # owners with at least one pair this week
+    reps: tuple[PersonSection, ...]  # the reps most involved, at most caps.people
+    reps_total: int
+    collaborations: tuple[Collaboration, ...]  # most joint conversations first, capped
+    collaborations_total: int  # accounts with joint conversations this week
+    joint_conversations: int  # over every account
     coverage: Coverage
     quality: DataQuality
+    caps: Caps = field(default_factory=Caps)
     owner_figures: dict[str, tuple[Figure, ...]] = field(default_factory=dict)
 
     @property
@@ -255,33 +278,95 @@ class WeekReport:
         return next(f.value for f in self.figures if f.key == "events")
 
     @property
-    def joint_conversations(self) -> int:
-        return sum(c.interactions for c in self.collaborations)
-
-    @property
     def previous_start(self) -> dt.date:
         return self.week_start - dt.timedelta(days=7)
 
 
+@dataclass(frozen=True)
+class Digest:
+    """One account owner's digest: their section and their own headline figures."""
+
+    owner: PersonSection
+    figures: tuple[Figure, ...]
+
+
 # --------------------------------------------------------------------------- queries
 
-_PAIRS_SQL = """
-select account_id, account_name, owner_email, owner_name, rep_email, rep_name,
-       emails, meetings, contacts, score, level, reasons, events,
-       backdoor, coverage_gap, looped_in, rep_initiated, customer_initiated
-from overlap_weekly
-where week_start = $week
-order by score desc, account_id, rep_email, owner_email
+# Which pairs a table shows, by key: the top $limit of the week (a top-N, no full sort) ...
+_TOP_OF_WEEK = """
+    select account_id, rep_email, owner_email,
+           row_number() over (order by score desc, account_id, rep_email, owner_email) as pos,
+           (select count(*) from overlap_weekly where week_start = $week) as total
+    from (
+        select account_id, rep_email, owner_email, score from overlap_weekly
+        where week_start = $week
+        order by score desc, account_id, rep_email, owner_email
+        limit $limit
+    )
+"""
+# ... or the top $limit of each owner or rep (`{key}`), with each one's total; `{only}` may
+# restrict them to a list. Ranked on the keys alone, then joined to the wide rows.
+_TOP_PER_PERSON = """
+    select account_id, rep_email, owner_email,
+           row_number() over (partition by {key}
+                              order by score desc, account_id, rep_email, owner_email) as pos,
+           count(*) over (partition by {key}) as total
+    from overlap_weekly
+    where week_start = $week and {only}
+    qualify pos <= $limit
 """
 
-# One value per pair and week; summed in case an account changed owner within the history.
-_HISTORY_SQL = """
-select account_id, rep_email, week_start, sum(score) as score, sum(events) as events
-from overlap_weekly
-where week_start between $first and $week
-group by account_id, rep_email, week_start
-order by account_id, rep_email, week_start
+# The chosen pairs with each one's history for its sparkline: one value per week, summed in
+# case an account changed owner. Rows come grouped by `{key}`, ranked within it.
+_PAIRS_SQL = """
+with ranked as materialized ({ranked}),
+history as (
+    select account_id, rep_email,
+           list(week_start order by week_start) as h_weeks,
+           list(score order by week_start) as h_scores,
+           list(events order by week_start) as h_events
+    from (
+        select h.account_id, h.rep_email, h.week_start,
+               sum(h.score) as score, sum(h.events) as events
+        from overlap_weekly as h
+        semi join ranked as r on r.account_id = h.account_id and r.rep_email = h.rep_email
+        where h.week_start between $first and $week
+        group by h.account_id, h.rep_email, h.week_start
+    )
+    group by account_id, rep_email
+)
+select w.account_id, w.account_name, w.owner_email, w.owner_name, w.rep_email, w.rep_name,
+       w.emails, w.meetings, w.contacts, w.score, w.level, w.reasons, w.events,
+       w.backdoor, w.coverage_gap, w.looped_in, w.rep_initiated, w.customer_initiated,
+       r.total, h.h_weeks, h.h_scores, h.h_events
+from ranked as r
+join overlap_weekly as w
+    on w.week_start = $week and w.account_id = r.account_id and w.rep_email = r.rep_email
+    and w.owner_email is not distinct from r.owner_email
+left join history as h on h.account_id = r.account_id and h.rep_email = r.rep_email
+order by {order}r.pos
 """
+
+# Groups a pairs query may rank within; identifiers only from this list.
+_PAIR_GROUPS = {"owner": "owner_email", "rep": "rep_email"}
+
+# Every owner (or rep) of the week with totals over all of their pairs, most at risk first:
+# the highest level of any pair, then the sum of their pairs' scores.
+_PEOPLE_SQL = """
+select {key} as email, min({name}) as name, count(*) as pairs,
+       count(distinct account_id) as accounts, count(distinct {other}) as people,
+       sum(events) as events,
+       min(case level when 'high' then 0 when 'medium' then 1 else 2 end) as level_rank,
+       sum(cast(score as decimal(18, 6))) as total_score  -- exact: no order-dependent rounding
+from overlap_weekly
+where week_start = $week
+group by {key}
+order by level_rank, total_score desc, email
+"""
+_PEOPLE_KINDS = {
+    "owner": {"key": "owner_email", "name": "owner_name", "other": "rep_email"},
+    "rep": {"key": "rep_email", "name": "rep_name", "other": "owner_email"},
+}
 
 _TREND_SQL = """
 select week_start, level, sum(events) as events
@@ -328,43 +413,70 @@ _OVERLAP_INTERACTIONS_SQL = """
 select count(distinct interaction_id) from overlap_events where week_start = $week
 """
 
+# At most $limit events of each owner's week, with the owner's total: the events of their
+# highest-scoring pairs (ranked as the pairs table), listed in time order. {subject} is the
+# subject column, or null when the caller did not ask for subjects (then the interactions view
+# is not even joined).
 _EVENTS_SQL = """
+with picked as (
+    select e.interaction_id, e.account_id, e.rep_email,
+           row_number() over (partition by e.owner_email
+                              order by w.score desc nulls last, e.account_id, e.rep_email,
+                                       e.occurred_at, e.interaction_id) as pick,
+           count(*) over (partition by e.owner_email) as total
+    from overlap_events as e
+    left join overlap_weekly as w
+        on w.week_start = e.week_start and w.account_id = e.account_id
+        and w.rep_email = e.rep_email and w.owner_email = e.owner_email
+    where e.week_start = $week
+    qualify pick <= $limit
+)
 select e.interaction_id, e.kind, timezone($tz, e.occurred_at) as occurred_local,
        e.account_id, e.account_name, e.owner_email, e.rep_email,
-       e.initiated_by, e.category, e.contact_emails
-from overlap_events as e
-where e.week_start = $week
+       e.initiated_by, e.category, e.contact_emails, {subject} as subject, p.total
+from picked as p
+join overlap_events as e
+    on e.week_start = $week and e.interaction_id = p.interaction_id
+    and e.account_id = p.account_id and e.rep_email = p.rep_email
+{join}
 order by e.owner_email, e.occurred_at, e.interaction_id, e.account_id, e.rep_email
 """
+_EVENTS_PLAIN = {"subject": "null", "join": ""}
+_EVENTS_WITH_SUBJECTS = {
+    "subject": "i.subject",
+    "join": "left join interactions as i on i.interaction_id = e.interaction_id",
+}
 
-# The same rows with the subject; only run when the caller asked for subjects.
-_EVENTS_WITH_SUBJECTS_SQL = """
-select e.interaction_id, e.kind, timezone($tz, e.occurred_at) as occurred_local,
-       e.account_id, e.account_name, e.owner_email, e.rep_email,
-       e.initiated_by, e.category, e.contact_emails, i.subject
-from overlap_events as e
-left join interactions as i on i.interaction_id = e.interaction_id
-where e.week_start = $week
-order by e.owner_email, e.occurred_at, e.interaction_id, e.account_id, e.rep_email
-"""
-
+# The accounts with the most joint conversations, at most $limit per group (`{key}`: the whole
+# week or an owner), with the group's totals.
 _COLLAB_SQL = """
 select account_id, account_name, owner_email, owner_name, rep_emails,
-       interactions, emails, meetings, contacts
+       interactions, emails, meetings, contacts,
+       count(*) over (partition by {key}) as total,
+       sum(interactions) over (partition by {key}) as joint,
+       row_number() over (partition by {key}
+                          order by interactions desc, meetings desc, account_id, owner_email)
+           as pos
 from collaboration_weekly
 where week_start = $week
-order by interactions desc, meetings desc, account_id, owner_email
+qualify pos <= $limit
+order by {key}, pos
 """
+_COLLAB_GROUPS = {"week": "week_start", "owner": "owner_email"}
 
-# CRM names of reps and owners, as the marts carry them; the smallest wins if they disagree.
+# CRM names of reps and owners as the marts carry them over the trend's weeks; this week's
+# name wins, and the smallest if they disagree.
 _NAMES_SQL = """
-select email, min(name) as name
+select email, coalesce(min(name) filter (where week_start = $week), min(name)) as name
 from (
-    select rep_email as email, rep_name as name from overlap_weekly
+    select week_start, rep_email as email, rep_name as name from overlap_weekly
+    where week_start between $first and $week
     union all
-    select owner_email, owner_name from overlap_weekly
+    select week_start, owner_email, owner_name from overlap_weekly
+    where week_start between $first and $week
     union all
-    select owner_email, owner_name from collaboration_weekly
+    select week_start, owner_email, owner_name from collaboration_weekly
+    where week_start between $first and $week
 )
 where email is not null and name is not null and trim(name) <> ''
 group by email
@@ -412,7 +524,11 @@ def _int(value: Any) -> int:
 
 
 def _tuple(value: Iterable[Any] | None) -> tuple[str, ...]:
-    return tuple(str(v) for v in value if v is not None) if value is not None else ()
+    """A VARCHAR[] as a tuple of its strings, NULL elements left out."""
+    if value is None:
+        return ()
+    items = tuple(value)
+    return items if None not in items else tuple(str(v) for v in items if v is not None)
 
 
 def _state(status: str | None) -> str:
@@ -426,45 +542,24 @@ def _state(status: str | None) -> str:
     return "failed"
 
 
-def _sort_name(name: str | None, email: str) -> tuple[str, str]:
-    return ((name or email).strip().casefold(), email)
-
-
 def history_weeks(week_start: dt.date) -> tuple[dt.date, ...]:
     return tuple(week_start - dt.timedelta(weeks=k) for k in range(HISTORY_WEEKS - 1, -1, -1))
 
 
-def load_week(con: duckdb.DuckDBPyConnection, week_start: dt.date, *, subjects: bool = False,
+def load_week(con: duckdb.DuckDBPyConnection, week_start: dt.date, *, caps: Caps | None = None,
               timezone: str = "UTC", unmatched_limit: int = 10) -> WeekReport:
-    """Read one week (and the 11 before it, for trends) from the analyst views."""
+    """Read the main report of one week (and the 11 before it, for trends).
+
+    Tables hold at most ``caps`` rows, ranked in SQL; figures and totals count every row.
+    """
+    caps = caps or Caps()
     weeks = history_weeks(week_start)
-    previous = week_start - dt.timedelta(weeks=1)
     week_params = {"week": week_start}
     range_params = {"first": weeks[0], "week": week_start}
-    both = {"week": week_start, "previous": previous}
+    both = {"week": week_start, "previous": week_start - dt.timedelta(weeks=1)}
 
-    # Pair history, for sparklines.
-    history: dict[tuple[str, str], dict[dt.date, tuple[float, int]]] = defaultdict(dict)
-    for account_id, rep_email, ws, sc, ev in _rows(con, _HISTORY_SQL, range_params):
-        history[(account_id, rep_email)][ws] = (float(sc or 0.0), _int(ev))
-
-    pairs: list[Pair] = []
-    for row in _rows(con, _PAIRS_SQL, week_params):
-        (account_id, account_name, owner_email, owner_name, rep_email, rep_name, emails,
-         meetings, contacts, sc, level, reasons, events, backdoor, coverage_gap, looped_in,
-         rep_initiated, customer_initiated) = row
-        h = history.get((account_id, rep_email), {})
-        pairs.append(Pair(
-            account_id=account_id, account_name=account_name, owner_email=owner_email,
-            owner_name=owner_name, rep_email=rep_email, rep_name=rep_name,
-            emails=_int(emails), meetings=_int(meetings), contacts=_int(contacts),
-            score=float(sc or 0.0), level=level or "low", reasons=_tuple(reasons),
-            events=_int(events), backdoor=_int(backdoor), coverage_gap=_int(coverage_gap),
-            looped_in=_int(looped_in), rep_initiated=_int(rep_initiated),
-            customer_initiated=_int(customer_initiated),
-            history=tuple(h.get(w, (0.0, 0))[0] for w in weeks),
-            active_weeks=sum(1 for w in weeks if h.get(w, (0.0, 0))[1] > 0),
-        ))
+    ranked = _pairs(con, "week", weeks, caps.pairs)
+    pairs = ranked.get(week_start, ((), 0))
 
     trend_map: dict[dt.date, dict[str, int]] = {w: {lv: 0 for lv in LEVELS} for w in weeks}
     for ws, level, ev in _rows(con, _TREND_SQL, range_params):
@@ -475,49 +570,209 @@ def load_week(con: duckdb.DuckDBPyConnection, week_start: dt.date, *, subjects: 
     figures, owner_figures = _figures(con, both, week_start)
     customer = _int(_rows(con, _CUSTOMER_INTERACTIONS_SQL, week_params)[0][0])
     overlapping = _int(_rows(con, _OVERLAP_INTERACTIONS_SQL, week_params)[0][0])
+    names = _names(con, weeks)
+    owners, owners_total = _top_people(con, "owner", weeks, caps)
+    reps, reps_total = _top_people(con, "rep", weeks, caps)
+    collab = _collaborations(con, "week", week_start, caps.collaborations, names)
+    collaborations, collaborations_total, joint = collab.get(week_start, ((), 0, 0))
 
-    names = {email: name for email, name in _rows(con, _NAMES_SQL, {})}
-    rep_names = {p.rep_email: p.rep_name for p in pairs}
     tz_params = {"week": week_start, "tz": timezone}
-    events = [
-        Event(
-            interaction_id=r[0], kind=r[1], occurred_at=r[2], account_id=r[3],
-            account_name=r[4], owner_email=r[5], rep_email=r[6],
-            rep_name=rep_names.get(r[6]) or names.get(r[6]), initiated_by=r[7], category=r[8],
-            contacts=_tuple(r[9]), subject=(r[10] if subjects else None),
-        )
-        for r in _rows(con, _EVENTS_WITH_SUBJECTS_SQL if subjects else _EVENTS_SQL, tz_params)
-    ]
-
-    collaborations = tuple(
-        Collaboration(
-            account_id=r[0], account_name=r[1], owner_email=r[2], owner_name=r[3],
-            colleagues=tuple((e, names.get(e)) for e in _tuple(r[4])),
-            interactions=_int(r[5]), emails=_int(r[6]), meetings=_int(r[7]), contacts=_int(r[8]),
-        )
-        for r in _rows(con, _COLLAB_SQL, week_params)
-    )
-
     return WeekReport(
         week_start=week_start,
         weeks=weeks,
         figures=figures,
         customer_interactions=customer,
         overlap_interactions=overlapping,
-        pairs=tuple(pairs),
+        pairs=pairs[0],
+        pairs_total=pairs[1],
         trend=tuple(trend_map[w] for w in weeks),
-        owners=_owner_sections(pairs, events, collaborations),
-        reps=_rep_sections(pairs),
+        owners=owners,
+        owners_total=owners_total,
+        reps=reps,
+        reps_total=reps_total,
         collaborations=collaborations,
+        collaborations_total=collaborations_total,
+        joint_conversations=joint,
         coverage=_coverage(con, tz_params),
         quality=_quality(con, unmatched_limit),
+        caps=caps,
         owner_figures=owner_figures,
     )
 
 
+def load_digests(con: duckdb.DuckDBPyConnection, report: WeekReport, *, subjects: bool = False,
+                 timezone: str = "UTC") -> tuple[Digest, ...]:
+    """One digest per account owner with overlap this week, ordered by address.
+
+    A handful of set-based queries serve every owner at once (never one query per owner);
+    each digest holds at most ``report.caps`` digest rows, with totals over all rows.
+    """
+    caps = report.caps
+    week_start, weeks = report.week_start, report.weeks
+    stats = {row[0]: row for row in _rows(con, _people_sql("owner"), {"week": week_start})}
+    pairs = _pairs(con, "owner", weeks, caps.digest_pairs)
+    names = _names(con, weeks)
+    events = _events(con, week_start, caps.digest_events, names, subjects=subjects,
+                     timezone=timezone)
+    collabs = _collaborations(con, "owner", week_start, caps.digest_collaborations, names)
+
+    with_events = {o for o, (evs, total) in events.items() if total}
+    digests = []
+    for i, owner in enumerate(sorted(set(stats) | with_events)):
+        row = stats.get(owner)
+        owner_events, events_total = events.get(owner, ((), 0))
+        owner_collabs, collabs_total, joint = collabs.get(owner, ((), 0, 0))
+        section = PersonSection(
+            anchor=f"owner-{i + 1}", email=owner, name=row[1] if row else None,
+            pairs=pairs.get(owner, ((), 0))[0], pairs_total=_int(row[2]) if row else 0,
+            accounts=_int(row[3]) if row else 0, people=_int(row[4]) if row else 0,
+            total_events=_int(row[5]) if row else 0,
+            top_level=LEVELS[_int(row[6])] if row else "low",
+            events=owner_events, events_total=events_total,
+            collaborations=owner_collabs, collaborations_total=collabs_total,
+            joint_conversations=joint,
+        )
+        figures = report.owner_figures.get(owner) or _no_figures(week_start)
+        digests.append(Digest(owner=section, figures=figures))
+    return tuple(digests)
+
+
+def _people_sql(kind: str) -> str:
+    return _PEOPLE_SQL.format(**_PEOPLE_KINDS[kind])
+
+
+def _top_people(con: duckdb.DuckDBPyConnection, kind: str, weeks: tuple[dt.date, ...],
+                caps: Caps) -> tuple[tuple[PersonSection, ...], int]:
+    """The ``caps.people`` owners (or reps) most at risk, each with their top pairs."""
+    week_start = weeks[-1]
+    rows = _rows(con, _people_sql(kind), {"week": week_start})
+    shown = rows[: caps.people]
+    pairs = _pairs(con, kind, weeks, caps.person_rows, only=[r[0] for r in shown])
+    sections = tuple(
+        PersonSection(
+            anchor=f"{kind}-{i + 1}", email=email, name=name,
+            pairs=pairs.get(email, ((), 0))[0], pairs_total=_int(n_pairs),
+            accounts=_int(accounts), people=_int(people), total_events=_int(events),
+            top_level=LEVELS[_int(level_rank)],
+        )
+        for i, (email, name, n_pairs, accounts, people, events, level_rank, _score)
+        in enumerate(shown)
+    )
+    return sections, len(rows)
+
+
+def _pairs(con: duckdb.DuckDBPyConnection, group: str, weeks: tuple[dt.date, ...], limit: int,
+           *, only: Sequence[str] | None = None) -> dict[Any, tuple[tuple[Pair, ...], int]]:
+    """The top ``limit`` pairs of each group (week, owner or rep) and the group's total.
+
+    ``only`` restricts the groups to these owners or reps."""
+    if only is not None and not only:
+        return {}
+    if group == "week":
+        sql = _PAIRS_SQL.format(ranked=_TOP_OF_WEEK, order="")
+    else:
+        key = _PAIR_GROUPS[group]
+        only_sql = "true" if only is None else f"list_contains($only, {key})"
+        sql = _PAIRS_SQL.format(ranked=_TOP_PER_PERSON.format(key=key, only=only_sql),
+                                order=f"r.{key}, ")
+    params: dict[str, Any] = {"week": weeks[-1], "first": weeks[0], "limit": limit}
+    if only is not None:
+        params["only"] = list(only)
+    slot = {w: i for i, w in enumerate(weeks)}
+    out: dict[Any, tuple[list[Pair], int]] = {}
+    group_index = {"week": None, "owner": 2, "rep": 4}[group]
+    for row in _rows(con, sql, params):
+        (account_id, account_name, owner_email, owner_name, rep_email, rep_name, emails,
+         meetings, contacts, sc, level, reasons, events, backdoor, coverage_gap, looped_in,
+         rep_initiated, customer_initiated, total, h_weeks, h_scores, h_events) = row
+        scores = [0.0] * len(weeks)
+        active = 0
+        for w, s, e in zip(h_weeks or (), h_scores or (), h_events or (), strict=True):
+            i = slot.get(w)
+            if i is not None:
+                scores[i] = float(s or 0.0)
+                active += _int(e) > 0
+        pair = Pair(
+            account_id=account_id, account_name=account_name, owner_email=owner_email,
+            owner_name=owner_name, rep_email=rep_email, rep_name=rep_name,
+            emails=_int(emails), meetings=_int(meetings), contacts=_int(contacts),
+            score=float(sc or 0.0), level=level or "low", reasons=_tuple(reasons),
+            events=_int(events), backdoor=_int(backdoor), coverage_gap=_int(coverage_gap),
+            looped_in=_int(looped_in), rep_initiated=_int(rep_initiated),
+            customer_initiated=_int(customer_initiated),
+            history=tuple(scores), active_weeks=active,
+        )
+        g = weeks[-1] if group_index is None else row[group_index]
+        out.setdefault(g, ([], _int(total)))[0].append(pair)
+    return {g: (tuple(ps), total) for g, (ps, total) in out.items()}
+
+
+def _events(con: duckdb.DuckDBPyConnection, week_start: dt.date, limit: int,
+            names: dict[str, str], *, subjects: bool, timezone: str,
+            ) -> dict[str, tuple[tuple[Event, ...], int]]:
+    """At most ``limit`` events per owner (their highest-scoring pairs' first), in time
+    order, and the owner's total."""
+    sql = _EVENTS_SQL.format(**(_EVENTS_WITH_SUBJECTS if subjects else _EVENTS_PLAIN))
+    out: dict[str, tuple[list[Event], int]] = {}
+    for r in _rows(con, sql, {"week": week_start, "tz": timezone, "limit": limit}):
+        event = Event(
+            interaction_id=r[0], kind=r[1], occurred_at=r[2], account_id=r[3],
+            account_name=r[4], owner_email=r[5], rep_email=r[6], rep_name=names.get(r[6]),
+            initiated_by=r[7], category=r[8], contacts=_tuple(r[9]),
+            subject=r[10] if subjects else None,
+        )
+        out.setdefault(r[5], ([], _int(r[11])))[0].append(event)
+    return {o: (tuple(evs), total) for o, (evs, total) in out.items()}
+
+
+def _collaborations(con: duckdb.DuckDBPyConnection, group: str, week_start: dt.date,
+                    limit: int, names: dict[str, str],
+                    ) -> dict[Any, tuple[tuple[Collaboration, ...], int, int]]:
+    """Per group (the week or an owner): the top rows, the number of rows and the sum of
+    joint conversations."""
+    key = _COLLAB_GROUPS[group]
+    out: dict[Any, tuple[list[Collaboration], int, int]] = {}
+    for r in _rows(con, _COLLAB_SQL.format(key=key), {"week": week_start, "limit": limit}):
+        row = Collaboration(
+            account_id=r[0], account_name=r[1], owner_email=r[2], owner_name=r[3],
+            colleagues=tuple((e, names.get(e)) for e in _tuple(r[4])),
+            interactions=_int(r[5]), emails=_int(r[6]), meetings=_int(r[7]), contacts=_int(r[8]),
+        )
+        g = week_start if group == "week" else r[2]
+        out.setdefault(g, ([], _int(r[9]), _int(r[10])))[0].append(row)
+    return {g: (tuple(rows), total, joint) for g, (rows, total, joint) in out.items()}
+
+
+def _names(con: duckdb.DuckDBPyConnection, weeks: tuple[dt.date, ...]) -> dict[str, str]:
+    return dict(_rows(con, _NAMES_SQL, {"first": weeks[0], "week": weeks[-1]}))
+
+
+_FIGURE_SPECS = (  # key, label (company report), label (owner digest), up is good
+    ("events", "Overlap events", "Overlap events", False),
+    ("accounts", "Accounts affected", "Accounts affected", False),
+    ("reps", "Reps involved", "Reps involved", False),
+    ("high", "High-risk pairs", "High-risk pairs", False),
+    ("collaboration", "Joint conversations", "With colleagues", True),
+)
+
+
+def _make_figures(c: dict[str, dict[dt.date, int]], week: dt.date, previous: dt.date, *,
+                  owner: bool) -> tuple[Figure, ...]:
+    return tuple(
+        Figure(key, owner_label if owner else label,
+               c.get(key, {}).get(week, 0), c.get(key, {}).get(previous, 0), up)
+        for key, label, owner_label, up in _FIGURE_SPECS
+    )
+
+
+def _no_figures(week: dt.date) -> tuple[Figure, ...]:
+    """An owner's figures when they have none this week or last (zeros, labelled)."""
+    return _make_figures({}, week, week - dt.timedelta(weeks=1), owner=True)
+
+
 def _figures(con: duckdb.DuckDBPyConnection, params: dict[str, Any], week: dt.date,
              ) -> tuple[tuple[Figure, ...], dict[str, tuple[Figure, ...]]]:
-    """Headline figures for the whole company and for each owner."""
+    """Headline figures for the whole company and for each owner, over every event."""
     # counts[owner or None][metric][week] -> value
     counts: dict[str | None, dict[str, dict[dt.date, int]]] = defaultdict(
         lambda: defaultdict(dict))
@@ -532,61 +787,10 @@ def _figures(con: duckdb.DuckDBPyConnection, params: dict[str, Any], week: dt.da
         counts[None if overall else owner]["collaboration"][ws] = _int(n)
 
     previous = params["previous"]
-
-    def make(c: dict[str, dict[dt.date, int]], owner: bool) -> tuple[Figure, ...]:
-        specs = [
-            ("events", "Overlap events", False),
-            ("accounts", "Accounts affected", False),
-            ("reps", "Reps involved", False),
-            ("high", "High-risk pairs", False),
-            ("collaboration", "Joint conversations" if not owner else "With colleagues", True),
-        ]
-        return tuple(
-            Figure(key, label, c[key].get(week, 0), c[key].get(previous, 0), up)
-            for key, label, up in specs
-        )
-
-    overall_figs = make(counts[None], owner=False)
-    per_owner = {o: make(c, owner=True) for o, c in sorted(
+    overall_figs = _make_figures(counts[None], week, previous, owner=False)
+    per_owner = {o: _make_figures(c, week, previous, owner=True) for o, c in sorted(
         ((o, c) for o, c in counts.items() if o is not None), key=lambda kv: kv[0])}
     return overall_figs, per_owner
-
-
-def _owner_sections(pairs: Sequence[Pair], events: Sequence[Event],
-                    collaborations: Sequence[Collaboration]) -> tuple[PersonSection, ...]:
-    by_owner: dict[str, list[Pair]] = defaultdict(list)
-    names: dict[str, str | None] = {}
-    for p in pairs:
-        by_owner[p.owner_email].append(p)
-        names.setdefault(p.owner_email, p.owner_name)
-    ev_by_owner: dict[str, list[Event]] = defaultdict(list)
-    for e in events:
-        ev_by_owner[e.owner_email].append(e)
-        names.setdefault(e.owner_email, None)
-    collab_by_owner: dict[str, list[Collaboration]] = defaultdict(list)
-    for c in collaborations:
-        collab_by_owner[c.owner_email].append(c)
-    owners = sorted(set(by_owner) | set(ev_by_owner),
-                    key=lambda o: _sort_name(names.get(o), o))
-    return tuple(
-        PersonSection(anchor=f"owner-{i + 1}", email=o, name=names.get(o),
-                      pairs=tuple(by_owner.get(o, ())), events=tuple(ev_by_owner.get(o, ())),
-                      collaborations=tuple(collab_by_owner.get(o, ())))
-        for i, o in enumerate(owners)
-    )
-
-
-def _rep_sections(pairs: Sequence[Pair]) -> tuple[PersonSection, ...]:
-    by_rep: dict[str, list[Pair]] = defaultdict(list)
-    names: dict[str, str | None] = {}
-    for p in pairs:
-        by_rep[p.rep_email].append(p)
-        names.setdefault(p.rep_email, p.rep_name)
-    reps = sorted(by_rep, key=lambda r: _sort_name(names.get(r), r))
-    return tuple(
-        PersonSection(anchor=f"rep-{i + 1}", email=r, name=names.get(r), pairs=tuple(by_rep[r]))
-        for i, r in enumerate(reps)
-    )
 
 
 def _coverage(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> Coverage:

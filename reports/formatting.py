@@ -137,6 +137,16 @@ initiated_label = _label(INITIATED_LABELS)
 kind_label = _label(KIND_LABELS)
 
 
+def level_class(value: str | None) -> str:
+    """A CSS class suffix for a level: only a known level, never text from the data."""
+    return value if value in LEVEL_LABELS else "low"
+
+
+def category_class(value: str | None) -> str:
+    """A CSS class suffix for a category: only a known category, never text from the data."""
+    return value if value in CATEGORY_LABELS else "looped_in"
+
+
 def person(name: str | None, email: str | None) -> str:
     """The display form of a person: the CRM name if known, else the address."""
     if name and name.strip():
@@ -168,6 +178,8 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "category_label": category_label,
     "initiated_label": initiated_label,
     "kind_label": kind_label,
+    "level_class": level_class,
+    "category_class": category_class,
     "truncate_text": truncate,
     "person": person,
     "activity": activity,

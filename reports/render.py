@@ -11,6 +11,13 @@ writes, each file atomically (temporary file + ``os.replace``)::
 
 The same warehouse content gives byte-identical files except for the one line that carries
 ``generated_at``.
+
+Every table is ranked and capped in SQL (``Caps``, defaults: the 50 highest-scoring pairs; the
+25 owners and 25 reps most at risk, 10 pairs each; 25 collaboration rows; per digest 50 pairs,
+50 events and 25 collaboration rows) and says "showing N of M" when it is cut. Headline figures
+and totals count every row of the week; the CSV is never capped: it is the full list. So the
+report stays a few hundred kilobytes and renders in about a second however big the company
+(size L: 2,000 reps, 50k accounts, ~780k pairs in a week).
 """
 
 from __future__ import annotations
@@ -20,19 +27,23 @@ import hashlib
 import os
 import re
 import tempfile
-from dataclasses import dataclass
+import time
+from collections import deque
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from reports import charts, csv_export
-from reports.data import Figure, PersonSection, WeekReport, load_week
+from reports.data import Caps, PersonSection, WeekReport, load_digests, load_week
 from reports.formatting import FILTERS, iso_week
 
-TOP_PAIRS = 50  # rows of the ranked table; the CSV has them all
-SECTION_ROWS = 25  # rows per owner / rep section of the main report
-DIGEST_EVENTS = 200  # events listed in one owner's digest
+DEFAULT_CAPS = Caps()
+TOP_PAIRS = DEFAULT_CAPS.pairs  # rows of the ranked table; the CSV has them all
+_PENDING_WRITES = 16  # digests rendered but not yet on disk
 
 
 @dataclass(frozen=True)
@@ -40,6 +51,7 @@ class ReportPaths:
     html: Path
     csv: Path
     digests: dict[str, Path]  # owner email -> digest
+    seconds: dict[str, float] = field(default_factory=dict)  # main, csv, digests
 
 
 def make_environment() -> Environment:
@@ -77,13 +89,16 @@ def render_week(
     title: str = "Overlap",
     subjects: bool = False,
     timezone: str = "UTC",
-    top: int = TOP_PAIRS,
+    top: int | None = None,
+    caps: Caps = DEFAULT_CAPS,
 ) -> ReportPaths:
     """Write the week's report, CSV and owner digests under ``out_dir/<ISO week>/``.
 
     ``week_start`` is the Monday of the week (the ``week_start`` of the views); ``timezone``
     is the company time zone, used to show event times and to match run windows to the week.
     Subjects are shown only when ``subjects`` is true (and the warehouse kept them).
+    ``caps`` bounds every table (see ``Caps``); ``top`` is a shortcut for ``caps.pairs``,
+    the rows of the ranked table.
     """
     if isinstance(week_start, dt.datetime) or not isinstance(week_start, dt.date):
         raise TypeError("week_start must be a datetime.date (the Monday of the week)")
@@ -91,15 +106,19 @@ def render_week(
         raise ValueError(f"week_start {week_start.isoformat()} is not a Monday")
     if generated_at.tzinfo is None or generated_at.utcoffset() is None:
         raise ValueError("generated_at must be timezone-aware")
-    if top < 1:
-        raise ValueError("top must be at least 1")
+    if top is not None:
+        if top < 1:
+            raise ValueError("top must be at least 1")
+        caps = replace(caps, pairs=top)
 
     week = iso_week(week_start)
     week_dir = Path(out_dir) / week
     digest_dir = week_dir / "digests"
-    report = load_week(con, week_start, subjects=subjects, timezone=timezone)
+    clock = time.perf_counter()
+    report = load_week(con, week_start, caps=caps, timezone=timezone)
     context = {
         "r": report,
+        "caps": caps,
         "title": title,
         "week": week,
         "generated_at": generated_at,
@@ -109,31 +128,37 @@ def render_week(
     }
     env = _env()
 
-    html = env.get_template("report.html").render(
-        **context, top=top, section_rows=SECTION_ROWS)
+    html = env.get_template("report.html").render(**context)
     html_path = week_dir / f"overlap-{week}.html"
-    _write_atomic(html_path, html.encode("utf-8"))
+    _write_atomic(html_path, [html.encode("utf-8")])
+    seconds = {"main": time.perf_counter() - clock}
+    clock = time.perf_counter()
 
     csv_path = week_dir / f"overlap_weekly-{week}.csv"
-    _write_atomic(csv_path, csv_export.to_csv(csv_export.rows(con, week_start)))
+    _write_atomic(csv_path, csv_export.chunks(con, week_start))
+    seconds["csv"] = time.perf_counter() - clock
+    clock = time.perf_counter()
 
     digests: dict[str, Path] = {}
-    names = digest_filenames([s.email for s in report.owners])
-    digest_template = env.get_template("digest.html")
-    for section in report.owners:
-        figures = report.owner_figures.get(section.email) or _no_figures()
-        text = digest_template.render(**context, owner=section, figures=figures,
-                                      digest_events=DIGEST_EVENTS)
-        path = digest_dir / names[section.email]
-        _write_atomic(path, text.encode("utf-8"))
-        digests[section.email] = path
+    owners = load_digests(con, report, subjects=subjects, timezone=timezone)
+    names = digest_filenames([d.owner.email for d in owners])
+    digest_template = env.get_template("digest.html")  # compiled once, rendered per owner
+    # Files are written (and fsynced) on a thread while the next digest renders; a few
+    # pending at most, so memory stays flat however many owners there are.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="overlap-digests") as writer:
+        pending: deque[Future[None]] = deque()
+        for digest in owners:
+            text = digest_template.render(**context, owner=digest.owner, figures=digest.figures)
+            path = digest_dir / names[digest.owner.email]
+            pending.append(writer.submit(_write_atomic, path, [text.encode("utf-8")]))
+            digests[digest.owner.email] = path
+            if len(pending) >= _PENDING_WRITES:
+                pending.popleft().result()
+        for done in pending:
+            done.result()
     _remove_stale(digest_dir, set(digests.values()))
-    return ReportPaths(html=html_path, csv=csv_path, digests=digests)
-
-
-def _no_figures() -> tuple[Figure, ...]:
-    return tuple(Figure(k, k, 0, 0) for k in ("events", "accounts", "reps", "high",
-                                               "collaboration"))
+    seconds["digests"] = time.perf_counter() - clock
+    return ReportPaths(html=html_path, csv=csv_path, digests=digests, seconds=seconds)
 
 
 _UNSAFE = re.compile(r"[^a-z0-9._@+-]+")
@@ -159,13 +184,14 @@ def digest_filenames(emails: list[str]) -> dict[str, str]:
     return names
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def _write_atomic(path: Path, chunks: Iterable[bytes]) -> None:
     """Write beside the target, then rename over it: readers see the old or the new file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            for chunk in chunks:
+                fh.write(chunk)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
@@ -185,4 +211,5 @@ def _remove_stale(digest_dir: Path, keep: set[Path]) -> None:
             path.unlink(missing_ok=True)
 
 
-__all__ = ["ReportPaths", "WeekReport", "PersonSection", "make_environment", "render_week"]
+__all__ = ["Caps", "ReportPaths", "WeekReport", "PersonSection", "make_environment",
+           "render_week"]

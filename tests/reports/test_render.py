@@ -162,7 +162,8 @@ def test_cap_says_how_many_more(warehouse, render):
     root, _ = parse(read(render(warehouse, top=3).html))
     assert len(ranked_rows(root)) == 3
     more = root.by_id("ranked").find_all("div", "more")[0].text()
-    assert more == "Showing the top 3 of 9 pairs \u2014 6 more in overlap_weekly-2026-W47.csv."
+    assert more == ("Showing the 3 highest of 9 pairs \u2014 the full list is in "
+                    "overlap_weekly-2026-W47.csv and the overlap_weekly view.")
     root, _ = parse(read(render(warehouse).html))
     assert len(ranked_rows(root)) == 9
     assert root.by_id("ranked").find_all("div", "more") == []
