@@ -11,9 +11,11 @@ Window sync (no cursor, or the cursor expired):
    the window cannot be asked for: each page's messages are fetched (step 3) and paging
    stops once a whole page has ``internalDate`` older than the window start minus
    :data:`DATE_SLACK`. Cost: every message received since the window start, plus at most one
-   page of older ones.
+   page of older ones. The next page is listed (on a second connection) while this page's
+   batches run, as soon as one of them shows the page is not wholly older.
 3. ``users.messages.get`` with ``format=metadata`` and only the headers the rules need, in
-   batches of <= 50 posted to ``<endpoint>/batch/gmail/v1``. Sub-requests answered 429, the
+   batches of ``batch_size`` (50; fewer when less quota is left, up to 4 more to use up a
+   window's last units) posted to ``<endpoint>/batch/gmail/v1``. Sub-requests answered 429, the
    rate-limit 403s or 5xx are re-queued with backoff (never dropped); 404 means deleted
    meanwhile.
 4. A message belongs to the window by its Date header (rule 8), like the file sources;
@@ -28,16 +30,25 @@ step 3; deleted ones are returned in ``removed``. A 404 (history no longer kept,
 week) falls back to a window sync, reported as ``mode="window"``.
 
 Quota: messages.list/get 5 units, history.list 2, getProfile 1; paced to
-``quota_units_per_minute`` (default 6,000) per mailbox.
+``quota_units_per_minute`` (default 6,000) per mailbox and ``project_quota_units_per_minute``
+(default 1,200,000) for all the mailboxes a process syncs, by one
+:class:`~connectors.google_auth.QuotaPacer` per mailbox and per project, shared by the syncs
+of the process. A call's units count from its send until a window after its answer (Google
+counts it somewhere in between); a batch is sized to the quota left and built before that
+quota is free, and a small call leaves the window with the batch after it, so windows are
+filled to the unit.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httplib2
+from google_auth_httplib2 import AuthorizedHttp
 from googleapiclient.errors import HttpError
 from googleapiclient.http import BatchHttpRequest
 
@@ -47,18 +58,21 @@ from connectors.google_auth import (
     Caller,
     GoogleOptions,
     QuotaPacer,
+    Spend,
     batch_uri,
     build_service,
     classify,
     delegated_credentials,
     is_transient,
     key_info,
+    shared_pacer,
 )
 from connectors.headers import email_from_headers
 from connectors.records import EmailCopy, Quarantined, Record, Window
 from connectors.retry import Transient
 
 PAGE_SIZE = 500  # the API's maximum for messages.list and history.list
+BATCH_MAX = 100  # calls per batch request (the API's limit; 50 is the advised size)
 # How much earlier than its Date header a message may have been received (clock skew of the
 # sender): listing continues until a whole page is older than window start minus this.
 DATE_SLACK = timedelta(days=2)
@@ -76,35 +90,70 @@ class _Gmail:
         self.request = request
         self.options = GoogleOptions.from_request(request)
         self.stats = SyncStats()
-        creds = delegated_credentials(key_info(request), request.mailbox, GMAIL_SCOPE)
+        info = key_info(request)
+        creds = delegated_credentials(info, request.mailbox, GMAIL_SCOPE)
         self.service = build_service("gmail", "v1", creds, self.options.endpoint,
                                      self.options.timeout_seconds)
-        self.pacer = QuotaPacer(self.options.quota_units_per_minute,
-                                self.options.quota_window_seconds,
-                                sleep=self.options.retry.sleep)
+        # A second connection for the list page fetched ahead (see window_sync).
+        self._list_http = AuthorizedHttp(creds, http=httplib2.Http(
+            timeout=self.options.timeout_seconds))
+        # Shared by the syncs of this process: one right after another (an incremental
+        # sync after a window sync) must not start as if the last minute spent nothing.
+        owner = ("gmail", self.options.endpoint or "", str(info.get("client_email")))
+        project = shared_pacer(owner, self.options.project_quota_units_per_minute,
+                               self.options.quota_window_seconds)
+        self.pacer = shared_pacer((*owner, request.mailbox.lower()),
+                                  self.options.quota_units_per_minute,
+                                  self.options.quota_window_seconds, project=project)
         self.caller = Caller(self.options.retry, self.pacer, self.stats)
         self.headers = HEADERS + (("Subject",) if request.subjects else ())
         self.users = self.service.users()
+        # One resource object: users.messages() builds every method of the collection anew
+        # from the discovery document (~1 ms), which was most of the CPU spent per message.
+        self.messages = self.users.messages()
 
     # --- streams ------------------------------------------------------------------------
 
     def window_sync(self) -> SyncResult:
         window = self.request.window
+        # Small calls leave the quota window with the batch after them (with_next).
         profile = self.caller.call(lambda: self.users.getProfile(userId="me"), COST_PROFILE,
-                                   "users.getProfile")
+                                   "users.getProfile", with_next=True)
         history_id = str(profile["historyId"])
         records: list[Record] = []
         pending: list[str] = []
         seen: set[str] = set()
         floor_ms = (window.start - DATE_SLACK).timestamp() * 1000
-        for ids in self._list_pages():
-            fresh = [i for i in ids if i not in seen]  # pages may overlap while mail arrives
-            seen.update(fresh)
-            found = self._get_many(fresh)
-            self._sort(found.values(), window, records, pending)
-            dates = [int(m.get("internalDate", 0)) for m in found.values() if m is not None]
-            if dates and max(dates) < floor_ms:
-                break  # newest first: this whole page is older than the window
+        # The next list page is fetched on a second connection while this page's batches
+        # run, once a batch shows that this page is not wholly older than the window (the
+        # rule below would stop listing): no list round trip between pages, and no page
+        # listed in vain.
+        with ThreadPoolExecutor(1, thread_name_prefix="gmail-list") as lister:
+            page = self._list_page(None)
+            while True:
+                token = page.get("nextPageToken")
+                ahead: Future[dict[str, Any]] | None = None
+
+                def list_ahead(found: dict[str, dict[str, Any] | None],
+                               token: str | None = token) -> None:
+                    nonlocal ahead
+                    if ahead is None and token and any(
+                            m is not None and int(m.get("internalDate", 0)) >= floor_ms
+                            for m in found.values()):
+                        # Its quota is reserved here, between two batches, so that the next
+                        # batch is sized knowing it.
+                        spend = self.pacer.acquire(COST_LIST)
+                        ahead = lister.submit(self._list_page, token, self._list_http, spend)
+
+                ids = [m["id"] for m in page.get("messages", [])]
+                fresh = [i for i in ids if i not in seen]  # pages overlap while mail arrives
+                seen.update(fresh)
+                found = self._get_many(fresh, on_batch=list_ahead)
+                self._sort(found.values(), window, records, pending)
+                dates = [int(m.get("internalDate", 0)) for m in found.values() if m is not None]
+                if not token or (dates and max(dates) < floor_ms):
+                    break  # newest first: this whole page is older than the window
+                page = ahead.result() if ahead is not None else self._list_page(token)
         return SyncResult(records, "window", _cursor(history_id, pending), stats=self.stats)
 
     def incremental_sync(self, cursor: dict[str, Any]) -> SyncResult:
@@ -117,7 +166,7 @@ class _Gmail:
                 lambda t=page_token: self.users.history().list(  # type: ignore[misc]
                     userId="me", startHistoryId=cursor["historyId"], maxResults=PAGE_SIZE,
                     historyTypes=["messageAdded", "messageDeleted"], pageToken=t),
-                COST_HISTORY, "users.history.list", expired=(404,))
+                COST_HISTORY, "users.history.list", expired=(404,), with_next=True)
             for record in page.get("history", []):
                 for item in record.get("messagesAdded", []):
                     added.append(item["message"]["id"])
@@ -140,21 +189,27 @@ class _Gmail:
 
     # --- helpers ------------------------------------------------------------------------
 
-    def _list_pages(self) -> Iterable[list[str]]:
-        """Message ids, one page of up to 500 at a time, newest first."""
-        token: str | None = None
-        while True:
-            page = self.caller.call(
-                lambda t=token: self.users.messages().list(  # type: ignore[misc]
-                    userId="me", maxResults=PAGE_SIZE, pageToken=t, includeSpamTrash=False),
-                COST_LIST, "users.messages.list")
-            yield [m["id"] for m in page.get("messages", [])]
-            token = page.get("nextPageToken")
-            if not token:
-                return
+    def _list_page(self, token: str | None, http: Any = None,
+                   reserved: Spend | None = None) -> dict[str, Any]:
+        """One page of up to 500 message ids, newest first (``http``: another connection,
+        for a page fetched from another thread; ``reserved``: its quota)."""
 
-    def _get_many(self, ids: list[str]) -> dict[str, dict[str, Any] | None]:
-        """``messages.get`` (metadata) for ``ids`` in batches; None for deleted messages.
+        def make() -> Any:
+            request = self.messages.list(userId="me", maxResults=PAGE_SIZE, pageToken=token,
+                                         includeSpamTrash=False)
+            if http is not None:
+                request.http = http  # httplib2 connections are not thread-safe
+            return request
+
+        page: dict[str, Any] = self.caller.call(make, COST_LIST, "users.messages.list",
+                                                with_next=True, reserved=reserved)
+        return page
+
+    def _get_many(self, ids: list[str],
+                  on_batch: Callable[[dict[str, dict[str, Any] | None]], None] | None = None,
+                  ) -> dict[str, dict[str, Any] | None]:
+        """``messages.get`` (metadata) for ``ids`` in batches; None for deleted messages;
+        ``on_batch(found so far)`` after each batch.
 
         A sub-request failing transiently goes back into the queue (front) and is retried
         after the policy's backoff; after ``attempts`` tries of one id the sync fails."""
@@ -163,9 +218,18 @@ class _Gmail:
         tries: dict[str, int] = {}
         size = self.options.batch_size
         while queue:
-            chunk, queue = queue[:size], queue[size:]
+            # As many as the quota allows once some fit, up to a batch: a part-filled window
+            # is not left idle until a whole batch fits. (The quota itself is reserved when
+            # the batch goes out: _PacedHttp.)
+            most = min(size, len(queue))
+            least = max(1, size // 10)
+            spare = min(least - 1, len(queue) - most, BATCH_MAX - most)
+            calls = self.pacer.forecast(COST_GET, most, least, spare)
+            chunk, queue = queue[:calls], queue[calls:]
             failed: list[tuple[str, Transient]] = []
             self._batch(chunk, out, failed)
+            if on_batch is not None:
+                on_batch(out)
             if not failed:
                 continue
             worst = 0
@@ -179,13 +243,14 @@ class _Gmail:
                     raise SourceError(f"users.messages.get gave up after "
                                       f"{self.options.retry.attempts} tries: {exc}",
                                       transient=True)
-            self.stats.retries += len(failed)
+            self.caller.count(retries=len(failed))
             queue = [m for m, _ in failed] + queue
             self.options.retry.sleep(self.options.retry.delay(worst - 1, retry_after))
         return out
 
     def _batch(self, chunk: list[str], out: dict[str, dict[str, Any] | None],
                failed: list[tuple[str, Transient]]) -> None:
+        """One batch of ``messages.get`` for ``chunk``; a batch failing whole is resent."""
         errors: list[Exception] = []
 
         def callback(request_id: str, response: Any, exception: Exception | None) -> None:
@@ -203,16 +268,13 @@ class _Gmail:
         def send() -> None:
             # One batch object per try: a failed batch is resent whole.
             batch = BatchHttpRequest(callback=callback, batch_uri=batch_uri(self.options.endpoint))
-            for message_id in chunk:
-                batch.add(self.users.messages().get(
-                    userId="me", id=message_id, format="metadata",
-                    metadataHeaders=list(self.headers)), request_id=message_id)
-            self.pacer.acquire(COST_GET * len(chunk))
-            self.stats.requests += 1
-            self.stats.calls += len(chunk)
-            self.stats.quota_units += COST_GET * len(chunk)
+            gets = [self.messages.get(userId="me", id=message_id, format="metadata",
+                                      metadataHeaders=list(self.headers)) for message_id in chunk]
+            for message_id, get in zip(chunk, gets, strict=True):
+                batch.add(get, request_id=message_id)
+            self.caller.count(requests=1, calls=len(chunk), units=COST_GET * len(chunk))
             try:
-                batch.execute()
+                batch.execute(http=_PacedHttp(gets[0].http, self.pacer, len(chunk)))
             except HttpError as exc:
                 raise classify(exc, "batch") from None
             except Exception as exc:  # noqa: BLE001 - transport errors: classified
@@ -250,6 +312,25 @@ class _Gmail:
             provider_thread_id=msg.get("threadId"))
 
 
+class _PacedHttp:
+    """The connection a batch of ``calls`` gets goes out on: their quota is reserved just
+    before the request is sent — once the batch is built and encoded, work that then holds
+    no quota — and released as soon as the answer is in, before its parts are parsed."""
+
+    def __init__(self, http: Any, pacer: QuotaPacer, calls: int) -> None:
+        self.http = http
+        self.pacer = pacer
+        self.calls = calls
+        self.credentials = getattr(http, "credentials", None)  # the library refreshes them
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        spend = self.pacer.acquire_calls(COST_GET, self.calls, least=self.calls)
+        try:
+            return self.http.request(*args, **kwargs)
+        finally:
+            self.pacer.release(spend)
+
+
 def _internal_date(msg: dict[str, Any]) -> datetime:
     return datetime.fromtimestamp(int(msg.get("internalDate", 0)) / 1000, UTC)
 
@@ -273,10 +354,13 @@ def sync(request: SyncRequest) -> SyncResult:
     """One mailbox, one window: incremental from ``request.cursor`` when possible."""
     gmail = _Gmail(request)
     cursor = _parse_cursor(request.cursor) if request.cursor else None
-    if cursor is not None:
-        try:
-            return gmail.incremental_sync(cursor)
-        except CursorExpired:
-            pass  # history.list answers 404 when startHistoryId is older than Gmail keeps
-    return gmail.window_sync()
+    try:
+        if cursor is not None:
+            try:
+                return gmail.incremental_sync(cursor)
+            except CursorExpired:
+                pass  # history.list answers 404 when startHistoryId is older than Gmail keeps
+        return gmail.window_sync()
+    finally:
+        gmail.pacer.flush()
 

@@ -10,6 +10,7 @@ Airflow task passes the parsed JSON of its connection), else from the file named
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import json
 import os
@@ -45,6 +46,7 @@ GMAIL_SCOPE = "https://www.googleapis.com/auth/gmail.metadata"
 # Least privilege for events.list: events only — no calendar list, settings or ACLs.
 CALENDAR_SCOPE = "https://www.googleapis.com/auth/calendar.events.readonly"
 DEFAULT_QUOTA = 6000  # units per user per minute (Gmail's default for new projects)
+DEFAULT_PROJECT_QUOTA = 1_200_000  # units per minute for the whole project (Gmail)
 DEFAULT_TIMEOUT = 60.0  # seconds per HTTP request
 
 
@@ -54,6 +56,8 @@ class GoogleOptions:
 
     endpoint: str | None = None
     quota_units_per_minute: int = DEFAULT_QUOTA
+    # App-wide: one pacer shared by the syncs running in one process (see shared_pacer).
+    project_quota_units_per_minute: int = DEFAULT_PROJECT_QUOTA
     quota_window_seconds: float = 60.0
     batch_size: int = 50
     timeout_seconds: float = DEFAULT_TIMEOUT
@@ -80,6 +84,8 @@ class GoogleOptions:
                             cap=number("retry_cap_seconds", 60, 0))
         return cls(endpoint=endpoint.rstrip("/") if endpoint else None,
                    quota_units_per_minute=int(number("quota_units_per_minute", DEFAULT_QUOTA, 1)),
+                   project_quota_units_per_minute=int(number(
+                       "project_quota_units_per_minute", DEFAULT_PROJECT_QUOTA, 1)),
                    quota_window_seconds=number("quota_window_seconds", 60, 0.001),
                    batch_size=int(number("batch_size", 50, 1, 100)),
                    timeout_seconds=number("timeout_seconds", DEFAULT_TIMEOUT, 0.001),
@@ -117,14 +123,27 @@ def key_info(request: SyncRequest) -> dict[str, Any]:
     return info
 
 
+_SIGNERS: dict[tuple[str, str], service_account.Credentials] = {}
+_SIGNERS_LOCK = threading.Lock()
+
+
 def delegated_credentials(info: dict[str, Any], mailbox: str,
                           scope: str) -> service_account.Credentials:
-    """Service-account credentials acting as ``mailbox`` (domain-wide delegation)."""
-    try:
-        creds = service_account.Credentials.from_service_account_info(info, scopes=[scope])
-    except (ValueError, KeyError):
-        raise AuthError("the service-account key is incomplete or malformed") from None
-    return creds.with_subject(mailbox)
+    """Service-account credentials acting as ``mailbox`` (domain-wide delegation).
+
+    The key is parsed once per process: loading an RSA key checks it (~35 ms of CPU), which
+    200 mailboxes starting at once would spend serially; ``with_subject`` reuses it."""
+    digest = hashlib.sha256(json.dumps(info, sort_keys=True).encode("utf-8")).hexdigest()
+    with _SIGNERS_LOCK:
+        base = _SIGNERS.get((digest, scope))
+    if base is None:
+        try:
+            base = service_account.Credentials.from_service_account_info(info, scopes=[scope])
+        except (ValueError, KeyError):
+            raise AuthError("the service-account key is incomplete or malformed") from None
+        with _SIGNERS_LOCK:
+            base = _SIGNERS.setdefault((digest, scope), base)
+    return base.with_subject(mailbox)
 
 
 def build_service(api: str, version: str, creds: service_account.Credentials,
@@ -206,77 +225,235 @@ def classify(exc: BaseException, what: str, expired: tuple[int, ...] = (410,)) -
     return SourceError(f"{what}: {type(exc).__name__}")
 
 
+@dataclass(eq=False)
+class Spend:
+    """Units reserved by one request (``calls`` calls of equal cost; a batch has several)."""
+
+    units: int
+    calls: int
+    project: Spend | None = None  # the same units in the project-wide pacer
+    settled: bool = False
+
+
 class QuotaPacer:
-    """Keeps one user's spend under ``units`` per ``window`` seconds (a sliding window, as
-    Google counts), waiting before a call that would exceed it."""
+    """Keeps a quota — one user's, or with ``project`` also the app-wide one — under ``units``
+    per ``window`` seconds on a sliding window, as Google counts it, waiting before a call
+    that would exceed it. Safe to share between threads.
+
+    Google charges a call at some moment between our sending it and its answer arriving (a
+    batch part when that part is processed), and we cannot see which: a reservation counts
+    from before the send (:meth:`acquire`) until ``window`` seconds after the answer
+    (:meth:`release`). That is never shorter than Google's own count, whatever the latency
+    or the server's load, and costs one round trip per window (0.1% of a minute) — where a
+    margin added to the window has to guess the round trip: 2.5% of a 1-second test window
+    let a batch through too early when the machine was loaded.
+    """
 
     def __init__(self, units: int, window: float = 60.0,
                  clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 project: QuotaPacer | None = None) -> None:
         self.units = units
-        # Google counts a call when it arrives and a batch part when it is processed: leave
-        # a margin so our clock's window never ends before theirs — 2% plus up to 0.1 s, in
-        # proportion to the window (a fixed 0.1 s would cost 10% of a 1-second test window).
-        self.window = window * 1.02 + min(0.1, window * 0.005)
+        self.window = window
         self.clock = clock
         self.sleep = sleep
+        self.project = project
         self.waited = 0.0
-        self._spent: deque[tuple[float, int]] = deque()
+        self._in_flight = 0  # units reserved by calls not yet answered
+        self._done: deque[tuple[float, int]] = deque()  # (answered at, units), oldest first
+        self._done_units = 0
+        self._held: list[Spend] = []  # answered, leaving the window with the next one
         self._lock = threading.Lock()
 
-    def acquire(self, cost: int) -> None:
-        cost = min(cost, self.units)
+    def acquire(self, cost: int) -> Spend:
+        """Wait until a call of ``cost`` units fits; reserve it. :meth:`release` when answered."""
+        return self.acquire_calls(cost, 1)
+
+    def acquire_calls(self, each: int, most: int, least: int = 1, spare: int = 0) -> Spend:
+        """Wait until ``least`` calls of ``each`` units fit, then reserve as many as fit now,
+        up to ``most`` — or up to ``most + spare`` when less than ``least`` calls would be
+        left. A batch is sized to the quota left: a small call does not hold a whole batch
+        back until it leaves the window, and a remainder too small for a batch of its own
+        rides along instead of idling or splitting into ever smaller batches."""
+        spend = self._reserve(each, most, least, spare)
+        if self.project is not None:
+            try:
+                spend.project = self.project._reserve(each, spend.calls,
+                                                      min(least, spend.calls), 0)
+            except BaseException:
+                self._shrink(spend, 0)
+                raise
+            self._shrink(spend, spend.project.calls)
+        return spend
+
+    def forecast(self, each: int, most: int, least: int = 1, spare: int = 0) -> int:
+        """How many calls :meth:`acquire_calls` would reserve once ``least`` fit, if nothing
+        else is reserved meanwhile (with ``project``, in both): a batch can be built and
+        encoded while its quota is still in use, and then reserved exactly."""
+        calls = self._forecast(each, most, least, spare)
+        if self.project is not None:
+            calls = min(calls, self.project._forecast(each, most, least, spare))
+        return calls
+
+    def _forecast(self, each: int, most: int, least: int, spare: int) -> int:
+        each = max(1, min(each, self.units))
+        most = max(1, most)
+        least = max(1, min(least, most, self.units // each))
+        with self._lock:
+            self._expire(self.clock())
+            free = self.units - self._in_flight - self._done_units
+            done = iter(self._done)
+            last = None
+            for answered, units in done:
+                if free >= least * each and answered != last:
+                    break
+                free += units  # units answered at the same moment leave together
+                last = answered
+        if free < least * each:
+            return least  # calls in flight must be answered first: a guess, the smallest
+        return self._grant(free // each, most, least, spare)
+
+    @staticmethod
+    def _grant(fit: int, most: int, least: int, spare: int) -> int:
+        return fit if most < fit < min(most + least, most + spare + 1) else min(most, fit)
+
+    def release(self, spend: Spend, *, with_next: bool = False) -> None:
+        """The request was answered (or failed): its units leave the window ``window``
+        seconds from now. ``with_next``: keep them until the next call is answered and
+        let them leave with it — a small call (a list page) then shares a batch's slot of
+        the window instead of leaving a gap too small for a batch, where only a one-message
+        batch would fit (safe: units only count longer). Idempotent."""
+        if spend.project is not None:
+            assert self.project is not None
+            self.project.release(spend.project)
+        with self._lock:
+            if spend.settled:
+                return
+            spend.settled = True
+            if with_next:
+                self._held.append(spend)
+                return
+            self._settle([spend], self.clock())
+
+    def flush(self) -> None:
+        """Let the held units (``with_next``) go now: call when a sync ends."""
+        with self._lock:
+            self._settle([], self.clock())
+
+    def _settle(self, spends: list[Spend], now: float) -> None:
+        for spend in [*self._held, *spends]:
+            self._in_flight -= spend.units
+            if spend.units:
+                self._done.append((now, spend.units))
+                self._done_units += spend.units
+        self._held.clear()
+
+    def _shrink(self, spend: Spend, calls: int) -> None:
+        with self._lock:
+            units = spend.units // max(spend.calls, 1) * calls
+            self._in_flight -= spend.units - units
+            spend.units, spend.calls = units, calls
+
+    def _expire(self, now: float) -> None:
+        while self._done and self._done[0][0] + self.window <= now:
+            self._done_units -= self._done.popleft()[1]
+
+    def _reserve(self, each: int, most: int, least: int, spare: int) -> Spend:
+        each = max(1, min(each, self.units))  # a call dearer than the quota: one at a time
+        most = max(1, most)
+        least = max(1, min(least, most, self.units // each))
         while True:
             with self._lock:
                 now = self.clock()
-                while self._spent and self._spent[0][0] <= now - self.window:
-                    self._spent.popleft()
-                used = sum(u for _, u in self._spent)
-                if used + cost <= self.units:
-                    self._spent.append((now, cost))
-                    return
-                # Wait until enough of the oldest spend leaves the window.
-                need = used + cost - self.units
-                freed = 0
+                self._expire(now)
+                free = self.units - self._in_flight - self._done_units
+                if free >= least * each:
+                    calls = self._grant(free // each, most, least, spare)
+                    self._in_flight += calls * each
+                    return Spend(calls * each, calls)
+                need = least * each - free
+                if need > self._done_units and self._held:
+                    # Held units block this call: let them go now (safe: they were answered
+                    # before now), instead of waiting for a call that cannot be made.
+                    self._settle([], now)
+                    continue
                 wait = self.window
-                for t, u in self._spent:
-                    freed += u
-                    if freed >= need:
-                        wait = t + self.window - now
-                        break
+                if need <= self._done_units:
+                    # Wait until enough of the answered spend leaves the window.
+                    freed = 0
+                    for answered, units in self._done:
+                        freed += units
+                        if freed >= need:
+                            wait = answered + self.window - now
+                            break
+                # else: calls in flight must be answered first and then stay a whole
+                # window: nothing can fit sooner than that.
             wait = max(wait, 0.001)
             self.waited += wait
             self.sleep(wait)
 
 
+_PACERS: dict[tuple[object, ...], QuotaPacer] = {}
+_PACERS_LOCK = threading.Lock()
+
+
+def shared_pacer(key: tuple[str, ...], units: int, window: float,
+                 project: QuotaPacer | None = None) -> QuotaPacer:
+    """The one pacer of this process for a quota named by ``key`` (the API, the service
+    account, the endpoint, and the mailbox for a per-user quota): syncs of one process —
+    threads, or one sync after another — share what they spent. Separate processes each
+    have their own, so an app-wide quota is best split between the worker processes."""
+    full = (*key, units, window, id(project))
+    with _PACERS_LOCK:
+        pacer = _PACERS.get(full)
+        if pacer is None:
+            pacer = _PACERS[full] = QuotaPacer(units, window, project=project)
+        return pacer
+
+
 @dataclass
 class Caller:
-    """Runs API calls with the shared retry policy, quota pacing and statistics."""
+    """Runs API calls with the shared retry policy, quota pacing and statistics (the
+    statistics may be counted from two threads: a list page fetched ahead of the batches)."""
 
     policy: RetryPolicy
     pacer: QuotaPacer
     stats: SyncStats
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count(self, requests: int = 0, calls: int = 0, units: int = 0,
+              retries: int = 0) -> None:
+        with self._lock:
+            self.stats.requests += requests
+            self.stats.calls += calls
+            self.stats.quota_units += units
+            self.stats.retries += retries
 
     def call(self, make: Callable[[], Any], cost: int, what: str,
-             expired: tuple[int, ...] = (410,)) -> Any:
+             expired: tuple[int, ...] = (410,), with_next: bool = False,
+             reserved: Spend | None = None) -> Any:
         """Execute one request (``make()`` builds it) with retries; returns the JSON.
-        ``expired``: statuses meaning the cursor is no longer valid (CursorExpired)."""
+        ``expired``: statuses meaning the cursor is no longer valid (CursorExpired);
+        ``with_next``: its quota leaves the window with the next call's
+        (:meth:`QuotaPacer.release`); ``reserved``: the first try's quota, already reserved
+        (by another thread)."""
+        first = [reserved] if reserved is not None else []
 
         def once() -> Any:
-            self.pacer.acquire(cost)
-            self.stats.requests += 1
-            self.stats.calls += 1
-            self.stats.quota_units += cost
+            spend = first.pop() if first else self.pacer.acquire(cost)
+            self.count(requests=1, calls=1, units=cost)
             try:
                 return make().execute(num_retries=0)  # retries are ours: Retry-After honoured
             except Exception as exc:  # noqa: BLE001 - classified below, never swallowed
                 raise classify(exc, what, expired) from None
+            finally:
+                self.pacer.release(spend, with_next=with_next)
 
         return self.retry(once)
 
     def retry(self, fn: Callable[[], T]) -> T:
         def count(_attempt: int, _exc: Transient) -> None:
-            self.stats.retries += 1
+            self.count(retries=1)
 
         try:
             return call_with_retry(fn, self.policy, on_retry=count)

@@ -15,7 +15,10 @@ It enforces what Google enforces for Overlap's scopes: ``q`` and ``format=full|r
 403 under ``gmail.metadata``; page sizes are capped (500 / 2500); ``syncToken`` cannot be
 combined with timeMin/timeMax (400); each user has a quota of units per minute (sliding
 minute; messages.get/list 5, history.list 2, getProfile 1; events.list counts 1) answered by
-429 ``rateLimitExceeded`` (or 403 ``userRateLimitExceeded`` with ``quota_status=403``).
+429 ``rateLimitExceeded`` (or 403 ``userRateLimitExceeded`` with ``quota_status=403``); as
+an option, Gmail calls also count against an app-wide quota, all users together
+(``project_quota_units_per_minute``; Gmail's is 1,200,000 units per minute), answered 429
+(or 403) ``rateLimitExceeded``.
 Faults are injected with :meth:`GoogleSandbox.inject`; :meth:`expire_history` and
 :meth:`expire_sync_tokens` invalidate cursors (404 / 410); :meth:`expire_tokens` revokes the
 access tokens issued so far; :meth:`GoogleSandbox.chaos` adds seeded random faults of every
@@ -105,6 +108,23 @@ def _parse_rfc3339(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
 
 
+class _Window:
+    """Units spent in a sliding window: (time, units), oldest first, and their sum."""
+
+    def __init__(self) -> None:
+        self.spent: deque[tuple[float, int]] = deque()
+        self.sum = 0
+
+    def total(self, now: float, window: float) -> int:
+        while self.spent and self.spent[0][0] <= now - window:
+            self.sum -= self.spent.popleft()[1]
+        return self.sum
+
+    def add(self, now: float, units: int) -> None:
+        self.spent.append((now, units))
+        self.sum += units
+
+
 @dataclass
 class _Grant:
     mailbox: str
@@ -123,6 +143,9 @@ class GoogleSandbox:
     quota_units_per_minute: int | None = 6000
     quota_status: int = 429
     quota_window_seconds: float = 60.0  # Google counts per minute; tests shorten it
+    # The app-wide quota, all users together (Gmail: 1,200,000 units per minute); None: off.
+    project_quota_units_per_minute: int | None = None
+    project_quota_rejections: int = 0
     granted_scopes: frozenset[str] = frozenset({GMAIL_SCOPE, CALENDAR_SCOPE})
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     faults: list[Fault] = field(default_factory=list)
@@ -133,7 +156,8 @@ class GoogleSandbox:
         self._lock = threading.RLock()
         self._in_batch = threading.local()
         self._grants: dict[str, _Grant] = {}
-        self._usage: dict[str, deque[tuple[float, int]]] = {}
+        self._usage: dict[str, _Window] = {}
+        self._project_usage = _Window()
         self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self._key_id = secrets.token_hex(20)
         self.http = SandboxHTTPServer(self._handle, host=self.host, port=self.port)
@@ -370,24 +394,36 @@ class GoogleSandbox:
         return grant
 
     def _charge(self, mailbox: str, api: str) -> Response | None:
-        """Count quota units against the user; a 429/403 when the minute is used up."""
+        """Count quota units against the user and the project; a 429/403 when either's
+        window is used up (Google: ``userRateLimitExceeded`` / ``rateLimitExceeded``)."""
         limit = self.quota_units_per_minute
+        # Gmail's project quota; Calendar has its own, not emulated.
+        project = self.project_quota_units_per_minute if api.startswith("gmail.") else None
         cost = QUOTA_COST.get(api, 1)
-        if limit is None:
+        if limit is None and project is None:
             return None
         now = time.monotonic()
+        window = self.quota_window_seconds
         with self._lock:
-            used = self._usage.setdefault(mailbox, deque())
-            while used and used[0][0] <= now - self.quota_window_seconds:
-                used.popleft()
-            if sum(u for _, u in used) + cost > limit:
+            used = self._usage.setdefault(mailbox, _Window())
+            if limit is not None and used.total(now, window) + cost > limit:
                 self.quota_rejections += 1
                 if self.quota_status == 403:
                     return google_error(403, "User-rate limit exceeded.",
                                         "userRateLimitExceeded", "usageLimits")
                 return google_error(429, "User-rate limit exceeded.", "rateLimitExceeded",
                                     "usageLimits")
-            used.append((now, cost))
+            if project is not None \
+                    and self._project_usage.total(now, window) + cost > project:
+                self.quota_rejections += 1
+                self.project_quota_rejections += 1
+                message = ("Quota exceeded for quota metric 'Queries' and limit 'Queries per "
+                           "minute' of service 'gmail.googleapis.com'.")
+                return google_error(self.quota_status, message, "rateLimitExceeded",
+                                    "usageLimits")
+            used.add(now, cost)
+            if project is not None:
+                self._project_usage.add(now, cost)
         return None
 
     def _api(self, req: Request) -> Response:
@@ -656,8 +692,10 @@ def start(seeds: dict[str, MailboxSeed], *, host: str = "127.0.0.1", port: int =
           secrets_dir: Path, **options: Any) -> GoogleSandbox:
     """Serve ``seeds`` (address → MailboxSeed) as a Google Workspace tenant; started.
 
-    Options: ``quota_units_per_minute`` (default 6000; None: unlimited), ``quota_status``
-    (429 or 403), ``granted_scopes`` (the domain-wide delegation grant), ``clock``.
+    Options: ``quota_units_per_minute`` (per user; default 6000; None: unlimited),
+    ``project_quota_units_per_minute`` (all users together; default None: unlimited — Gmail's
+    is 1,200,000), ``quota_window_seconds`` (default 60), ``quota_status`` (429 or 403),
+    ``granted_scopes`` (the domain-wide delegation grant), ``clock``.
     """
     clock = options.pop("clock", None) or (lambda: datetime.now(UTC))
     sandbox = GoogleSandbox(build_mailboxes(seeds, clock()), Path(secrets_dir), host=host,

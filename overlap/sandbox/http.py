@@ -57,6 +57,9 @@ def parse_target(target: str) -> tuple[str, dict[str, list[str]]]:
 
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # headers and body go out in separate writes: without TCP_NODELAY the body waits for
+    # the client's delayed ACK (~40 ms per response), which no real API adds
+    disable_nagle_algorithm = True
     server: _Server
 
     def _serve(self) -> None:
@@ -91,6 +94,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 1024  # 200 mailboxes connect at once; the default backlog is 5
     allow_reuse_address = True
     handler: Handler
 

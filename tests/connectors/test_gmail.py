@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -154,6 +156,34 @@ def test_pacing_to_the_quota_avoids_rejections(tmp_path: Path) -> None:
         result = gmail.sync(request(sb, quota_units_per_minute=400, quota_window_seconds=0.5))
         assert len(result.records) == 150
         assert sb.quota_rejections == 0 and result.stats.retries == 0
+
+
+def test_a_sync_right_after_another_counts_what_that_one_spent(tmp_path: Path) -> None:
+    seeds = {REP: mail_seed(REP, 150, WINDOW.start, WINDOW.end)}  # 756 units
+    with google.start(seeds, secrets_dir=tmp_path, quota_units_per_minute=400) as sb:
+        sb.quota_window_seconds = 0.5
+        opts = {"quota_units_per_minute": 400, "quota_window_seconds": 0.5}
+        first = gmail.sync(request(sb, **opts))
+        for i in range(60):  # 300 units more, at once: the first sync's last window is full
+            sb.add_message(REP, message_head(500 + i, REP, WINDOW.start + timedelta(days=1)))
+        second = gmail.sync(request(sb, cursor=first.cursor, **opts))
+        assert len(second.records) == 60
+        assert sb.quota_rejections == 0 and second.stats.retries == 0
+
+
+def test_mailboxes_synced_in_threads_share_the_app_wide_quota(tmp_path: Path) -> None:
+    boxes = [f"rep{i}@corp.example" for i in range(4)]
+    seeds = {m: mail_seed(m, 60, WINDOW.start, WINDOW.end) for m in boxes}
+    with google.start(seeds, secrets_dir=tmp_path, quota_units_per_minute=None,
+                      project_quota_units_per_minute=400, quota_window_seconds=0.5) as sb:
+        opts = {"quota_window_seconds": 0.5, "project_quota_units_per_minute": 400}
+        start = time.monotonic()
+        with ThreadPoolExecutor(len(boxes)) as pool:
+            results = list(pool.map(lambda m: gmail.sync(request(sb, m, **opts)), boxes))
+        # 4 x 306 units, three windows' worth: paced together, nothing refused.
+        assert [len(r.records) for r in results] == [60] * 4
+        assert time.monotonic() - start >= 1.0
+        assert sb.project_quota_rejections == 0 and sum(r.stats.retries for r in results) == 0
 
 
 def test_the_metadata_scope_rules_are_enforced(sandbox: GoogleSandbox) -> None:
