@@ -158,14 +158,15 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
         ``known`` holds exactly ``table``'s rows of the interactions in ``known_keys`` (rows
         this build just computed or fetched and will not change), so ``table`` itself — all
         of history — is read only for the interactions outside ``known_keys``: often none,
-        and then ``into`` is a view of ``known``, not a copy."""
+        and when ``known`` is then exactly the rows wanted, ``into`` is a view of it, not a
+        copy (a view that filters would filter again at every use)."""
         part = f"select * from {known} semi join {keys} using (interaction_id)"
         if keys != known_keys:
             part += f" semi join {known_keys} using (interaction_id)"
         x(f"create or replace temp table _inc_rest as select interaction_id from {keys}"
           f" except select interaction_id from {known_keys}")
-        if not count("_inc_rest"):
-            x(f"create or replace temp view {into} as {part}")
+        if not count("_inc_rest") and count(known) == count(f"({part})"):
+            x(f"create or replace temp view {into} as select * from {known}")
             return
         x(f"create or replace temp table {into} as {part}")
         x(f"insert into {into} select * from {table} semi join _inc_rest using (interaction_id)")
@@ -330,6 +331,14 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
     lap("match_domain_findings")
 
     # --- overlap_event_facts (E) ---------------------------------------------------------
+    # Per (account, owner), one span from the first to the last changed owner touch: a join
+    # per touch would pair every touch with every interaction of the account (quadratic in
+    # an account's weekly volume); the span is a superset of the touches' windows.
+    x("create or replace temp table _inc_touch_spans as select account_id, owner_email,"
+      " min(occurred_at) as since, max(occurred_at) as until from ("
+      " select * from _inc_old_touches union all select account_id, owner_email, occurred_at"
+      " from _inc_d_match_interaction_accounts where owner_present) group by all")
+    lowest_touch = con.execute("select min(since) from _inc_touch_spans").fetchall()[0][0]
     x("create or replace temp table _inc_e as"
       " select interaction_id from _inc_r"
       " union select i.interaction_id from match_interactions as i"
@@ -337,14 +346,13 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
       "            select thread_id from _inc_s_match_interactions) as t"
       "   on t.thread_id = i.thread_id"
       " union select m.interaction_id from match_interaction_accounts as m"
-      " join (select * from _inc_old_touches union all"
-      "       select account_id, owner_email, occurred_at"
-      "       from _inc_d_match_interaction_accounts where owner_present) as t"
+      " join _inc_touch_spans as t"
       "   on t.account_id = m.account_id and t.owner_email = m.owner_email"
-      "  and m.occurred_at > t.occurred_at"
+      "  and m.occurred_at > t.since"
       # one day more than dormant_days: a superset whatever the calendar arithmetic
-      "  and m.occurred_at <= t.occurred_at + to_days($dormant_days::integer + 1)",
-      {"dormant_days": params["dormant_days"]})
+      "  and m.occurred_at <= t.until + to_days($dormant_days::integer + 1)"
+      " where m.occurred_at > $lowest",
+      {"dormant_days": params["dormant_days"], "lowest": lowest_touch})
     x("create or replace temp table _inc_old_events as select week_start, account_id,"
       " rep_email from overlap_event_facts semi join _inc_e using (interaction_id)")
     rows_of("_inc_e_mia", "match_interaction_accounts", "_inc_e",
