@@ -6,14 +6,16 @@ incremental build works out, in SQL and in the build's transaction, the *scope* 
 table — the keys whose rows may differ — deletes those rows, and recomputes them with the
 model file's own SQL run over scoped inputs. The scopes (docs/architecture.md §4):
 
-* copies C — raw copies the new extracts wrote (their window, or tagged with it by an upsert),
-  and the copies the previous build knew there that are gone or replaced;
+* copies C — raw copies the new extracts wrote (every loaded row is tagged with its
+  extract's window), and the copies the previous build knew in those windows or under those
+  keys, plus — only when the row count shows some — copies removed elsewhere;
 * interactions A — the interactions of C, old and new (identity, participants: rules 1-4);
 * interactions R — A plus the interactions sharing a provider thread with A (rule 6: a thread
   id is the smallest key of a provider-thread group);
 * interactions E — R, plus every interaction of an email thread of R (old or new thread id:
   a new message in an old thread can make an old event ``looped_in``), plus every customer
-  interaction up to ``dormant_days`` after an owner touch of R (dormancy, rule 7);
+  interaction up to ``dormant_days`` after an owner touch of R (dormancy, rule 7; one span
+  per account and owner, a superset);
 * score keys — the (account, rep) pairs of E's old and new events, from the earliest changed
   week on (persistence looks back 4 weeks); collaboration keys — (week, account).
 
