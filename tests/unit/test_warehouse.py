@@ -70,6 +70,17 @@ def test_window_load_replaces_incremental_upserts_and_removes(setup, tmp_path: P
     assert con.execute("select cursor from sync_state").fetchall() == [("200",)]
 
 
+def test_a_copy_staged_twice_is_loaded_once(setup, tmp_path: Path) -> None:
+    config, crm, con = setup
+    twice = write_staged([email("a"), email("a", T0 + timedelta(hours=1)), email("b")],
+                         cursor=None, staging_dir=tmp_path / "st", source="gmail",
+                         source_kind="gmail", mailbox="rep@corp.example", window=WINDOW)
+    _load(con, crm, twice, "r1")
+    assert copies(con) == ["a", "b"]
+    assert con.execute("select occurred_at from raw_copies where copy_id = 'a'"
+                       ).fetchall() == [(T0,)]
+
+
 def test_a_failed_load_changes_nothing(setup, tmp_path: Path) -> None:
     config, crm, con = setup
     staged = write_staged([email("a")], staging_dir=tmp_path / "st", source="gmail",
