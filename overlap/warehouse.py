@@ -190,16 +190,20 @@ def _load_extracts(con: duckdb.DuckDBPyConnection, staged: list[StagedExtract], 
             " where r.source = d.source and r.mailbox = d.mailbox and r.copy_id = d.copy_id")
         # An upsert: the copies' older versions (same key, anywhere in time) make way, then
         # a plain insert — 4x faster than `insert or replace` at 1.6M copies (9.0 -> 2.2 s).
-        # A key twice in what was staged (a maildir message in both cur/ and new/) is kept
-        # once, the same one every time.
         con.execute(
             "create or replace temp table load_copies as"
             " select c.* exclude (filename), e.window_start, e.window_end"
             " from read_parquet(?, filename = true) as c"
-            " join load_extracts as e on e.copies_path = c.filename"
-            " qualify row_number() over (partition by c.source, c.mailbox, c.kind, c.copy_id"
-            "  order by c.filename, c.occurred_at, c.message_id, c.ical_uid) = 1",
+            " join load_extracts as e on e.copies_path = c.filename",
             [[s.copies_path for s in staged]])
+        # A key twice in what was staged (a maildir message in both cur/ and new/) is kept
+        # once, the same one every time; checked first (0.2 s at L), as the dedupe costs 2 s.
+        if con.execute("select count(*) - count(distinct (source, mailbox, kind, copy_id))"
+                       " from load_copies").fetchall()[0][0]:
+            con.execute(
+                "create or replace temp table load_copies as select * from load_copies"
+                " qualify row_number() over (partition by source, mailbox, kind, copy_id"
+                "  order by occurred_at, message_id, ical_uid) = 1")
         con.execute(
             "delete from raw_copies as r using load_copies as n"
             " where r.source = n.source and r.mailbox = n.mailbox and r.kind = n.kind"
