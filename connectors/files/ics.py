@@ -180,23 +180,13 @@ def parse_calendar(
         return Quarantined(source, source_kind, mailbox, where, reason)
 
     seen: set[str] = set()
-    if len(data) <= SPLIT_ABOVE:
-        try:
-            calendars = _load(data)
-        except Exception:  # noqa: BLE001 - any parse failure is the file's fault, not the run's
-            calendars = []
-        if not calendars:
-            yield quarantine(locator, REASON_BAD_CALENDAR)
-            return
-        yield from _records(calendars, seen, quarantine, locator, mailbox, window, source,
-                            source_kind)
-        return
     # A large file (a whole calendar exported at once): icalendar holds every component of a
     # file in memory at ~30x its size, so parse it in pieces of whole series instead.
-    for piece in _split_calendar(data):
+    pieces = [data] if len(data) <= SPLIT_ABOVE else _split_calendar(data)
+    for piece in pieces:
         try:
             calendars = _load(piece) if piece else []
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - any parse failure is the file's fault, not the run's
             calendars = []
         if not calendars:
             yield quarantine(locator, REASON_BAD_CALENDAR)
