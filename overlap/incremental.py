@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import time
 from collections.abc import Iterable, Mapping
@@ -59,7 +58,6 @@ CRM_INPUTS = ("crm_accounts", "crm_account_domains", "crm_account_team", "crm_re
               "crm_rep_aliases", "crm_contacts", "company_domains", "freemail_domains")
 
 
-_TRACE = bool(os.environ.get("OVERLAP_TRACE_INCREMENTAL"))
 _EXTRACT_COLS = "run_id, source, mailbox, window_start, window_end, finished_at"
 _COPY_KEY = "s.source, s.mailbox, s.kind, s.copy_id, s.interaction_id, s.provider_thread_id"
 
@@ -135,7 +133,7 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
     def x(sql: str, args: object = None) -> None:
         t0 = time.perf_counter()
         con.execute(sql, args)
-        if _TRACE:
+        if sqlrunner.TRACE:
             print(f"{time.perf_counter() - t0:6.3f} {sql[:90]}")
 
     def lap(name: str) -> None:
@@ -148,7 +146,7 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
         into = f"_inc_d_{table}"
         t0 = time.perf_counter()
         con.execute(_scoped(f, into, inputs), sqlrunner._bound(f, params))
-        if _TRACE:
+        if sqlrunner.TRACE:
             print(f"{time.perf_counter() - t0:6.3f} RUN {table}")
         return into
 

@@ -35,7 +35,9 @@ import duckdb
 from overlap.config import Config, Rules
 from overlap.errors import AuditFailed
 
-_TRACE = bool(os.environ.get("OVERLAP_TRACE_INCREMENTAL"))  # print each audit's time
+# OVERLAP_TRACE_INCREMENTAL=1: print each statement of an incremental build and each audit
+# with its time (overlap/incremental.py reads it from here)
+TRACE = bool(os.environ.get("OVERLAP_TRACE_INCREMENTAL"))
 
 SQL_PACKAGE = "sql"
 AUDIT_SAMPLE = 5
@@ -231,7 +233,7 @@ def run_audits(con: duckdb.DuckDBPyConnection, params: Mapping[str, object] | No
         t0 = time.perf_counter()
         cursor = con.execute(text, _bound(f, params or {}))
         sample = cursor.fetchmany(AUDIT_SAMPLE)
-        if _TRACE:
+        if TRACE:
             print(f"{time.perf_counter() - t0:6.3f} AUDIT {f.stem}")
         if sample:
             rows = len(sample)
