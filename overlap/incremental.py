@@ -141,9 +141,9 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
         steps[name] = steps.get(name, 0.0) + now - clock[0]
         clock[0] = now
 
-    def run(table: str, inputs: Mapping[str, str]) -> str:
+    def run(table: str, inputs: Mapping[str, str], into: str = "") -> str:
         f = by_table[table]
-        into = f"_inc_d_{table}"
+        into = into or f"_inc_d_{table}"
         t0 = time.perf_counter()
         con.execute(_scoped(f, into, inputs), sqlrunner._bound(f, params))
         if sqlrunner.TRACE:
@@ -153,23 +153,33 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
     def count(table: str) -> int:
         return int(con.execute(f"select count(*) from {table}").fetchall()[0][0])  # noqa: S608
 
-    def rows_of(into: str, table: str, keys: str, known: str, known_keys: str) -> None:
+    def same(a: str, b: str) -> bool:
+        """Key sets ``a`` and ``b`` (distinct interaction ids), one a subset of the other by
+        construction, are equal: their sizes tell, no join needed."""
+        return count(a) == count(b)
+
+    def rows_of(into: str, table: str, keys: str, known: str, known_keys: str, *,
+                exact: bool, within: bool = False) -> None:
         """``into`` := the rows of model table ``table`` of the interactions in ``keys``.
-        ``known`` holds exactly ``table``'s rows of the interactions in ``known_keys`` (rows
-        this build just computed or fetched and will not change), so ``table`` itself — all
-        of history — is read only for the interactions outside ``known_keys``: often none,
-        and when ``known`` is then exactly the rows wanted, ``into`` is a view of it, not a
-        copy (a view that filters would filter again at every use)."""
+        ``known`` holds all of ``table``'s rows of the interactions in ``known_keys`` (rows
+        this build just computed or fetched and will not change; it may hold rows of other
+        interactions too), so ``table`` itself — all of history — is read only for the
+        interactions of ``keys`` outside ``known_keys``, and not at all when ``within``
+        (``keys`` is a subset of ``known_keys`` by construction). ``exact``: ``known`` holds
+        exactly the rows wanted — the caller knows it from the sizes of nested key sets
+        (``same``) — and ``into`` is a view of it: no copy, and no filter to run again at
+        every use."""
+        if exact:
+            x(f"create or replace temp view {into} as select * from {known}")
+            return
         part = f"select * from {known} semi join {keys} using (interaction_id)"
         if keys != known_keys:
             part += f" semi join {known_keys} using (interaction_id)"
-        x(f"create or replace temp table _inc_rest as select interaction_id from {keys}"
-          f" except select interaction_id from {known_keys}")
-        if not count("_inc_rest") and count(known) == count(f"({part})"):
-            x(f"create or replace temp view {into} as select * from {known}")
-            return
         x(f"create or replace temp table {into} as {part}")
-        x(f"insert into {into} select * from {table} semi join _inc_rest using (interaction_id)")
+        if not within:
+            x(f"insert into {into} select * from {table} semi join (select interaction_id"
+              f" from {keys} except select interaction_id from {known_keys}) using"
+              " (interaction_id)")
 
     # --- scope C: the copies the new extracts changed ------------------------------------
     x(f"create or replace temp table _inc_extracts as select distinct source, mailbox,"
@@ -187,43 +197,49 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
       " where c.window_start >= ? and c.window_start <= ?", [lo, hi])
     x("create or replace temp table _inc_new_keys as"
       " select source, mailbox, kind, copy_id from _inc_raw")
-    # The copies the previous build knew in the new extracts' windows or under their keys.
-    # Copies a removal deleted elsewhere (an API delta's @removed) are the only other change a
-    # load makes; the row count tells whether there were any (a removed copy outside both
-    # sets makes raw_copies smaller than predicted), and only then are they looked for.
+    # The copies the previous build knew that the loads replaced or removed: those in the new
+    # extracts' windows (a load replaces its window). A load also replaces a copy under the
+    # same key outside its window (an upsert), and an API delta's @removed deletes copies
+    # anywhere in the mailbox; either makes raw_copies smaller than predicted from the
+    # window's copies alone, so the row count tells whether to look for them — each a scan
+    # of all of stg_copies — and, if still not explained, the build falls back.
+    wlo, whi = con.execute("select min(window_start), max(window_end)"
+                           " from _inc_extracts").fetchall()[0]
     x("create or replace temp table _inc_old_copies as"
-      " select source, mailbox, kind, copy_id, interaction_id, provider_thread_id from ("
-      f"  select {_COPY_KEY} from stg_copies as s join _inc_extracts as e"
-      "    on e.source = s.source and e.mailbox = s.mailbox"
-      "   and s.occurred_at >= e.window_start and s.occurred_at < e.window_end"
-      "  union all"
-      f"  select {_COPY_KEY} from stg_copies as s semi join _inc_new_keys as k"
-      "    on k.source = s.source and k.mailbox = s.mailbox and k.kind = s.kind"
-      "   and k.copy_id = s.copy_id"
-      " ) group by all")
+      f" select distinct {_COPY_KEY} from stg_copies as s join _inc_extracts as e"
+      "  on e.source = s.source and e.mailbox = s.mailbox"
+      " and s.occurred_at >= e.window_start and s.occurred_at < e.window_end"
+      " where s.occurred_at >= ? and s.occurred_at < ?", [wlo, whi])
 
     def predicted() -> int:
         return count("stg_copies") - count("_inc_old_copies") + count("_inc_new_keys")
 
-    if predicted() != count("raw_copies"):
-        x("insert into _inc_old_copies"
-          f" select {_COPY_KEY} from stg_copies as s"
-          "  semi join (select distinct source, mailbox from _inc_extracts) as m"
-          "    on m.source = s.source and m.mailbox = s.mailbox"
-          "  anti join raw_copies as r on r.source = s.source and r.mailbox = s.mailbox"
-          "   and r.kind = s.kind and r.copy_id = s.copy_id"
+    def more_old_copies(select: str) -> None:
+        x(f"insert into _inc_old_copies select {_COPY_KEY} from stg_copies as s {select}"
           "  anti join _inc_old_copies as o on o.source = s.source and o.mailbox = s.mailbox"
           "   and o.kind = s.kind and o.copy_id = s.copy_id")
-        if predicted() != count("raw_copies"):
-            return False
+
+    if predicted() != count("raw_copies"):
+        more_old_copies("semi join _inc_new_keys as k on k.source = s.source"
+                        " and k.mailbox = s.mailbox and k.kind = s.kind and k.copy_id = s.copy_id")
+    if predicted() != count("raw_copies"):
+        more_old_copies("semi join (select distinct source, mailbox from _inc_extracts) as m"
+                        "  on m.source = s.source and m.mailbox = s.mailbox"
+                        " anti join raw_copies as r on r.source = s.source"
+                        "  and r.mailbox = s.mailbox and r.kind = s.kind"
+                        "  and r.copy_id = s.copy_id")
+    if predicted() != count("raw_copies"):
+        return False
     scope["copies_old"] = count("_inc_old_copies")
     scope["copies_new"] = count("_inc_new_keys")
     lap("scope")
 
     # --- stg_copies, stg_participants, stg_addresses, match_domains ----------------------
-    x("delete from stg_copies using _inc_old_copies as k where stg_copies.source = k.source"
-      " and stg_copies.mailbox = k.mailbox and stg_copies.kind = k.kind"
-      " and stg_copies.copy_id = k.copy_id")
+    old_copies = count("_inc_old_copies") > 0
+    if old_copies:
+        x("delete from stg_copies using _inc_old_copies as k"
+          " where stg_copies.source = k.source and stg_copies.mailbox = k.mailbox"
+          " and stg_copies.kind = k.kind and stg_copies.copy_id = k.copy_id")
     d = run("stg_copies", {"raw_copies": "_inc_raw"})
     x(f"insert into stg_copies select * from {d}")  # noqa: S608
     x("create or replace temp table _inc_a as select distinct interaction_id from ("
@@ -234,15 +250,64 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
       " except select s.interaction_id from stg_copies as s semi join _inc_a using"
       " (interaction_id) anti join _inc_new_keys as k on k.source = s.source"
       " and k.mailbox = s.mailbox and k.kind = s.kind and k.copy_id = s.copy_id")
+    # ... and of those, the ones the warehouse never had (every earlier copy of an
+    # interaction of A_new was replaced, so it is in _inc_old_copies): no model table has a
+    # row of them, so there is nothing of them to delete or to read back
+    x("create or replace temp table _inc_fresh as select interaction_id from _inc_a_new"
+      " except select interaction_id from _inc_old_copies")
     lap("stg_copies")
 
-    x("create or replace temp table _inc_old_addresses as select distinct p.address"
-      " from stg_participants as p semi join _inc_old_copies as k"
-      " on k.source = p.source and k.mailbox = p.mailbox and k.kind = p.kind"
-      " and k.copy_id = p.copy_id")
-    x("delete from stg_participants using _inc_old_copies as k"
-      " where stg_participants.source = k.source and stg_participants.mailbox = k.mailbox"
-      " and stg_participants.kind = k.kind and stg_participants.copy_id = k.copy_id")
+    # --- scope R: A plus the interactions sharing a provider thread with A ----------------
+    # (stg_copies is final here; R is needed before any match_* table changes, to read the
+    # old rows of R below)
+    group_of = ("select distinct source, provider_thread_id from {} where kind = 'email'"
+                " and provider_thread_id is not null")
+    x("create or replace temp table _inc_groups as "
+      + group_of.format("(select s.source, s.kind, s.provider_thread_id from stg_copies as s"
+                        " semi join _inc_a using (interaction_id))")
+      + " union " + group_of.format("_inc_old_copies"))
+    x("create or replace temp table _inc_r as select interaction_id from _inc_a union"
+      " select s.interaction_id from stg_copies as s semi join _inc_groups as g"
+      " on g.source = s.source and g.provider_thread_id = s.provider_thread_id"
+      " where s.kind = 'email'")
+    x("create or replace temp table _inc_r2 as select interaction_id from _inc_r union"
+      " select s.interaction_id from stg_copies as s semi join ("
+      + group_of.format("(select s.source, s.kind, s.provider_thread_id from stg_copies as s"
+                        " semi join _inc_r using (interaction_id))")
+      + ") as g on g.source = s.source and g.provider_thread_id = s.provider_thread_id"
+      " where s.kind = 'email'")
+    # fresh ⊆ A_new ⊆ A ⊆ R ⊆ R2 by construction, so sizes tell which are equal
+    fresh_a, fresh_r = same("_inc_fresh", "_inc_a"), same("_inc_fresh", "_inc_r")
+    none_r = " limit 0" if fresh_r else ""  # no old row of R anywhere: skip the scan
+
+    def old_rows_of_r(into: str, select: str, table: str, where: str = "true") -> None:
+        x(f"create or replace temp table {into} as select {select} from {table}"
+          f" semi join _inc_old_keys using (interaction_id) where {where}{none_r}")
+
+    x("create or replace temp table _inc_old_keys as select interaction_id from _inc_r"
+      " except select interaction_id from _inc_fresh")
+    old_rows_of_r("_inc_old_mi", "*", "match_interactions")
+    old_rows_of_r("_inc_old_mp", "*", "match_participants")
+    # match_domain_findings' volumes are counts of distinct interactions, i.e. sums over
+    # interactions: the old contribution of R, to take off (old match_domains: read now)
+    run("match_domain_findings", {"match_interactions": "_inc_old_mi",
+                                  "match_participants": "_inc_old_mp"}, into="_inc_old_mdf")
+    scope["interactions"] = count("_inc_a")
+    scope["interactions_threads"] = count("_inc_r")
+    scope["interactions_fresh"] = count("_inc_fresh")
+    lap("scope")
+
+    if old_copies:
+        x("create or replace temp table _inc_old_addresses as select distinct p.address"
+          " from stg_participants as p semi join _inc_old_copies as k"
+          " on k.source = p.source and k.mailbox = p.mailbox and k.kind = p.kind"
+          " and k.copy_id = p.copy_id")
+        x("delete from stg_participants using _inc_old_copies as k"
+          " where stg_participants.source = k.source and stg_participants.mailbox = k.mailbox"
+          " and stg_participants.kind = k.kind and stg_participants.copy_id = k.copy_id")
+    else:
+        x("create or replace temp table _inc_old_addresses as select address"
+          " from stg_participants limit 0")
     d = run("stg_participants", {"stg_copies": "_inc_d_stg_copies", "raw_copies": "_inc_raw"})
     x(f"insert into stg_participants select * from {d}")  # noqa: S608
     lap("stg_participants")
@@ -251,83 +316,82 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
     x(f"create or replace temp table _inc_new_addresses as select n.* from {d} as n"  # noqa: S608
       " anti join stg_addresses as a on a.address = n.address")
     x("insert into stg_addresses select * from _inc_new_addresses")
-    x("create or replace temp table _inc_gone_addresses as select o.address"
-      " from _inc_old_addresses as o anti join stg_participants as p on p.address = o.address")
-    x("create or replace temp table _inc_gone_domains as select distinct a.domain"
-      " from stg_addresses as a semi join _inc_gone_addresses as g on g.address = a.address")
-    x("delete from stg_addresses using _inc_gone_addresses as g"
-      " where stg_addresses.address = g.address")
+    if old_copies:
+        x("create or replace temp table _inc_gone_addresses as select o.address"
+          " from _inc_old_addresses as o anti join stg_participants as p"
+          " on p.address = o.address")
+        x("create or replace temp table _inc_gone_domains as select distinct a.domain"
+          " from stg_addresses as a semi join _inc_gone_addresses as g"
+          " on g.address = a.address")
+        x("delete from stg_addresses using _inc_gone_addresses as g"
+          " where stg_addresses.address = g.address")
     lap("stg_addresses")
 
     d = run("match_domains", {"stg_addresses": "_inc_new_addresses"})
     x(f"insert into match_domains select * from {d} as n"  # noqa: S608
       " anti join match_domains as m on m.domain = n.domain")
-    x("delete from match_domains using (select g.domain from _inc_gone_domains as g"
-      "  anti join stg_addresses as a on a.domain = g.domain"
-      "  anti join crm_account_domains as c on c.domain = g.domain) as g"
-      " where match_domains.domain = g.domain")
+    if old_copies:
+        x("delete from match_domains using (select g.domain from _inc_gone_domains as g"
+          "  anti join stg_addresses as a on a.domain = g.domain"
+          "  anti join crm_account_domains as c on c.domain = g.domain) as g"
+          " where match_domains.domain = g.domain")
     lap("match_domains")
 
     # --- match_participants (A), match_interactions (R) ----------------------------------
     rows_of("_inc_s_stg_participants", "stg_participants", "_inc_a",
-            "_inc_d_stg_participants", "_inc_a_new")
-    x("delete from match_participants using _inc_a as a"
-      " where match_participants.interaction_id = a.interaction_id")
+            "_inc_d_stg_participants", "_inc_a_new", exact=same("_inc_a_new", "_inc_a"))
+    if not fresh_a:
+        x("delete from match_participants using _inc_a as a"
+          " where match_participants.interaction_id = a.interaction_id")
     d = run("match_participants", {"stg_participants": "_inc_s_stg_participants"})
     x(f"insert into match_participants select * from {d}")  # noqa: S608
     lap("match_participants")
 
-    group_of = ("select distinct source, provider_thread_id from {} where kind = 'email'"
-                " and provider_thread_id is not null")
-    x("create or replace temp table _inc_groups as "
-      + group_of.format("(select s.source, s.kind, s.provider_thread_id from stg_copies as s semi join _inc_a using"
-                        " (interaction_id))")
-      + " union " + group_of.format("_inc_old_copies"))
-    x("create or replace temp table _inc_r as select interaction_id from _inc_a union"
-      " select s.interaction_id from stg_copies as s semi join _inc_groups as g"
-      " on g.source = s.source and g.provider_thread_id = s.provider_thread_id"
-      " where s.kind = 'email'")
-    x("create or replace temp table _inc_r2 as select interaction_id from _inc_r union"
-      " select s.interaction_id from stg_copies as s semi join ("
-      + group_of.format("(select s.source, s.kind, s.provider_thread_id from stg_copies as s semi join _inc_r using"
-                        " (interaction_id))")
-      + ") as g on g.source = s.source and g.provider_thread_id = s.provider_thread_id"
-      " where s.kind = 'email'")
-    rows_of("_inc_s2_stg_copies", "stg_copies", "_inc_r2", "_inc_d_stg_copies", "_inc_a_new")
+    rows_of("_inc_s2_stg_copies", "stg_copies", "_inc_r2", "_inc_d_stg_copies", "_inc_a_new",
+            exact=same("_inc_a_new", "_inc_r2"))
     rows_of("_inc_s2_match_participants", "match_participants", "_inc_r2",
-            "_inc_d_match_participants", "_inc_a")
+            "_inc_d_match_participants", "_inc_a", exact=same("_inc_a", "_inc_r2"))
     x("create or replace temp table _inc_old_threads as select distinct thread_id"
-      " from match_interactions semi join _inc_r using (interaction_id)"
-      " where thread_id is not null")
-    x("delete from match_interactions using _inc_r as r"
-      " where match_interactions.interaction_id = r.interaction_id")
+      " from _inc_old_mi where thread_id is not null")
+    if not fresh_r:
+        x("delete from match_interactions using _inc_r as r"
+          " where match_interactions.interaction_id = r.interaction_id")
+    # computed over R2 (one row per interaction), kept for R: R2 \ R's thread ids can depend
+    # on provider threads beyond R2
     d = run("match_interactions", {"stg_copies": "_inc_s2_stg_copies",
                                    "match_participants": "_inc_s2_match_participants"})
     x(f"insert into match_interactions select * from {d}"  # noqa: S608
       " semi join _inc_r using (interaction_id)")
-    scope["interactions"] = count("_inc_a")
-    scope["interactions_threads"] = count("_inc_r")
     lap("match_interactions")
 
     # --- match_interaction_accounts (R) --------------------------------------------------
-    r_inputs = {"match_interactions": "_inc_s_match_interactions",
-                "match_participants": "_inc_s_match_participants"}
+    r_exact = same("_inc_r", "_inc_r2")
     rows_of("_inc_s_match_interactions", "match_interactions", "_inc_r",
-            "_inc_d_match_interactions", "_inc_r")
+            "_inc_d_match_interactions", "_inc_r", exact=r_exact, within=True)
     rows_of("_inc_s_match_participants", "match_participants", "_inc_r",
-            "_inc_s2_match_participants", "_inc_r2")
-    x("create or replace temp table _inc_old_touches as select account_id, owner_email,"
-      " occurred_at from match_interaction_accounts semi join _inc_r using (interaction_id)"
-      " where owner_present")
-    x("delete from match_interaction_accounts using _inc_r as r"
-      " where match_interaction_accounts.interaction_id = r.interaction_id")
-    d = run("match_interaction_accounts", r_inputs)
+            "_inc_s2_match_participants", "_inc_r2", exact=r_exact, within=True)
+    old_rows_of_r("_inc_old_touches", "account_id, owner_email, occurred_at",
+                  "match_interaction_accounts", "owner_present")
+    if not fresh_r:
+        x("delete from match_interaction_accounts using _inc_r as r"
+          " where match_interaction_accounts.interaction_id = r.interaction_id")
+    d = run("match_interaction_accounts", {"match_interactions": "_inc_s_match_interactions",
+                                           "match_participants": "_inc_s_match_participants"})
     x(f"insert into match_interaction_accounts select * from {d}")  # noqa: S608
     lap("match_interaction_accounts")
 
-    # --- match_domain_findings: a global aggregate, rebuilt --------------------------------
-    f = by_table["match_domain_findings"]
-    con.execute(f.text, sqlrunner._bound(f, params))
+    # --- match_domain_findings: old volumes - R's old contribution + R's new one ----------
+    # (kept only when positive for unmatched domains, as the full query keeps only domains
+    # with traffic; the CRM rows of ambiguous and freemail domains are in all three)
+    d = run("match_domain_findings", {"match_interactions": "_inc_s_match_interactions",
+                                      "match_participants": "_inc_s_match_participants"})
+    x("create or replace temp table _inc_mdf as select kind, item, any_value(detail)"
+      " as detail, cast(sum(volume) as bigint) as volume from (select kind, item, detail,"
+      " volume from match_domain_findings union all select kind, item, detail, volume"
+      f" from {d} union all select kind, item, detail, -volume from _inc_old_mdf)"
+      " group by kind, item having kind <> 'unmatched_domain' or sum(volume) > 0")
+    x("delete from match_domain_findings")
+    x("insert into match_domain_findings select * from _inc_mdf")
     lap("match_domain_findings")
 
     # --- overlap_event_facts (E) ---------------------------------------------------------
@@ -353,14 +417,17 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
       "  and m.occurred_at <= t.until + to_days($dormant_days::integer + 1)"
       " where m.occurred_at > $lowest",
       {"dormant_days": params["dormant_days"], "lowest": lowest_touch})
+    fresh_e, e_exact = same("_inc_fresh", "_inc_e"), same("_inc_r", "_inc_e")
     x("create or replace temp table _inc_old_events as select week_start, account_id,"
-      " rep_email from overlap_event_facts semi join _inc_e using (interaction_id)")
+      " rep_email from overlap_event_facts semi join _inc_e using (interaction_id)"
+      + (" limit 0" if fresh_e else ""))
     rows_of("_inc_e_mia", "match_interaction_accounts", "_inc_e",
-            "_inc_d_match_interaction_accounts", "_inc_r")
+            "_inc_d_match_interaction_accounts", "_inc_r", exact=e_exact)
     rows_of("_inc_e_mp", "match_participants", "_inc_e", "_inc_s2_match_participants",
-            "_inc_r2")
-    x("delete from overlap_event_facts using _inc_e as e"
-      " where overlap_event_facts.interaction_id = e.interaction_id")
+            "_inc_r2", exact=e_exact and r_exact)
+    if not fresh_e:
+        x("delete from overlap_event_facts using _inc_e as e"
+          " where overlap_event_facts.interaction_id = e.interaction_id")
     d = run("overlap_event_facts", {"match_interaction_accounts": "_inc_e_mia",
                                     "match_participants": "_inc_e_mp"})
     x(f"insert into overlap_event_facts select * from {d}")  # noqa: S608
@@ -368,12 +435,13 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
     lap("overlap_event_facts")
 
     # --- overlap_collaboration (R) -------------------------------------------------------
-    x("create or replace temp table _inc_old_collab as select week_start, account_id"
-      " from overlap_collaboration semi join _inc_r using (interaction_id)")
+    old_rows_of_r("_inc_old_collab", "week_start, account_id", "overlap_collaboration")
+    # (the rows of R just computed: exactly R's)
     rows_of("_inc_s_mia", "match_interaction_accounts", "_inc_r",
-            "_inc_d_match_interaction_accounts", "_inc_r")
-    x("delete from overlap_collaboration using _inc_r as r"
-      " where overlap_collaboration.interaction_id = r.interaction_id")
+            "_inc_d_match_interaction_accounts", "_inc_r", exact=True)
+    if not fresh_r:
+        x("delete from overlap_collaboration using _inc_r as r"
+          " where overlap_collaboration.interaction_id = r.interaction_id")
     d = run("overlap_collaboration", {"match_interaction_accounts": "_inc_s_mia",
                                       "match_participants": "_inc_s_match_participants"})
     x(f"insert into overlap_collaboration select * from {d}")  # noqa: S608
@@ -387,18 +455,28 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
     first = con.execute("select min(week_start) from _inc_pairs").fetchall()[0][0]
     since = None if first is None else first - timedelta(days=28)
     scope["score_pairs"] = count("_inc_pairs")
-    # the pairs' events from 4 weeks before the earliest changed week (persistence looks back
-    # 4 weeks); also what the score audits read. The bound is a constant so that DuckDB skips
+    # the pairs' events from the earliest changed week on: what their scores are computed
+    # from, and what the score audits read. The bounds are constants so that DuckDB skips
     # the row groups of older weeks (each weekly build appends its own).
-    x("create or replace temp table _inc_s_events as select f.* from overlap_event_facts"
-      " as f semi join _inc_pairs as p on p.account_id = f.account_id"
-      " and p.rep_email = f.rep_email where f.week_start >= ?", [since])
+    pair_events = ("from overlap_event_facts as f semi join _inc_pairs as p"
+                   " on p.account_id = f.account_id and p.rep_email = f.rep_email")
+    x(f"create or replace temp table _inc_s_events as select f.* {pair_events}"
+      " where f.week_start >= ?", [first])
     if first is not None:
         x("delete from score_weekly using _inc_pairs as p"
           " where score_weekly.account_id = p.account_id"
           " and score_weekly.rep_email = p.rep_email and score_weekly.week_start >= ?",
           [first])
-        d = run("score_weekly", {"overlap_event_facts": "_inc_s_events"})
+        # Persistence counts the weeks, of the 4 before, with events for the same pair: for
+        # those weeks one row per (week, account, rep) tells as much as all their events
+        # (their other columns stay null; their own scores are not kept, only weeks from
+        # `first` on are).
+        x("create or replace temp table _inc_earlier as select distinct f.week_start,"
+          f" f.account_id, f.rep_email {pair_events}"
+          " where f.week_start >= ? and f.week_start < ?", [since, first])
+        x("create or replace temp view _inc_score_events as select * from _inc_s_events"
+          " union all by name select * from _inc_earlier")
+        d = run("score_weekly", {"overlap_event_facts": "_inc_score_events"})
         x(f"insert into score_weekly select * from {d} where week_start >= ?",  # noqa: S608
           [first])
     lap("score_weekly")
@@ -421,10 +499,10 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
     # (the events of scope E are exactly the rows this build inserted: _inc_d_overlap_event_facts)
     # (and their participants: _inc_e_mp)
     rows_of("_inc_audit_interactions", "match_interactions", "_inc_e",
-            "_inc_s_match_interactions", "_inc_r")
+            "_inc_s_match_interactions", "_inc_r", exact=e_exact)
     x("create or replace temp table _inc_audit_score_weekly as select w.* from score_weekly as w"
       " semi join _inc_pairs as p on p.account_id = w.account_id and p.rep_email = w.rep_email"
-      " where w.week_start >= ?", [since])
+      " where w.week_start >= ?", [first])
     return True
 
 
@@ -432,7 +510,7 @@ def audit_inputs(audit: sqlrunner.SqlFile) -> dict[str, str]:
     """The scoped inputs of one audit after an incremental build: the rows the build wrote
     (events, participants and interactions of scope E; score rows of the changed pairs, with
     all their events). Rows outside the scopes did not change and passed the earlier audits."""
-    if "score_weekly" in audit.text:
+    if "score_weekly" in audit.text:  # (rows of the changed weeks on)
         return {"overlap_event_facts": "_inc_s_events",
                 "score_weekly": "_inc_audit_score_weekly"}
     return {"overlap_event_facts": "_inc_d_overlap_event_facts",

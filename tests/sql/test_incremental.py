@@ -25,6 +25,9 @@ START = datetime(2024, 1, 1, tzinfo=UTC)  # a Monday
 WEEKS = 6
 REPS = [f"rep{i}@corp.example" for i in range(5)]
 ACCOUNTS = {f"a{i}": (REPS[i % len(REPS)], f"acct{i}.com") for i in range(4)}
+# CRM accounts no email is addressed to, for match_domain_findings' volumes: two accounts
+# sharing a domain (ambiguous, its subdomains too) and one with a freemail domain
+STRAY_ACCOUNTS = {"s1": "shared.com", "s2": "shared.com", "s3": "gmail.com"}
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> dict[str, Counter[str]]:
@@ -49,6 +52,26 @@ class World:
             seed.rep(rep, rep.split("@")[0].title())
         for account_id, (owner, domain) in ACCOUNTS.items():
             seed.account(account_id, owner, domains=[domain])
+        for account_id, domain in STRAY_ACCOUNTS.items():
+            seed.account(account_id, REPS[0], domains=[domain])
+
+    def _thread(self, thread: str | None) -> str | None:
+        """A provider thread id is a mailbox's own (Gmail's threadId): now and then a copy
+        lands in another thread of its mailbox, so that provider-thread groups chain across
+        mailboxes (interactions two hops apart)."""
+        if thread is not None and self.rnd.random() < 0.25:
+            return f"g{self.rnd.randint(0, 10)}"
+        return thread
+
+    def _stray(self) -> list[str]:
+        """Now and then an address the CRM cannot place: an unmatched domain (some seen only
+        once, so that a reload can make the domain disappear), an ambiguous one, a freemail
+        one."""
+        if self.rnd.random() < 0.6:
+            return []
+        return [self.rnd.choice([f"u@stray{self.rnd.randint(0, 2)}.org",
+                                 f"u@once{self.rnd.getrandbits(30)}.org",
+                                 "v@shared.com", "w@eu.shared.com", "f@gmail.com"])]
 
     def _people(self, account_id: str) -> list[str]:
         return [f"p{i}@{ACCOUNTS[account_id][1]}" for i in range(3)]
@@ -67,10 +90,12 @@ class World:
             thread = f"g{self.rnd.randint(0, 10)}" if self.rnd.random() < 0.4 else None
             sender = rep if self.rnd.random() < 0.6 else people[0]
             msg = f"m{self.rnd.getrandbits(40)}@x"
+            stray = self._stray()
             for mailbox in {rep, *cc} & set(REPS):
-                out.append({"mailbox": mailbox, "frm": sender, "to": people + [rep], "cc": cc,
+                out.append({"mailbox": mailbox, "frm": sender, "to": people + [rep] + stray,
+                            "cc": cc,
                             "at": at, "message_id": msg, "thread_root": root,
-                            "provider_thread_id": thread, "source": "gmail"})
+                            "provider_thread_id": self._thread(thread), "source": "gmail"})
         return out
 
     def load(self, mailbox: str, week: int, copies: list[dict[str, Any]],
@@ -147,6 +172,35 @@ def test_incremental_builds_equal_a_full_rebuild(seed: Seed, rnd_seed: int) -> N
     categories = {r[0] for r in seed.con.execute(
         "select distinct category from overlap_event_facts").fetchall()}
     assert categories == {"backdoor", "coverage_gap", "looped_in"}
+    # ... and every kind of domain finding, with traffic
+    kinds = {r[0] for r in seed.con.execute(
+        "select distinct kind from match_domain_findings where volume > 0").fetchall()}
+    assert kinds == {"unmatched_domain", "ambiguous_domain", "freemail_account_domain"}
+
+
+def test_a_new_week_scores_with_the_unchanged_weeks_before(seed: Seed) -> None:
+    """The usual weekly run: only the newest week changes, and its scores' persistence counts
+    the 4 weeks before it, which the build does not recompute."""
+    world = World(seed, random.Random(5))
+    params = _params(dormant_days=4)
+    sqlrunner.build(seed.con, params)
+    owner, domain = ACCOUNTS["a0"]
+    rep = next(r for r in REPS if r != owner)
+
+    def week(w: int) -> list[dict[str, Any]]:
+        return [{"mailbox": rep, "frm": rep, "to": [f"p{i}@{domain}"], "cc": [],
+                 "at": START + timedelta(weeks=w, days=i), "message_id": f"w{w}m{i}@x",
+                 "thread_root": None, "provider_thread_id": None, "source": "gmail"}
+                for i in range(2)]
+
+    for w in range(5):
+        world.load(rep, w, week(w))
+    _check(seed.con, params)
+    world.load(rep, 5, week(5))
+    assert _check(seed.con, params).mode == "incremental"
+    rows = seed.rows("select week_start, earlier_weeks from score_weekly"
+                     " where account_id = 'a0' and rep_email = ? order by week_start", [rep])
+    assert [r["earlier_weeks"] for r in rows] == [0, 1, 2, 3, 4, 4]
 
 
 def test_crm_or_rule_change_rebuilds_in_full(seed: Seed) -> None:
