@@ -118,7 +118,10 @@ def _scoped(f: sqlrunner.SqlFile, into: str, inputs: Mapping[str, str]) -> str:
 
 
 def substitute(text: str, name: str, scoped: str) -> str:
-    """Replace unqualified references to table ``name`` (``main.name`` is left alone)."""
+    """Replace unqualified references to table ``name`` (``main.name`` is left alone), or,
+    for a ``name`` written ``main.<table>``, exactly those references."""
+    if name.startswith("main."):
+        return re.sub(rf"(?<![.\w]){re.escape(name)}\b", scoped, text)
     return re.sub(rf"(?<![.\w]){name}\b", scoped, text)
 
 
@@ -244,17 +247,20 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
     x(f"insert into stg_copies select * from {d}")  # noqa: S608
     x("create or replace temp table _inc_a as select distinct interaction_id from ("
       f" select interaction_id from _inc_old_copies union all select interaction_id from {d})")
-    # A's interactions whose copies are all new (usually all of them: every mailbox that holds
-    # an interaction was reloaded): their stg rows are exactly the ones just computed
+    # A's interactions the warehouse had before, with how many of their copies this load left
+    # alone (match_interactions counts each interaction's copies; not yet changed here)
+    x("create or replace temp table _inc_prev as select i.interaction_id,"
+      " i.copies - coalesce(o.n, 0) as untouched from match_interactions as i"
+      " semi join _inc_a using (interaction_id) left join (select interaction_id,"
+      " count(*) as n from _inc_old_copies group by all) as o using (interaction_id)")
+    # A_new: A's interactions whose copies are all new (usually all of them: every mailbox
+    # that holds an interaction was reloaded): their stg rows are exactly the ones just
+    # computed. Fresh: those the warehouse never had — no model table has a row of them,
+    # so there is nothing of them to delete or to read back.
     x("create or replace temp table _inc_a_new as select interaction_id from _inc_a"
-      " except select s.interaction_id from stg_copies as s semi join _inc_a using"
-      " (interaction_id) anti join _inc_new_keys as k on k.source = s.source"
-      " and k.mailbox = s.mailbox and k.kind = s.kind and k.copy_id = s.copy_id")
-    # ... and of those, the ones the warehouse never had (every earlier copy of an
-    # interaction of A_new was replaced, so it is in _inc_old_copies): no model table has a
-    # row of them, so there is nothing of them to delete or to read back
-    x("create or replace temp table _inc_fresh as select interaction_id from _inc_a_new"
-      " except select interaction_id from _inc_old_copies")
+      " except select interaction_id from _inc_prev where untouched > 0")
+    x("create or replace temp table _inc_fresh as select interaction_id from _inc_a"
+      " except select interaction_id from _inc_prev")
     lap("stg_copies")
 
     # --- scope R: A plus the interactions sharing a provider thread with A ----------------
@@ -403,12 +409,16 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
       " select * from _inc_old_touches union all select account_id, owner_email, occurred_at"
       " from _inc_d_match_interaction_accounts where owner_present) group by all")
     lowest_touch = con.execute("select min(since) from _inc_touch_spans").fetchall()[0][0]
-    x("create or replace temp table _inc_e as"
-      " select interaction_id from _inc_r"
-      " union select i.interaction_id from match_interactions as i"
+    # T: every interaction, as it is now, of an email thread of R (old or new thread id);
+    # the columns 300_overlap_event_facts.sql reads of its thread members
+    x("create or replace temp table _inc_t as select i.interaction_id, i.thread_id, i.kind"
+      " from match_interactions as i"
       " semi join (select thread_id from _inc_old_threads union"
       "            select thread_id from _inc_s_match_interactions) as t"
-      "   on t.thread_id = i.thread_id"
+      "   on t.thread_id = i.thread_id")
+    x("create or replace temp table _inc_e as"
+      " select interaction_id from _inc_r"
+      " union select interaction_id from _inc_t"
       " union select m.interaction_id from match_interaction_accounts as m"
       " join _inc_touch_spans as t"
       "   on t.account_id = m.account_id and t.owner_email = m.owner_email"
@@ -425,11 +435,31 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
             "_inc_d_match_interaction_accounts", "_inc_r", exact=e_exact)
     rows_of("_inc_e_mp", "match_participants", "_inc_e", "_inc_s2_match_participants",
             "_inc_r2", exact=e_exact and r_exact)
+    # The evidence of looped_in: every member of a candidate's email thread and its
+    # participants (``main.match_interactions`` / ``main.match_participants`` in the file).
+    # A candidate of R or T is in a thread of R, whose members are all in T, so in E; only an
+    # interaction E has for dormancy alone can be in a thread with members elsewhere: those
+    # threads' members are read from the whole tables (usually there are none).
+    x("create or replace temp table _inc_dormancy_only as select interaction_id from _inc_e"
+      " except select interaction_id from _inc_r except select interaction_id from _inc_t")
+    ev_mi, ev_mp = "_inc_t", "_inc_e_mp"
+    if count("_inc_dormancy_only"):
+        ev_mi, ev_mp = "_inc_ev_mi", "_inc_ev_mp"
+        x("create or replace temp table _inc_ev_mi as select * from _inc_t union all"
+          " select i.interaction_id, i.thread_id, i.kind from match_interactions as i"
+          " semi join (select thread_id"
+          "  from match_interactions semi join _inc_dormancy_only using (interaction_id)) as t"
+          "  on t.thread_id = i.thread_id anti join _inc_t using (interaction_id)")
+        x("create or replace temp table _inc_ev_mp as select * from _inc_e_mp union all"
+          " select * from match_participants semi join (select interaction_id"
+          "  from _inc_ev_mi except select interaction_id from _inc_e) using (interaction_id)")
     if not fresh_e:
         x("delete from overlap_event_facts using _inc_e as e"
           " where overlap_event_facts.interaction_id = e.interaction_id")
     d = run("overlap_event_facts", {"match_interaction_accounts": "_inc_e_mia",
-                                    "match_participants": "_inc_e_mp"})
+                                    "match_participants": "_inc_e_mp",
+                                    "main.match_interactions": ev_mi,
+                                    "main.match_participants": ev_mp})
     x(f"insert into overlap_event_facts select * from {d}")  # noqa: S608
     scope["event_interactions"] = count("_inc_e")
     lap("overlap_event_facts")

@@ -40,8 +40,8 @@ candidate_threads as (
 ),
 
 thread_members as (
-    -- every interaction of those threads, anywhere in the warehouse (`main.` = never scoped
-    -- by an incremental build, see overlap/sqlrunner.py)
+    -- every interaction of those threads, anywhere in the warehouse (`main.`: an incremental
+    -- build gives every member of the candidates' threads, see overlap/incremental.py)
     select i.interaction_id, i.thread_id
     from main.match_interactions as i
     semi join candidate_threads as t on t.thread_id = i.thread_id
@@ -59,11 +59,15 @@ owner_threads as (
 ),
 
 owner_touches as (
-    -- the owner's own customer interactions with the account (dormancy evidence)
+    -- the owner's own customer interactions with the account (dormancy evidence), within
+    -- dormant_days before the checks: not all of history
     select distinct account_id, owner_email, occurred_at
     from main.match_interaction_accounts as a
     semi join gap_checks as g on g.account_id = a.account_id and g.owner_email = a.owner_email
     where owner_present
+      and a.occurred_at >= (select min(occurred_at) from gap_checks)
+                           - to_days($dormant_days::integer)
+      and a.occurred_at < (select max(occurred_at) from gap_checks)
 ),
 
 recent as (

@@ -70,6 +70,26 @@ def test_window_load_replaces_incremental_upserts_and_removes(setup, tmp_path: P
     assert con.execute("select cursor from sync_state").fetchall() == [("200",)]
 
 
+def test_a_copy_whose_date_moved_it_to_another_window_is_replaced(setup,
+                                                                   tmp_path: Path) -> None:
+    """The window delete cannot see the older version (it lies in the earlier window): the
+    primary key catches it and the load is redone looking at every stored key."""
+    config, crm, con = setup
+    common = dict(staging_dir=tmp_path / "st", source="gmail", source_kind="gmail",
+                  mailbox="rep@corp.example")
+    _load(con, crm, write_staged([email("a"), email("b")], cursor=None, window=WINDOW,
+                                 **common), "r1")
+    later = Window(WINDOW.end, WINDOW.end + timedelta(days=7))
+    moved = T0 + timedelta(days=7)
+    _load(con, crm, write_staged([email("a", moved)], cursor=None, window=later, **common),
+          "r2")
+    assert con.execute("select copy_id, occurred_at, window_start from raw_copies"
+                       " order by 1").fetchall() == [("a", moved, later.start),
+                                                     ("b", T0, WINDOW.start)]
+    assert con.execute("select run_id, count(*) from run_log group by all order by 1"
+                       ).fetchall() == [("r1", 2), ("r2", 2)]
+
+
 def test_a_copy_staged_twice_is_loaded_once(setup, tmp_path: Path) -> None:
     config, crm, con = setup
     twice = write_staged([email("a"), email("a", T0 + timedelta(hours=1)), email("b")],
