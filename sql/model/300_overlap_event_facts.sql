@@ -60,8 +60,8 @@ owner_threads as (
 
 owner_touches as (
     -- the owner's own customer interactions with the account (dormancy evidence), within
-    -- dormant_days before the checks: not all of history
-    select distinct account_id, owner_email, occurred_at
+    -- dormant_days before the checks: not all of history (repeats are harmless below)
+    select account_id, owner_email, occurred_at
     from main.match_interaction_accounts as a
     semi join gap_checks as g on g.account_id = a.account_id and g.owner_email = a.owner_email
     where owner_present
