@@ -1,6 +1,7 @@
 """One measured step in a fresh process (so peak RSS is the step's own), printing JSON.
 
     python -m benchmarks.steps pipeline CONFIG MANIFESTS.json WEEK
+    python -m benchmarks.steps load_model CONFIG MANIFESTS.json WEEK
     python -m benchmarks.steps floor GLOB
     python -m benchmarks.steps full_model CONFIG
     python -m benchmarks.steps extract CONFIG SOURCE
@@ -26,7 +27,8 @@ def _rss_mb() -> float:
     return max(own, kids) / 1024
 
 
-def pipeline(config_path: str, manifests_file: str, week: str) -> dict[str, float]:
+def pipeline(config_path: str, manifests_file: str, week: str, *,
+             report: bool = True) -> dict[str, float]:
     from overlap import pipeline as p
     from overlap.config import load_config
     from overlap.staging import read_manifest
@@ -48,15 +50,23 @@ def pipeline(config_path: str, manifests_file: str, week: str) -> dict[str, floa
     t1 = time.perf_counter()
     stats = p.model(config)
     t2 = time.perf_counter()
+    out.update(load_s=t1 - t0, model_s=t2 - t1, incremental=float(stats.mode == "incremental"))
+    if not report:
+        return out
     paths = p.report(config, [monday], now=now)[monday]
     t3 = time.perf_counter()
-    out.update(load_s=t1 - t0, model_s=t2 - t1, report_s=t3 - t2, total_s=t3 - t0,
+    out.update(report_s=t3 - t2, total_s=t3 - t0,
                report_main_s=paths.seconds["main"], report_csv_s=paths.seconds["csv"],
                report_digests_s=paths.seconds["digests"], digests=float(len(paths.digests)),
                build_s=stats.seconds, audits_s=stats.steps.get("audits", 0.0),
-               incremental=float(stats.mode == "incremental"),
                html_mb=paths.html.stat().st_size / 1e6, peak_rss_mb=_rss_mb())
     return out
+
+
+def load_model(config_path: str, manifests_file: str, week: str) -> dict[str, float]:
+    """The same week's load and model again, without the report (the history benchmark's
+    repeats)."""
+    return pipeline(config_path, manifests_file, week, report=False)
 
 
 def full_model(config_path: str) -> dict[str, float]:
@@ -129,7 +139,7 @@ def read(root: str, kind: str) -> dict[str, float]:
 
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
-    result = {"pipeline": pipeline, "floor": floor, "extract": extract, "read": read,
-              "full_model": full_model}[command](
+    result = {"pipeline": pipeline, "load_model": load_model, "floor": floor,
+              "extract": extract, "read": read, "full_model": full_model}[command](
         *args)
     print(json.dumps(result))

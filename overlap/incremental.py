@@ -7,9 +7,12 @@ table — the keys whose rows may differ — deletes those rows, and recomputes 
 model file's own SQL run over scoped inputs. The scopes (docs/architecture.md §4):
 
 * copies C — raw copies the new extracts wrote (every loaded row is tagged with its
-  extract's window), and the copies the previous build knew in those windows or under those
-  keys, plus — only when the row count shows some — copies removed elsewhere;
+  extract's window), and the copies the previous build knew in those windows, plus — only
+  when the row count shows some — those under the same keys elsewhere (upserts) and those
+  removed elsewhere;
 * interactions A — the interactions of C, old and new (identity, participants: rules 1-4);
+  of them, the *fresh* ones — the warehouse never had them (usually all of a new week) —
+  have no model row anywhere: nothing of them is deleted or read back;
 * interactions R — A plus the interactions sharing a provider thread with A (rule 6: a thread
   id is the smallest key of a provider-thread group);
 * interactions E — R, plus every interaction of an email thread of R (old or new thread id:
@@ -20,17 +23,23 @@ model file's own SQL run over scoped inputs. The scopes (docs/architecture.md §
   week on (persistence looks back 4 weeks); collaboration keys — (week, account).
 
 Everything else — addresses, domains, CRM-only tables — is per address / per domain / per CRM
-snapshot, so it is updated by set difference or left alone. ``match_domain_findings`` is a
-global aggregate and is rebuilt in full (one scan).
+snapshot, so it is updated by set difference or left alone. ``match_domain_findings`` counts
+distinct interactions per domain, a sum over interactions: its volumes are kept by delta
+(the file run over R's old rows, read before anything changes, is subtracted; over R's new
+rows, added).
 
 The build falls back to a full rebuild when there is no build state, when the fingerprint of
 the CRM snapshot, the rule parameters and the model SQL changed, or when ``raw_copies`` no
 longer has the number of rows the scopes predict (a change the loader did not record).
 
 Scoped inputs: a model file is run with each unqualified reference to an input table replaced
-by a temporary table holding only the scope's rows; a reference written ``main.<table>``
-always reads the whole table (300_overlap_event_facts.sql uses it for thread and dormancy
-evidence). Identifiers are only those of the shipped files and the fixed names below.
+by a temporary table holding only the scope's rows. A reference written ``main.<table>`` is
+evidence beyond the scope (300_overlap_event_facts.sql: thread members, owner touches;
+400_score_weekly.sql: the weeks each pair was active): it reads the whole table, except
+where the build gives exactly the rows needed — the members of the candidates' threads and
+their participants (T, plus the threads of interactions E holds for dormancy alone), and the
+scored pairs' weeks from 4 weeks before the first changed one. Identifiers are only those of the shipped files and the fixed
+names below.
 """
 
 # Every identifier in the SQL below is a fixed name or a table of the shipped model files;
@@ -495,16 +504,14 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
           " where score_weekly.account_id = p.account_id"
           " and score_weekly.rep_email = p.rep_email and score_weekly.week_start >= ?",
           [first])
-        # Persistence counts the weeks, of the 4 before, with events for the same pair: for
-        # those weeks one row per (week, account, rep) tells as much as all their events
-        # (their other columns stay null; their own scores are not kept, only weeks from
-        # `first` on are).
-        x("create or replace temp table _inc_earlier as select distinct f.week_start,"
+        # Persistence counts the weeks, of the 4 before, with events for the same pair
+        # (`main.overlap_event_facts` in the file): those weeks as (week, account, rep) rows.
+        x("create or replace temp table _inc_active as select distinct f.week_start,"
           f" f.account_id, f.rep_email {pair_events}"
-          " where f.week_start >= ? and f.week_start < ?", [since, first])
-        x("create or replace temp view _inc_score_events as select * from _inc_s_events"
-          " union all by name select * from _inc_earlier")
-        d = run("score_weekly", {"overlap_event_facts": "_inc_score_events"})
+          " where f.week_start >= ? and f.week_start < ? union all select week_start,"
+          " account_id, rep_email from _inc_s_events", [since, first])
+        d = run("score_weekly", {"overlap_event_facts": "_inc_s_events",
+                                 "main.overlap_event_facts": "_inc_active"})
         # all the pairs' rows from `first` on, now: what the score audits read
         x(f"create or replace temp table _inc_new_scores as select * from {d}"  # noqa: S608
           " where week_start >= ?", [first])

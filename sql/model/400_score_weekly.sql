@@ -48,11 +48,18 @@ weekly as (
     group by week_start, account_id, rep_email
 ),
 
+active_weeks as (
+    -- the weeks each account and rep had events (`main.`: an incremental build gives the
+    -- weeks before the ones it scores here, see overlap/incremental.py)
+    select distinct week_start, account_id, rep_email
+    from main.overlap_event_facts
+),
+
 persistence as (
     -- earlier weeks, of the 4 before this one, with events for the same account and rep
     select w.week_start, w.account_id, w.rep_email, count(*) as earlier_weeks
     from weekly as w
-    join weekly as e
+    join active_weeks as e
         on e.account_id = w.account_id
        and e.rep_email = w.rep_email
        and e.week_start >= w.week_start - 28  -- DATE - days
