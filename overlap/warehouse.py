@@ -122,24 +122,6 @@ def load(
     failures: Iterable[ExtractFailure] = (),
 ) -> None:
     """Apply CRM, staged extracts, cursors and the run's bookkeeping in one transaction."""
-    staged = list(staged)
-    failures = list(failures)
-    try:
-        _load(con, run_id, started_at, window_start, window_end, crm, staged, failures,
-              key_scan=False)
-    except duckdb.ConstraintException:
-        # A window extract's copy already stored under its key outside the window (its date
-        # moved it): the rare case that needs every stored key looked at. Nothing of the
-        # first attempt was committed.
-        _load(con, run_id, started_at, window_start, window_end, crm, staged, failures,
-              key_scan=True)
-    crash_point("load:after_commit")
-
-
-def _load(con: duckdb.DuckDBPyConnection, run_id: str, started_at: datetime,
-          window_start: datetime, window_end: datetime, crm: CrmSnapshot,
-          staged: list[StagedExtract], failures: list[ExtractFailure], *,
-          key_scan: bool) -> None:
     now = datetime.now(UTC)
     con.execute("begin transaction")
     try:
@@ -156,7 +138,7 @@ def _load(con: duckdb.DuckDBPyConnection, run_id: str, started_at: datetime,
             " values (?, 'run', null, null, ?, ?, ?, null, 'running', 0, 0, 0, null)",
             [run_id, window_start, window_end, started_at],
         )
-        _load_extracts(con, staged, run_id, now, key_scan=key_scan)
+        _load_extracts(con, list(staged), run_id, now)
         for f in failures:
             con.execute(
                 "insert into run_log (run_id, scope, source, mailbox, window_start,"
@@ -170,16 +152,16 @@ def _load(con: duckdb.DuckDBPyConnection, run_id: str, started_at: datetime,
     except BaseException:
         con.execute("rollback")
         raise
+    crash_point("load:after_commit")
 
 
 def _load_extracts(con: duckdb.DuckDBPyConnection, staged: list[StagedExtract], run_id: str,
-                   now: datetime, *, key_scan: bool) -> None:
+                   now: datetime) -> None:
     """Apply every staged extract set-based: one delete and one insert for all of them, so
     the cost does not grow with mailboxes × history (a per-extract delete scans raw_copies
-    once per mailbox). Copies of window extracts replace their window; an older version of
-    a copy stored elsewhere under the same key is looked for — a scan of all stored keys —
-    only for incremental extracts (upserts) or with ``key_scan`` (the primary key reported
-    one)."""
+    once per mailbox). (source, mailbox, kind, copy_id) stays unique because every stored
+    copy under a loaded key is deleted first — raw_copies has no primary key, whose index
+    made each deleted key cost ~20 µs at commit (sql/schema/002)."""
     if not staged:
         return
     extracts = pa.table({
@@ -209,10 +191,9 @@ def _load_extracts(con: duckdb.DuckDBPyConnection, staged: list[StagedExtract], 
         con.execute(
             "delete from raw_copies as r using load_removed as d"
             " where r.source = d.source and r.mailbox = d.mailbox and r.copy_id = d.copy_id")
-        # An upsert: the copies' older versions (same key, anywhere in time) make way, then
-        # a plain insert — 4x faster than `insert or replace` at 1.6M copies (9.0 -> 2.2 s).
-        # After the window delete a window extract's copies rarely have one: the primary key
-        # checks the insert instead of a scan of every stored key (which grows with history).
+        # An upsert: the copies' older versions (same key, anywhere in time: an incremental
+        # extract's changed message, or one whose date moved it to another window) make way,
+        # then a plain insert — 4x faster than `insert or replace` at 1.6M copies.
         con.execute(
             "create or replace temp table load_copies as"
             " select c.* exclude (filename), e.window_start, e.window_end"
@@ -227,11 +208,10 @@ def _load_extracts(con: duckdb.DuckDBPyConnection, staged: list[StagedExtract], 
                 "create or replace temp table load_copies as select * from load_copies"
                 " qualify row_number() over (partition by source, mailbox, kind, copy_id"
                 "  order by occurred_at, message_id, ical_uid) = 1")
-        if key_scan or any(s.mode != "window" for s in staged):
-            con.execute(
-                "delete from raw_copies as r using load_copies as n"
-                " where r.source = n.source and r.mailbox = n.mailbox and r.kind = n.kind"
-                " and r.copy_id = n.copy_id")
+        con.execute(
+            "delete from raw_copies as r using load_copies as n"
+            " where r.source = n.source and r.mailbox = n.mailbox and r.kind = n.kind"
+            " and r.copy_id = n.copy_id")
         con.execute("insert into raw_copies by name select * from load_copies")
         con.execute("drop table load_copies")
         # Quarantine has no timestamp (often that is the problem): replace what an earlier

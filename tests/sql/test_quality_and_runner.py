@@ -20,10 +20,29 @@ VIEWS = ("interactions", "interaction_participants", "overlap_events", "overlap_
 
 def test_fresh_database_views_are_queryable() -> None:
     con = duckdb.connect(":memory:")
-    assert sqlrunner.migrate(con) == [1]
+    assert sqlrunner.migrate(con) == [1, 2]
     for view in VIEWS:
         assert con.execute(f"select count(*) from {view}").fetchall() == [(0,)]  # noqa: S608
     assert sqlrunner.migrate(con) == []  # nothing pending the second time
+
+
+def test_a_warehouse_of_version_1_keeps_its_copies_through_002(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """002 rebuilds raw_copies without its primary key (the load keeps the key unique): an
+    existing warehouse keeps every copy and its views."""
+    original = sqlrunner.sql_files
+    con = duckdb.connect(":memory:")
+    monkeypatch.setattr(sqlrunner, "sql_files", lambda folder: [
+        f for f in original(folder) if folder != "schema" or f.name.startswith("001_")])
+    assert sqlrunner.migrate(con) == [1]
+    Seed(con).email("rep@corp.example", frm="rep@corp.example", to=["a@acme.example"], at=T0)
+    before = con.execute("select * from raw_copies").fetchall()
+    monkeypatch.setattr(sqlrunner, "sql_files", original)
+    assert sqlrunner.migrate(con) == [2]
+    assert con.execute("select * from raw_copies").fetchall() == before
+    assert con.execute("select count(*) from duckdb_constraints() where table_name ="
+                       " 'raw_copies' and constraint_type = 'PRIMARY KEY'").fetchall() == [(0,)]
+    assert con.execute("select count(*) from interactions").fetchall() == [(0,)]
 
 
 def test_view_columns_follow_the_contract() -> None:

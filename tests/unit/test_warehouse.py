@@ -73,7 +73,7 @@ def test_window_load_replaces_incremental_upserts_and_removes(setup, tmp_path: P
 def test_a_copy_whose_date_moved_it_to_another_window_is_replaced(setup,
                                                                    tmp_path: Path) -> None:
     """The window delete cannot see the older version (it lies in the earlier window): the
-    primary key catches it and the load is redone looking at every stored key."""
+    key delete does, so the key stays unique (raw_copies has no primary key to enforce it)."""
     config, crm, con = setup
     common = dict(staging_dir=tmp_path / "st", source="gmail", source_kind="gmail",
                   mailbox="rep@corp.example")
