@@ -38,8 +38,8 @@ evidence beyond the scope (300_overlap_event_facts.sql: thread members, owner to
 400_score_weekly.sql: the weeks each pair was active): it reads the whole table, except
 where the build gives exactly the rows needed — the members of the candidates' threads and
 their participants (T, plus the threads of interactions E holds for dormancy alone), and the
-scored pairs' weeks from 4 weeks before the first changed one. Identifiers are only those of the shipped files and the fixed
-names below.
+scored pairs' weeks from 4 weeks before the first changed one. Identifiers are only those of
+the shipped files and the fixed names below.
 """
 
 # Every identifier in the SQL below is a fixed name or a table of the shipped model files;
@@ -318,9 +318,6 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
         x("delete from stg_participants using _inc_old_copies as k"
           " where stg_participants.source = k.source and stg_participants.mailbox = k.mailbox"
           " and stg_participants.kind = k.kind and stg_participants.copy_id = k.copy_id")
-    else:
-        x("create or replace temp table _inc_old_addresses as select address"
-          " from stg_participants limit 0")
     d = run("stg_participants", {"stg_copies": "_inc_d_stg_copies", "raw_copies": "_inc_raw"})
     x(f"insert into stg_participants select * from {d}")  # noqa: S608
     lap("stg_participants")
@@ -374,7 +371,7 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
     d = run("match_interactions", {"stg_copies": "_inc_s2_stg_copies",
                                    "match_participants": "_inc_s2_match_participants"})
     x(f"insert into match_interactions select * from {d}"  # noqa: S608
-      " semi join _inc_r using (interaction_id)")
+      + ("" if same("_inc_r", "_inc_r2") else " semi join _inc_r using (interaction_id)"))
     lap("match_interactions")
 
     # --- match_interaction_accounts (R) --------------------------------------------------
@@ -510,14 +507,14 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
           f" f.account_id, f.rep_email {pair_events}"
           " where f.week_start >= ? and f.week_start < ? union all select week_start,"
           " account_id, rep_email from _inc_s_events", [since, first])
+        # (its weeks are those of _inc_s_events, all from `first` on: now all the pairs' rows
+        # from `first` on, which the score audits read)
         d = run("score_weekly", {"overlap_event_facts": "_inc_s_events",
                                  "main.overlap_event_facts": "_inc_active"})
-        # all the pairs' rows from `first` on, now: what the score audits read
-        x(f"create or replace temp table _inc_new_scores as select * from {d}"  # noqa: S608
-          " where week_start >= ?", [first])
-        x("insert into score_weekly select * from _inc_new_scores")
+        x(f"insert into score_weekly select * from {d}")  # noqa: S608
     else:
-        x("create or replace temp table _inc_new_scores as select * from score_weekly limit 0")
+        x("create or replace temp table _inc_d_score_weekly as select * from score_weekly"
+          " limit 0")
     lap("score_weekly")
 
     # --- score_collaboration_weekly: (week, account) keys ---------------------------------
@@ -544,11 +541,11 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
 
 def audit_inputs(audit: sqlrunner.SqlFile) -> dict[str, str]:
     """The scoped inputs of one audit after an incremental build: the rows the build wrote
-    (events, participants and interactions of scope E; score rows of the changed pairs, with
-    all their events). Rows outside the scopes did not change and passed the earlier audits."""
+    (events, participants and interactions of scope E; score rows of the changed pairs from
+    the earliest changed week on, with their events). Rows outside the scopes did not change and passed the earlier audits."""
     if "score_weekly" in audit.text:  # (rows of the changed weeks on)
         return {"overlap_event_facts": "_inc_s_events",
-                "score_weekly": "_inc_new_scores"}
+                "score_weekly": "_inc_d_score_weekly"}
     return {"overlap_event_facts": "_inc_d_overlap_event_facts",
             "match_participants": "_inc_e_mp",
             "match_interactions": "_inc_audit_interactions"}
