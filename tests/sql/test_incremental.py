@@ -93,8 +93,7 @@ class World:
             stray = self._stray()
             for mailbox in {rep, *cc} & set(REPS):
                 out.append({"mailbox": mailbox, "frm": sender, "to": people + [rep] + stray,
-                            "cc": cc,
-                            "at": at, "message_id": msg, "thread_root": root,
+                            "cc": cc, "at": at, "message_id": msg, "thread_root": root,
                             "provider_thread_id": self._thread(thread), "source": "gmail"})
         return out
 
