@@ -172,6 +172,9 @@ def _load_extracts(con: duckdb.DuckDBPyConnection, staged: list[StagedExtract], 
         "mode": [s.mode for s in staged],
         "copies_path": [s.copies_path for s in staged],
         "quarantine_path": [s.quarantine_path for s in staged],
+        "emails": pa.array([s.emails for s in staged], pa.int64()),
+        "meetings": pa.array([s.meetings for s in staged], pa.int64()),
+        "quarantined": pa.array([s.quarantined for s in staged], pa.int64()),
     })
     removed = pa.table({
         "source": [s.source for s in staged for _ in s.removed],
@@ -231,6 +234,14 @@ def _load_extracts(con: duckdb.DuckDBPyConnection, staged: list[StagedExtract], 
             " where r.source = q.source and r.mailbox = q.mailbox and r.locator = q.locator")
         con.execute("insert into raw_quarantine by name select * from load_quarantine")
         con.execute("drop table load_quarantine")
+        # one statement for all extracts (executemany costs ~1 ms a row: 2 s for 2,000
+        # mailboxes)
+        con.execute(
+            "insert into run_log (run_id, scope, source, mailbox, window_start, window_end,"
+            " started_at, finished_at, status, emails, meetings, quarantined, error)"
+            " select ?, 'extract', source, mailbox, window_start, window_end, ?, ?,"
+            " 'succeeded', emails, meetings, quarantined, null from load_extracts",
+            [run_id, now, now])
     finally:
         # (in a transaction a failed statement aborted, the rollback drops them)
         with contextlib.suppress(duckdb.TransactionException):
@@ -255,26 +266,6 @@ def _load_extracts(con: duckdb.DuckDBPyConnection, staged: list[StagedExtract], 
                 [s.source, s.mailbox, s.cursor, s.window_start, s.window_end, now, s.mode,
                  s.mode],
             )
-    # one statement for all extracts (executemany costs ~1 ms a row: 2 s for 2,000 mailboxes)
-    logged = pa.table({
-        "source": [s.source for s in staged],
-        "mailbox": [s.mailbox for s in staged],
-        "window_start": pa.array([s.window_start for s in staged], pa.timestamp("us", "UTC")),
-        "window_end": pa.array([s.window_end for s in staged], pa.timestamp("us", "UTC")),
-        "emails": pa.array([s.emails for s in staged], pa.int64()),
-        "meetings": pa.array([s.meetings for s in staged], pa.int64()),
-        "quarantined": pa.array([s.quarantined for s in staged], pa.int64()),
-    })
-    con.register("load_logged", logged)
-    try:
-        con.execute(
-            "insert into run_log (run_id, scope, source, mailbox, window_start, window_end,"
-            " started_at, finished_at, status, emails, meetings, quarantined, error)"
-            " select ?, 'extract', source, mailbox, window_start, window_end, ?, ?,"
-            " 'succeeded', emails, meetings, quarantined, null from load_logged",
-            [run_id, now, now])
-    finally:
-        con.unregister("load_logged")
 
 
 def read_cursors(path: Path) -> dict[tuple[str, str], tuple[str, datetime, datetime]]:
