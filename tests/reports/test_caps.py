@@ -84,6 +84,13 @@ def mores(node) -> list[str]:
     return [m.text() for m in node.find_all("div", "more")]
 
 
+def assert_capped(node, total: int, cap: int, more: str) -> None:
+    """``node`` shows ``min(total, cap)`` rows and, when it left some out, says so."""
+    assert len(data_rows(node)) == min(total, cap)
+    if total > cap:
+        assert mores(node) == [more]
+
+
 def figures(root) -> dict[str, str]:
     return {td.find_all("div", "figure-label")[0].text(): td.find_all("div", "figure-value")[0]
             .text() for td in root.find_all("td", "figure")}
@@ -179,18 +186,12 @@ def test_every_owner_gets_a_capped_digest_with_their_totals(busy, capped, uncapp
         n_pairs, accounts, n_events = busy.execute(
             "select count(*), count(distinct account_id), sum(events) from overlap_weekly "
             "where week_start = ? and owner_email = ?", [WEEK, owner]).fetchone()
-        pairs = root.by_id("pairs")
-        assert len(data_rows(pairs)) == min(n_pairs, SMALL.digest_pairs)
-        if n_pairs > SMALL.digest_pairs:
-            assert mores(pairs) == [f"Showing the 4 highest of {n_pairs} pairs \u2014 the full "
-                                    "list is in overlap_weekly-2026-W47.csv and the "
-                                    "overlap_weekly view."]
-        events = root.by_id("events")
-        assert len(data_rows(events)) == min(n_events, SMALL.digest_events)
-        if n_events > SMALL.digest_events:
-            assert mores(events) == [f"Showing 3 of {n_events} events: those of the "
-                                     "highest-scoring pairs, in time order \u2014 the full list "
-                                     "is in the overlap_events view."]
+        assert_capped(root.by_id("pairs"), n_pairs, SMALL.digest_pairs,
+                      f"Showing the 4 highest of {n_pairs} pairs \u2014 the full list is in "
+                      "overlap_weekly-2026-W47.csv and the overlap_weekly view.")
+        assert_capped(root.by_id("events"), n_events, SMALL.digest_events,
+                      f"Showing 3 of {n_events} events: those of the highest-scoring pairs, in "
+                      "time order \u2014 the full list is in the overlap_events view.")
         # the context line counts every pair and event of the owner, not the rows shown
         assert f"people at {accounts} of your accounts without you ({n_events} overlap " \
                "events)" in root.text()
