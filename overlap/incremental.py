@@ -118,6 +118,10 @@ def _exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
                             " and schema_name = 'main'", [name]).fetchall()[0][0])
 
 
+# the head of a model file's statement: `create or replace table <name> as`
+_INTO = re.compile(r"create\s+or\s+replace\s+table\s+[a-z_][a-z0-9_]*\s+as\s", re.IGNORECASE)
+
+
 def _scoped(f: sqlrunner.SqlFile, into: str, inputs: Mapping[str, str]) -> str:
     """The file's statement writing temp table ``into`` from the scoped ``inputs``."""
     text = sqlrunner._TARGET.sub(f"create or replace temp table {into} ", f.text, count=1)
@@ -162,8 +166,37 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
             print(f"{time.perf_counter() - t0:6.3f} RUN {table}")
         return into
 
+    def append(table: str, inputs: Mapping[str, str]) -> str:
+        """Run the file straight into its model table — written once, as a full build's
+        ``create table as`` writes it, not into a scratch table and then copied — and return
+        ``_inc_d_<table>``: a view of the rows it appended, which the later scopes read. DuckDB
+        numbers the rows a transaction appends past every row id the table had (its deletes
+        leave the numbers of the other rows alone), so they are the rows above the largest
+        row id before the insert, a filter its scan applies per row group; the view's size is
+        checked against the insert's."""
+        f = by_table[table]
+        (top,), = con.execute(f"select coalesce(max(rowid), -1) from {table}").fetchall()
+        text = _INTO.sub(f"insert into {table} by name ", f.text, count=1)
+        for name, scoped in inputs.items():
+            text = substitute(text, name, scoped)
+        t0 = time.perf_counter()
+        (appended,), = con.execute(text, sqlrunner._bound(f, params)).fetchall()
+        if sqlrunner.TRACE:
+            print(f"{time.perf_counter() - t0:6.3f} APPEND {table}")
+        view = f"_inc_d_{table}"
+        x(f"create or replace temp view {view} as select * from {table} where rowid > {top}")
+        if count(view) != appended:
+            raise RuntimeError(f"incremental build: {table} has {count(view)} rows past row id"
+                               f" {top}, the insert appended {appended}")
+        return view
+
     def count(table: str) -> int:
         return int(con.execute(f"select count(*) from {table}").fetchall()[0][0])  # noqa: S608
+
+    def count_from(table: str, week: object) -> int:
+        """Rows of ``table`` from ``week`` on (a constant bound: older row groups skipped)."""
+        return int(con.execute(f"select count(*) from {table} where week_start >= ?",
+                               [week]).fetchall()[0][0])
 
     def same(a: str, b: str) -> bool:
         """Key sets ``a`` and ``b`` (distinct interaction ids), one a subset of the other by
@@ -250,8 +283,7 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
         x("delete from stg_copies using _inc_old_copies as k"
           " where stg_copies.source = k.source and stg_copies.mailbox = k.mailbox"
           " and stg_copies.kind = k.kind and stg_copies.copy_id = k.copy_id")
-    d = run("stg_copies", {"raw_copies": "_inc_raw"})
-    x(f"insert into stg_copies select * from {d}")  # noqa: S608
+    d = append("stg_copies", {"raw_copies": "_inc_raw"})
     x("create or replace temp table _inc_a as select distinct interaction_id from ("
       f" select interaction_id from _inc_old_copies union all select interaction_id from {d})")
     # A's interactions the warehouse had before, with how many of their copies this load left
@@ -318,8 +350,8 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
         x("delete from stg_participants using _inc_old_copies as k"
           " where stg_participants.source = k.source and stg_participants.mailbox = k.mailbox"
           " and stg_participants.kind = k.kind and stg_participants.copy_id = k.copy_id")
-    d = run("stg_participants", {"stg_copies": "_inc_d_stg_copies", "raw_copies": "_inc_raw"})
-    x(f"insert into stg_participants select * from {d}")  # noqa: S608
+    d = append("stg_participants", {"stg_copies": "_inc_d_stg_copies",
+                                    "raw_copies": "_inc_raw"})
     lap("stg_participants")
 
     d = run("stg_addresses", {"stg_participants": "_inc_d_stg_participants"})
@@ -353,8 +385,7 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
     if not fresh_a:
         x("delete from match_participants using _inc_a as a"
           " where match_participants.interaction_id = a.interaction_id")
-    d = run("match_participants", {"stg_participants": "_inc_s_stg_participants"})
-    x(f"insert into match_participants select * from {d}")  # noqa: S608
+    d = append("match_participants", {"stg_participants": "_inc_s_stg_participants"})
     lap("match_participants")
 
     rows_of("_inc_s2_stg_copies", "stg_copies", "_inc_r2", "_inc_d_stg_copies", "_inc_a_new",
@@ -385,9 +416,9 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
     if not fresh_r:
         x("delete from match_interaction_accounts using _inc_r as r"
           " where match_interaction_accounts.interaction_id = r.interaction_id")
-    d = run("match_interaction_accounts", {"match_interactions": "_inc_s_match_interactions",
-                                           "match_participants": "_inc_s_match_participants"})
-    x(f"insert into match_interaction_accounts select * from {d}")  # noqa: S608
+    d = append("match_interaction_accounts",
+               {"match_interactions": "_inc_s_match_interactions",
+                "match_participants": "_inc_s_match_participants"})
     lap("match_interaction_accounts")
 
     # --- match_domain_findings: old volumes - R's old contribution + R's new one ----------
@@ -460,11 +491,10 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
     if not fresh_e:
         x("delete from overlap_event_facts using _inc_e as e"
           " where overlap_event_facts.interaction_id = e.interaction_id")
-    d = run("overlap_event_facts", {"match_interaction_accounts": "_inc_e_mia",
-                                    "match_participants": "_inc_e_mp",
-                                    "main.match_interactions": ev_mi,
-                                    "main.match_participants": ev_mp})
-    x(f"insert into overlap_event_facts select * from {d}")  # noqa: S608
+    d = append("overlap_event_facts", {"match_interaction_accounts": "_inc_e_mia",
+                                       "match_participants": "_inc_e_mp",
+                                       "main.match_interactions": ev_mi,
+                                       "main.match_participants": ev_mp})
     scope["event_interactions"] = count("_inc_e")
     lap("overlap_event_facts")
 
@@ -476,9 +506,8 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
     if not fresh_r:
         x("delete from overlap_collaboration using _inc_r as r"
           " where overlap_collaboration.interaction_id = r.interaction_id")
-    d = run("overlap_collaboration", {"match_interaction_accounts": "_inc_s_mia",
-                                      "match_participants": "_inc_s_match_participants"})
-    x(f"insert into overlap_collaboration select * from {d}")  # noqa: S608
+    d = append("overlap_collaboration", {"match_interaction_accounts": "_inc_s_mia",
+                                         "match_participants": "_inc_s_match_participants"})
     lap("overlap_collaboration")
 
     # --- score_weekly: (account, rep) pairs from the earliest changed week on -------------
@@ -494,8 +523,14 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
     # the row groups of older weeks (each weekly build appends its own).
     pair_events = ("from overlap_event_facts as f semi join _inc_pairs as p"
                    " on p.account_id = f.account_id and p.rep_email = f.rep_email")
-    x(f"create or replace temp table _inc_s_events as select f.* {pair_events}"
-      " where f.week_start >= ?", [first])
+    # Usually (a new week) every event from `first` on is one this build appended: the
+    # sizes tell (the appended events are all from `first` on and of the pairs), no scan.
+    if count_from("overlap_event_facts", first) == count("_inc_d_overlap_event_facts"):
+        x("create or replace temp view _inc_s_events as"
+          " select * from _inc_d_overlap_event_facts")
+    else:
+        x(f"create or replace temp table _inc_s_events as select f.* {pair_events}"
+          " where f.week_start >= ?", [first])
     if first is not None:
         x("delete from score_weekly using _inc_pairs as p"
           " where score_weekly.account_id = p.account_id"
@@ -509,9 +544,8 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
           " account_id, rep_email from _inc_s_events", [since, first])
         # (its weeks are those of _inc_s_events, all from `first` on: now all the pairs' rows
         # from `first` on, which the score audits read)
-        d = run("score_weekly", {"overlap_event_facts": "_inc_s_events",
-                                 "main.overlap_event_facts": "_inc_active"})
-        x(f"insert into score_weekly select * from {d}")  # noqa: S608
+        d = append("score_weekly", {"overlap_event_facts": "_inc_s_events",
+                                    "main.overlap_event_facts": "_inc_active"})
     else:
         x("create or replace temp table _inc_d_score_weekly as select * from score_weekly"
           " limit 0")
@@ -522,13 +556,18 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
       " from (select * from _inc_old_collab union all select week_start, account_id"
       " from _inc_d_overlap_collaboration)")
     lowest = con.execute("select min(week_start) from _inc_ckeys").fetchall()[0][0]
-    x("create or replace temp table _inc_s_collab as select * from overlap_collaboration"
-      " semi join _inc_ckeys using (week_start, account_id) where week_start >= ?", [lowest])
+    # (as for the events: all rows from `lowest` on may be the ones just appended)
+    if count_from("overlap_collaboration", lowest) == count("_inc_d_overlap_collaboration"):
+        x("create or replace temp view _inc_s_collab as"
+          " select * from _inc_d_overlap_collaboration")
+    else:
+        x("create or replace temp table _inc_s_collab as select * from overlap_collaboration"
+          " semi join _inc_ckeys using (week_start, account_id) where week_start >= ?",
+          [lowest])
     x("delete from score_collaboration_weekly using _inc_ckeys as k"
       " where score_collaboration_weekly.week_start = k.week_start"
       " and score_collaboration_weekly.account_id = k.account_id")
-    d = run("score_collaboration_weekly", {"overlap_collaboration": "_inc_s_collab"})
-    x(f"insert into score_collaboration_weekly select * from {d}")  # noqa: S608
+    d = append("score_collaboration_weekly", {"overlap_collaboration": "_inc_s_collab"})
     lap("score_collaboration_weekly")
 
     # --- what the scoped audits read (overlap.sqlrunner.run_audits) ----------------------

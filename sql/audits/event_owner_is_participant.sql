@@ -12,12 +12,14 @@ with owner_addresses as (
 ),
 
 final as (
-    select e.interaction_id, e.account_id, e.rep_email, p.address
+    -- (a semi join on both columns: joined on the address alone, the owners' addresses would
+    -- pair with every interaction they took part in)
+    select e.interaction_id, e.account_id, e.rep_email, o.address
     from overlap_event_facts as e
     join owner_addresses as o on o.account_id = e.account_id
-    join match_participants as p
+    semi join match_participants as p
         on p.interaction_id = e.interaction_id and p.address = o.address
-    where p.party <> 'excluded'
+       and p.party <> 'excluded'
 )
 
 select * from final
