@@ -251,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="benchmarks/results.json")
     parser.add_argument("--history", default="S,M", metavar="SIZES",
                         help="sizes that also run the 12-week history scenario (default S,M;"
-                             " L's would take about half an hour)")
+                             " L's takes about 21 minutes more on 2 cores)")
     parser.add_argument("--no-history", action="store_true", help="skip the 12-week scenario")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     parser.add_argument("--no-api", action="store_true", help="skip the API pull benchmarks")

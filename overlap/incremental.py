@@ -350,8 +350,8 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
         x("delete from stg_participants using _inc_old_copies as k"
           " where stg_participants.source = k.source and stg_participants.mailbox = k.mailbox"
           " and stg_participants.kind = k.kind and stg_participants.copy_id = k.copy_id")
-    d = append("stg_participants", {"stg_copies": "_inc_d_stg_copies",
-                                    "raw_copies": "_inc_raw"})
+    append("stg_participants", {"stg_copies": "_inc_d_stg_copies",
+                                "raw_copies": "_inc_raw"})
     lap("stg_participants")
 
     d = run("stg_addresses", {"stg_participants": "_inc_d_stg_participants"})
@@ -385,7 +385,7 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
     if not fresh_a:
         x("delete from match_participants using _inc_a as a"
           " where match_participants.interaction_id = a.interaction_id")
-    d = append("match_participants", {"stg_participants": "_inc_s_stg_participants"})
+    append("match_participants", {"stg_participants": "_inc_s_stg_participants"})
     lap("match_participants")
 
     rows_of("_inc_s2_stg_copies", "stg_copies", "_inc_r2", "_inc_d_stg_copies", "_inc_a_new",
@@ -416,9 +416,9 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
     if not fresh_r:
         x("delete from match_interaction_accounts using _inc_r as r"
           " where match_interaction_accounts.interaction_id = r.interaction_id")
-    d = append("match_interaction_accounts",
-               {"match_interactions": "_inc_s_match_interactions",
-                "match_participants": "_inc_s_match_participants"})
+    append("match_interaction_accounts",
+           {"match_interactions": "_inc_s_match_interactions",
+            "match_participants": "_inc_s_match_participants"})
     lap("match_interaction_accounts")
 
     # --- match_domain_findings: old volumes - R's old contribution + R's new one ----------
@@ -491,10 +491,10 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
     if not fresh_e:
         x("delete from overlap_event_facts using _inc_e as e"
           " where overlap_event_facts.interaction_id = e.interaction_id")
-    d = append("overlap_event_facts", {"match_interaction_accounts": "_inc_e_mia",
-                                       "match_participants": "_inc_e_mp",
-                                       "main.match_interactions": ev_mi,
-                                       "main.match_participants": ev_mp})
+    append("overlap_event_facts", {"match_interaction_accounts": "_inc_e_mia",
+                                   "match_participants": "_inc_e_mp",
+                                   "main.match_interactions": ev_mi,
+                                   "main.match_participants": ev_mp})
     scope["event_interactions"] = count("_inc_e")
     lap("overlap_event_facts")
 
@@ -506,8 +506,8 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
     if not fresh_r:
         x("delete from overlap_collaboration using _inc_r as r"
           " where overlap_collaboration.interaction_id = r.interaction_id")
-    d = append("overlap_collaboration", {"match_interaction_accounts": "_inc_s_mia",
-                                         "match_participants": "_inc_s_match_participants"})
+    append("overlap_collaboration", {"match_interaction_accounts": "_inc_s_mia",
+                                     "match_participants": "_inc_s_match_participants"})
     lap("overlap_collaboration")
 
     # --- score_weekly: (account, rep) pairs from the earliest changed week on -------------
@@ -544,8 +544,8 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
           " account_id, rep_email from _inc_s_events", [since, first])
         # (its weeks are those of _inc_s_events, all from `first` on: now all the pairs' rows
         # from `first` on, which the score audits read)
-        d = append("score_weekly", {"overlap_event_facts": "_inc_s_events",
-                                    "main.overlap_event_facts": "_inc_active"})
+        append("score_weekly", {"overlap_event_facts": "_inc_s_events",
+                                "main.overlap_event_facts": "_inc_active"})
     else:
         x("create or replace temp table _inc_d_score_weekly as select * from score_weekly"
           " limit 0")
@@ -567,7 +567,7 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
     x("delete from score_collaboration_weekly using _inc_ckeys as k"
       " where score_collaboration_weekly.week_start = k.week_start"
       " and score_collaboration_weekly.account_id = k.account_id")
-    d = append("score_collaboration_weekly", {"overlap_collaboration": "_inc_s_collab"})
+    append("score_collaboration_weekly", {"overlap_collaboration": "_inc_s_collab"})
     lap("score_collaboration_weekly")
 
     # --- what the scoped audits read (overlap.sqlrunner.run_audits) ----------------------
