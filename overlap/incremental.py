@@ -307,20 +307,28 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
     # old rows of R below)
     group_of = ("select distinct source, provider_thread_id from {} where kind = 'email'"
                 " and provider_thread_id is not null")
-    x("create or replace temp table _inc_groups as "
-      + group_of.format("(select s.source, s.kind, s.provider_thread_id from stg_copies as s"
-                        " semi join _inc_a using (interaction_id))")
+    # A's copies now: when no copy of A was left alone (A_new is A), exactly the ones just
+    # appended — no scan of all of stg_copies
+    a_copies = ("_inc_d_stg_copies" if same("_inc_a_new", "_inc_a") else
+                "(select s.source, s.kind, s.provider_thread_id from stg_copies as s"
+                " semi join _inc_a using (interaction_id))")
+    x("create or replace temp table _inc_groups as " + group_of.format(a_copies)
       + " union " + group_of.format("_inc_old_copies"))
     x("create or replace temp table _inc_r as select interaction_id from _inc_a union"
       " select s.interaction_id from stg_copies as s semi join _inc_groups as g"
       " on g.source = s.source and g.provider_thread_id = s.provider_thread_id"
       " where s.kind = 'email'")
-    x("create or replace temp table _inc_r2 as select interaction_id from _inc_r union"
-      " select s.interaction_id from stg_copies as s semi join ("
-      + group_of.format("(select s.source, s.kind, s.provider_thread_id from stg_copies as s"
-                        " semi join _inc_r using (interaction_id))")
-      + ") as g on g.source = s.source and g.provider_thread_id = s.provider_thread_id"
-      " where s.kind = 'email'")
+    if same("_inc_a", "_inc_r"):
+        # no interaction outside A shares a provider thread with A: R's groups are A's, and
+        # their members are all in R
+        x("create or replace temp view _inc_r2 as select interaction_id from _inc_r")
+    else:
+        x("create or replace temp table _inc_r2 as select interaction_id from _inc_r union"
+          " select s.interaction_id from stg_copies as s semi join ("
+          + group_of.format("(select s.source, s.kind, s.provider_thread_id from stg_copies"
+                            " as s semi join _inc_r using (interaction_id))")
+          + ") as g on g.source = s.source and g.provider_thread_id = s.provider_thread_id"
+          " where s.kind = 'email'")
     # fresh ⊆ A_new ⊆ A ⊆ R ⊆ R2 by construction, so sizes tell which are equal
     fresh_a, fresh_r = same("_inc_fresh", "_inc_a"), same("_inc_fresh", "_inc_r")
     none_r = " limit 0" if fresh_r else ""  # no old row of R anywhere: skip the scan

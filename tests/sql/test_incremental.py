@@ -91,9 +91,12 @@ class World:
             sender = rep if self.rnd.random() < 0.6 else people[0]
             msg = f"m{self.rnd.getrandbits(40)}@x"
             stray = self._stray()
-            for mailbox in {rep, *cc} & set(REPS):
+            for mailbox in sorted({rep, *cc} & set(REPS)):
+                # now and then a copy without the References root (a provider that gives no
+                # headers): the copies of one email then disagree on its thread key
                 out.append({"mailbox": mailbox, "frm": sender, "to": people + [rep] + stray,
-                            "cc": cc, "at": at, "message_id": msg, "thread_root": root,
+                            "cc": cc, "at": at, "message_id": msg,
+                            "thread_root": root if self.rnd.random() < 0.8 else None,
                             "provider_thread_id": self._thread(thread), "source": "gmail"})
         return out
 
@@ -200,6 +203,30 @@ def test_a_new_week_scores_with_the_unchanged_weeks_before(seed: Seed) -> None:
     rows = seed.rows("select week_start, earlier_weeks from score_weekly"
                      " where account_id = 'a0' and rep_email = ? order by week_start", [rep])
     assert [r["earlier_weeks"] for r in rows] == [0, 1, 2, 3, 4, 4]
+
+
+def test_a_reloaded_copy_rethreads_another_mailboxs_provider_thread(seed: Seed) -> None:
+    """One mailbox's copy of an email is reloaded with its References root: the email's
+    thread key changes, and so does the thread of an email the load did not touch, which
+    shares a provider thread only with the email's copy in another, untouched mailbox."""
+    world = World(seed, random.Random(11))
+    params = _params(dormant_days=4)
+    sqlrunner.build(seed.con, params)
+    x, y = REPS[0], REPS[1]
+
+    def copy(mailbox: str, msg: str, root: str | None, thread: str) -> dict[str, Any]:
+        return {"mailbox": mailbox, "frm": x, "to": ["p0@acct0.com", y], "cc": [],
+                "at": START + timedelta(days=1), "message_id": msg, "thread_root": root,
+                "provider_thread_id": thread, "source": "gmail"}
+
+    world.load(x, 0, [copy(x, "m1@x", None, "gx")])
+    world.load(y, 0, [copy(y, "m1@x", "t1@x", "gy"), copy(y, "m9@x", None, "gy")])
+    _check(seed.con, params)
+    thread_of_m9 = "select thread_id from match_interactions where message_id = 'm9@x'"
+    before = seed.rows(thread_of_m9)
+    world.load(x, 0, [copy(x, "m1@x", "t1@x", "gx")])
+    assert _check(seed.con, params).mode == "incremental"
+    assert seed.rows(thread_of_m9) != before
 
 
 def test_crm_or_rule_change_rebuilds_in_full(seed: Seed) -> None:
