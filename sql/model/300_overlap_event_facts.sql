@@ -58,7 +58,7 @@ owner_threads as (
     where p.party <> 'excluded'
 ),
 
-owner_touches as (
+touches as (
     -- the owner's own customer interactions with the account (dormancy evidence), within
     -- dormant_days before the checks: not all of history (repeats are harmless below)
     select account_id, owner_email, occurred_at
@@ -68,6 +68,20 @@ owner_touches as (
       and a.occurred_at >= (select min(occurred_at) from gap_checks)
                            - to_days($dormant_days::integer)
       and a.occurred_at < (select max(occurred_at) from gap_checks)
+),
+
+owner_touches as (
+    -- the touches from the first check on, and of those before it only each owner's last:
+    -- the only one the as-of join below can pick for any check (a week's build on 60 days
+    -- of history sorts one touch per owner and account instead of 8 weeks of them)
+    select account_id, owner_email, occurred_at
+    from touches
+    where occurred_at >= (select min(occurred_at) from gap_checks)
+    union all
+    select account_id, owner_email, max(occurred_at)
+    from touches
+    where occurred_at < (select min(occurred_at) from gap_checks)
+    group by account_id, owner_email
 ),
 
 recent as (

@@ -204,6 +204,20 @@ def test_dormant_owner_is_coverage_gap(seed: Seed, days_before: int, category: s
     assert [e["category"] for e in events] == [category]
 
 
+def test_each_check_looks_back_from_its_own_date(seed: Seed) -> None:
+    """Two rep emails 20 days apart, the owner's touches 70 and 50 days before the later: the
+    touch 50 days before it keeps both in the window (the older one alone would not)."""
+    seed.rep(OWNER, "Olga")
+    seed.rep(REP, "Bob")
+    seed.account("acme", OWNER, domains=["acme.com"])
+    for days in (70, 50):
+        seed.email(OWNER, frm=OWNER, to=[ALICE], at=T0 - timedelta(days=days))
+    seed.email(REP, frm=REP, to=[ALICE], at=T0 - timedelta(days=20))
+    seed.email(REP, frm=REP, to=[ALICE])
+    seed.build()
+    assert [e["category"] for e in seed.events()] == ["backdoor", "backdoor"]
+
+
 def test_dormancy_window_follows_the_setting(seed: Seed) -> None:
     seed.rep(OWNER, "Olga")
     seed.rep(REP, "Bob")
