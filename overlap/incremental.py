@@ -54,6 +54,7 @@ import re
 import time
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
+from typing import Any
 
 import duckdb
 
@@ -119,12 +120,13 @@ def _exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
 
 
 # the head of a model file's statement: `create or replace table <name> as`
-_INTO = re.compile(r"create\s+or\s+replace\s+table\s+[a-z_][a-z0-9_]*\s+as\s", re.IGNORECASE)
+_HEAD = re.compile(sqlrunner._TARGET.pattern + r"\s*as\s", re.IGNORECASE)
 
 
-def _scoped(f: sqlrunner.SqlFile, into: str, inputs: Mapping[str, str]) -> str:
-    """The file's statement writing temp table ``into`` from the scoped ``inputs``."""
-    text = sqlrunner._TARGET.sub(f"create or replace temp table {into} ", f.text, count=1)
+def _scoped(f: sqlrunner.SqlFile, head: str, inputs: Mapping[str, str]) -> str:
+    """The file's statement with its head replaced by ``head`` (where its rows go) and its
+    input tables by the scoped ``inputs``."""
+    text = _HEAD.sub(head, f.text, count=1)
     for name, scoped in inputs.items():
         text = substitute(text, name, scoped)
     return text
@@ -146,11 +148,12 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
     by_table = {sqlrunner._target(f): f for f in files}
     clock = [time.perf_counter()]
 
-    def x(sql: str, args: object = None) -> None:
+    def x(sql: str, args: object = None, label: str = "") -> list[Any]:
         t0 = time.perf_counter()
-        con.execute(sql, args)
+        rows = con.execute(sql, args).fetchall()
         if sqlrunner.TRACE:
-            print(f"{time.perf_counter() - t0:6.3f} {sql[:90]}")
+            print(f"{time.perf_counter() - t0:6.3f} {label or sql[:90]}")
+        return rows
 
     def lap(name: str) -> None:
         now = time.perf_counter()
@@ -160,10 +163,8 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
     def run(table: str, inputs: Mapping[str, str], into: str = "") -> str:
         f = by_table[table]
         into = into or f"_inc_d_{table}"
-        t0 = time.perf_counter()
-        con.execute(_scoped(f, into, inputs), sqlrunner._bound(f, params))
-        if sqlrunner.TRACE:
-            print(f"{time.perf_counter() - t0:6.3f} RUN {table}")
+        x(_scoped(f, f"create or replace temp table {into} as ", inputs),
+          sqlrunner._bound(f, params), label=f"RUN {table}")
         return into
 
     def append(table: str, inputs: Mapping[str, str]) -> str:
@@ -175,14 +176,9 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
         row id before the insert, a filter its scan applies per row group; the view's size is
         checked against the insert's."""
         f = by_table[table]
-        (top,), = con.execute(f"select coalesce(max(rowid), -1) from {table}").fetchall()
-        text = _INTO.sub(f"insert into {table} by name ", f.text, count=1)
-        for name, scoped in inputs.items():
-            text = substitute(text, name, scoped)
-        t0 = time.perf_counter()
-        (appended,), = con.execute(text, sqlrunner._bound(f, params)).fetchall()
-        if sqlrunner.TRACE:
-            print(f"{time.perf_counter() - t0:6.3f} APPEND {table}")
+        (top,), = x(f"select coalesce(max(rowid), -1) from {table}")
+        (appended,), = x(_scoped(f, f"insert into {table} by name ", inputs),
+                         sqlrunner._bound(f, params), label=f"APPEND {table}")
         view = f"_inc_d_{table}"
         x(f"create or replace temp view {view} as select * from {table} where rowid > {top}")
         if count(view) != appended:
