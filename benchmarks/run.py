@@ -187,6 +187,18 @@ def bench_size(size: Size, work: Path, history: bool, progress: callable) -> lis
         Result("report_digests_s", n, w1["report_digests_s"], "s", "info", True),
         Result("report_digests", n, w1["digests"], "owners", "info", True),
     ]
+    # where the model's time goes (benchmarks.steps.model_split): a full rebuild of the same
+    # week on disk, the same in memory, and writing its finished tables alone
+    progress(f"{size.name}: model split (the same build on disk, in memory; the writes alone)")
+    sp = step("model_split", str(config))
+    floor_s = max(fl["floor_s"], 1e-9)
+    out += [
+        Result("model_rebuild_disk_s", n, sp["disk_s"], "s", "info", True),
+        Result("model_rebuild_memory_s", n, sp["memory_s"], "s", "info", True),
+        Result("model_memory_vs_floor", n, sp["memory_s"] / floor_s, "x", "info", True),
+        Result("model_tables_write_s", n, sp["write_s"], "s", "info", True),
+        Result("model_tables_write_vs_floor", n, sp["write_s"] / floor_s, "x", "info", True),
+    ]
     if history:
         progress(f"{size.name}: week 1 again ({REPEATS - 1} more runs, for the median)")
         w1_load, w1_model, w1_runs = load_model_median(root, config, mfile, FIRST_WEEK, w1)

@@ -4,6 +4,7 @@
     python -m benchmarks.steps load_model CONFIG MANIFESTS.json WEEK
     python -m benchmarks.steps floor GLOB
     python -m benchmarks.steps full_model CONFIG
+    python -m benchmarks.steps model_split CONFIG
     python -m benchmarks.steps extract CONFIG SOURCE
     python -m benchmarks.steps read GLOB_ROOT SOURCE_KIND
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -123,6 +125,50 @@ def _read_all(paths: list[str]) -> int:
     return n
 
 
+def model_split(config_path: str) -> dict[str, float]:
+    """Where a full build's time goes, on copies of the week's warehouse (the original is not
+    touched): the same build on disk, the same build in memory (no file, no compression), and
+    writing the finished model tables into a fresh warehouse file, nothing else — the part of
+    the build that no change to the SQL removes while the model keeps its tables."""
+    import tempfile
+
+    import duckdb
+
+    from overlap import sqlrunner, warehouse
+    from overlap.config import load_config
+
+    config = load_config(config_path)
+    params = sqlrunner.params_from_config(config)
+    with tempfile.TemporaryDirectory(dir=config.warehouse.parent) as tmp:
+        disk = Path(tmp) / "copy.duckdb"
+        shutil.copyfile(config.warehouse, disk)
+        con = warehouse.connect(disk)
+        t0 = time.perf_counter()
+        sqlrunner.build(con, params)
+        disk_s = time.perf_counter() - t0
+        con.close()
+
+        mem = duckdb.connect(":memory:")
+        mem.execute("set TimeZone = 'UTC'")  # as warehouse.connect pins it
+        mem.execute(f"attach '{disk}' as src (read_only)")  # our own temp path
+        mem.execute("copy from database src to memory")
+        mem.execute("detach src")
+        t0 = time.perf_counter()
+        sqlrunner.build(mem, params)
+        memory_s = time.perf_counter() - t0
+
+        mem.execute(f"attach '{Path(tmp) / 'tables.duckdb'}' as out")
+        t0 = time.perf_counter()
+        mem.begin()
+        for table in sqlrunner.model_tables():
+            mem.execute(f"create table out.{table} as select * from memory.main.{table}")
+        mem.commit()
+        write_s = time.perf_counter() - t0
+        mem.close()
+    return {"disk_s": disk_s, "memory_s": memory_s, "write_s": write_s}
+
+
+
 def read(root: str, kind: str) -> dict[str, float]:
     """Reference for extract: reading the same files' bytes in 2 processes, no parsing."""
     files = []
@@ -140,6 +186,7 @@ def read(root: str, kind: str) -> dict[str, float]:
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
     result = {"pipeline": pipeline, "load_model": load_model, "floor": floor,
-              "extract": extract, "read": read, "full_model": full_model}[command](
+              "extract": extract, "read": read, "full_model": full_model,
+              "model_split": model_split}[command](
         *args)
     print(json.dumps(result))

@@ -402,15 +402,19 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
         x("delete from match_interactions using _inc_r as r"
           " where match_interactions.interaction_id = r.interaction_id")
     # computed over R2 (one row per interaction), kept for R: R2 \ R's thread ids can depend
-    # on provider threads beyond R2
-    d = run("match_interactions", {"stg_copies": "_inc_s2_stg_copies",
-                                   "match_participants": "_inc_s2_match_participants"})
-    x(f"insert into match_interactions select * from {d}"  # noqa: S608
-      + ("" if same("_inc_r", "_inc_r2") else " semi join _inc_r using (interaction_id)"))
+    # on provider threads beyond R2. When R2 is R, every row computed is kept: written once.
+    r_exact = same("_inc_r", "_inc_r2")
+    mi_inputs = {"stg_copies": "_inc_s2_stg_copies",
+                 "match_participants": "_inc_s2_match_participants"}
+    if r_exact:
+        append("match_interactions", mi_inputs)
+    else:
+        d = run("match_interactions", mi_inputs)
+        x(f"insert into match_interactions select * from {d}"  # noqa: S608
+          " semi join _inc_r using (interaction_id)")
     lap("match_interactions")
 
     # --- match_interaction_accounts (R) --------------------------------------------------
-    r_exact = same("_inc_r", "_inc_r2")
     rows_of("_inc_s_match_interactions", "match_interactions", "_inc_r",
             "_inc_d_match_interactions", "_inc_r", exact=r_exact, within=True)
     rows_of("_inc_s_match_participants", "match_participants", "_inc_r",

@@ -10,7 +10,8 @@ account_people as (
     select
         p.interaction_id,
         p.account_id,
-        list_sort(list_distinct(list(p.address))) as contact_emails,
+        -- (interaction, address) is unique in match_participants: no list_distinct needed
+        list_sort(list(p.address)) as contact_emails,
         bool_or(p.role in ('from', 'organizer')) as customer_started
     from match_participants as p
     semi join customer_interactions as ci on ci.interaction_id = p.interaction_id
@@ -19,10 +20,12 @@ account_people as (
 ),
 
 present as (
-    -- who took part, under any of their addresses (declined, rooms and system senders did not)
-    select distinct interaction_id, person_key
-    from match_participants
-    where party <> 'excluded'
+    -- which owners took part, under any of their addresses (declined, rooms and system senders
+    -- did not); only owners are looked up, so only their rows are de-duplicated
+    select distinct p.interaction_id, p.person_key
+    from match_participants as p
+    semi join match_accounts as a on a.owner_email = p.person_key
+    where p.party <> 'excluded'
 ),
 
 final as (
