@@ -168,7 +168,6 @@ def model_split(config_path: str) -> dict[str, float]:
     return {"disk_s": disk_s, "memory_s": memory_s, "write_s": write_s}
 
 
-
 def read(root: str, kind: str) -> dict[str, float]:
     """Reference for extract: reading the same files' bytes in 2 processes, no parsing."""
     files = []

@@ -14,7 +14,8 @@ model file's own SQL run over scoped inputs. The scopes (docs/architecture.md §
   of them, the *fresh* ones — the warehouse never had them (usually all of a new week) —
   have no model row anywhere: nothing of them is deleted or read back;
 * interactions R — A plus the interactions sharing a provider thread with A (rule 6: a thread
-  id is the smallest key of a provider-thread group);
+  id is the smallest key of a provider-thread group); ``match_interactions`` is computed over
+  R2 — R plus the members of R's provider-thread groups — and kept for R (R2 is usually R);
 * interactions E — R, plus every interaction of an email thread of R (old or new thread id:
   a new message in an old thread can make an old event ``looped_in``), plus every customer
   interaction up to ``dormant_days`` after an owner touch of R (dormancy, rule 7; one span
