@@ -590,7 +590,8 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
 def audit_inputs(audit: sqlrunner.SqlFile) -> dict[str, str]:
     """The scoped inputs of one audit after an incremental build: the rows the build wrote
     (events, participants and interactions of scope E; score rows of the changed pairs from
-    the earliest changed week on, with their events). Rows outside the scopes did not change and passed the earlier audits."""
+    the earliest changed week on, with their events). Rows outside the scopes did not change
+    and passed the earlier audits."""
     if "score_weekly" in audit.text:  # (rows of the changed weeks on)
         return {"overlap_event_facts": "_inc_s_events",
                 "score_weekly": "_inc_d_score_weekly"}
