@@ -36,12 +36,14 @@ from airflow.sdk import (
     task,
 )
 
+from overlap.sources import GROUPS, WAREHOUSE_POOL, enabled_groups
+
 # Parse time reads environment variables only: no files, connections or Variables.
 TIMEZONE = os.environ.get("OVERLAP_TIMEZONE", "UTC")
 RETRIES = int(os.environ.get("OVERLAP_RETRIES", "3"))
 RETRY_DELAY = timedelta(seconds=float(os.environ.get("OVERLAP_RETRY_DELAY_SECONDS", "60")))
-WAREHOUSE_POOL = "overlap_warehouse"
-EXTRACT_GROUPS = ("files", "gmail", "google_calendar", "msgraph")
+# Extract task groups and pools from the source registry (imports no I/O; see its docstring).
+EXTRACT_GROUPS = enabled_groups()
 
 WAREHOUSE_ASSET = Asset(name="overlap_warehouse", uri="overlap://warehouse/snapshot",
                         group="overlap")
@@ -126,7 +128,7 @@ def overlap_weekly() -> None:
                              mailboxes=params.get("mailboxes") or None)
         orch.check_mailboxes(run_plan, params.get("mailboxes"))
         path = orch.write_plan(config, run_plan)
-        chunks = orch.write_chunks(run_plan, path)
+        chunks = orch.write_chunks(run_plan, path, groups=EXTRACT_GROUPS)
         print(f"run {run_plan.run_id}: weeks {[w.isoformat() for w in weeks]},"
               f" {len(run_plan.tasks)} extracts")
         return {"plan": str(path), "run_id": run_plan.run_id, "extracts": len(run_plan.tasks),
@@ -144,18 +146,19 @@ def overlap_weekly() -> None:
         return chunks
 
     def extract_task(group: str) -> Any:
-        @task(task_id=f"extract_{group}", pool=f"overlap_{group}",
+        @task(task_id=f"extract_{group}", pool=GROUPS[group].pool,
               map_index_template="{{ chunk_label }}")
         def extract(chunk: dict[str, Any]) -> dict[str, Any]:
             """Extract a chunk of source × mailbox into staging; failures are recorded."""
             from overlap import orchestration as orch
+            from overlap.connections import credentials_for
 
             ctx = get_current_context()
             ctx["chunk_label"] = chunk["label"]  # type: ignore[typeddict-unknown-key]
             ti = ctx["ti"]
             result = orch.extract_chunk(
                 chunk, final_try=ti.try_number > ti.max_tries,
-                credentials=lambda t: orch.credentials_for(t, _get_connection))
+                credentials=lambda t: credentials_for(t, _get_connection))
             return result.as_xcom(chunk["label"])
 
         return extract
@@ -191,10 +194,9 @@ def overlap_weekly() -> None:
         config = _config()
         run_plan = orch.read_plan(planned["plan"])
         paths = report_step(config, run_plan.weeks)
-        html = {w.isoformat(): str(p.html) for w, p in sorted(paths.items())}
-        index = orch.run_dir(config, run_plan.run_id) / "digests.json"
-        orch._write_json(index, {w.isoformat(): {o: str(d) for o, d in p.digests.items()}
-                                 for w, p in paths.items()})
+        html: dict[str, Any] = {w.isoformat(): str(p.html) for w, p in sorted(paths.items())}
+        index = orch.write_digest_index(config, run_plan.run_id,
+                                        {w: p.digests for w, p in paths.items()})
         get_current_context()["outlet_events"][REPORT_ASSET].extra = {"html": html}
         for path in html.values():
             print(f"report: {path}")
@@ -233,9 +235,9 @@ def overlap_weekly() -> None:
         import os as _os
         from pathlib import Path
 
-        from overlap import orchestration as orch
+        from overlap import digests as dig
 
-        conn_id = _os.environ.get(orch.SMTP_CONN_ENV, orch.DEFAULT_SMTP_CONN_ID)
+        conn_id = _os.environ.get(dig.SMTP_CONN_ENV, dig.DEFAULT_SMTP_CONN_ID)
         conn = _get_connection(conn_id)
         if conn is None:
             print(f"owner digests by email are off (no Airflow connection {conn_id!r})")
@@ -243,21 +245,23 @@ def overlap_weekly() -> None:
         config = _config()
         index = Path(report_out["digests"])
         digests = json.loads(index.read_text(encoding="utf-8"))
-        counts = orch.send_digests(digests, orch.SmtpSettings.from_connection(conn),
+        counts = dig.send_digests(digests, dig.SmtpSettings.from_connection(conn),
                                    title=config.title,
                                    state_file=config.out_dir / ".digests-sent.json")
         return {"enabled": True, **counts}
 
-    planned = plan()
+    # Calling a task returns an XComArg that stands for its result at run time; typed Any
+    # because the task functions are typed by what they receive then.
+    planned: Any = plan()
     extracts = [extract_task(g).expand(chunk=chunks_task(g)(planned)) for g in EXTRACT_GROUPS]
-    loaded = load(planned)
+    loaded: Any = load(planned)
     for extracted in extracts:
         extracted >> loaded
-    modelled = model(loaded)
-    reported = report(planned, modelled)
-    status = finish(planned)
+    modelled: Any = model(loaded)
+    reported: Any = report(planned, modelled)
+    status: Any = finish(planned)
     reported >> status
-    published = publish(reported, status)
+    published: Any = publish(reported, status)
     email_digests(reported, published)
 
 

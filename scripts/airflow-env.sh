@@ -17,11 +17,9 @@ export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=${AIRFLOW__CORE__SIMPLE_AUTH_MAN
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=$AIRFLOW_HOME/passwords.json
 export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL=${AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL:-30}
 export AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK=False
-# Pool slots per extract API (the warehouse pool always has one slot: DuckDB has one writer).
-export OVERLAP_POOL_FILES_SLOTS=${OVERLAP_POOL_FILES_SLOTS:-4}
-export OVERLAP_POOL_GMAIL_SLOTS=${OVERLAP_POOL_GMAIL_SLOTS:-8}
-export OVERLAP_POOL_GOOGLE_CALENDAR_SLOTS=${OVERLAP_POOL_GOOGLE_CALENDAR_SLOTS:-8}
-export OVERLAP_POOL_MSGRAPH_SLOTS=${OVERLAP_POOL_MSGRAPH_SLOTS:-4}
+# Pool slots per extract group: the defaults are in the source registry (overlap/sources.py);
+# override one with OVERLAP_POOL_<GROUP>_SLOTS, e.g. OVERLAP_POOL_GMAIL_SLOTS=4. The warehouse
+# pool always has one slot (DuckDB has one writer).
 AIRFLOW=${AIRFLOW:-$REPO/.venv/bin/airflow}
 
 airflow_prepare() {
@@ -42,11 +40,7 @@ airflow_prepare() {
 }
 
 airflow_pools() {
-  "$AIRFLOW" pools set overlap_warehouse 1 "DuckDB warehouse: its only writer" >/dev/null
-  "$AIRFLOW" pools set overlap_files "$OVERLAP_POOL_FILES_SLOTS" "file-source extracts" >/dev/null
-  "$AIRFLOW" pools set overlap_gmail "$OVERLAP_POOL_GMAIL_SLOTS" "Gmail API extracts" >/dev/null
-  "$AIRFLOW" pools set overlap_google_calendar "$OVERLAP_POOL_GOOGLE_CALENDAR_SLOTS" \
-    "Google Calendar API extracts" >/dev/null
-  "$AIRFLOW" pools set overlap_msgraph "$OVERLAP_POOL_MSGRAPH_SLOTS" \
-    "Microsoft Graph extracts" >/dev/null
+  # Overlap's pools, generated from the source registry (one `airflow pools import`).
+  "$REPO/.venv/bin/python" -m overlap.sources pools >"$AIRFLOW_HOME/pools.json"
+  "$AIRFLOW" pools import "$AIRFLOW_HOME/pools.json" >/dev/null
 }

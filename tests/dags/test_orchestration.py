@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from overlap import connections as conns_mod
+from overlap import digests as dig
 from overlap import orchestration as orch
 from overlap.errors import InputError
 from overlap.pipeline import ExtractOutcome, ExtractTask, RunPlan
@@ -75,26 +77,26 @@ class Conn:
 def test_credentials_by_source_kind() -> None:
     key = {"type": "service_account", "private_key": "-----BEGIN", "client_email": "a@b"}
     google = Conn("overlap_google", extra={"keyfile_dict": key})
-    assert orch.credentials_from_connection("gmail", google) == key
+    assert conns_mod.credentials_from_connection("gmail", google) == key
     graph = Conn("overlap_msgraph", login="cid", password="secret", extra={"tenant_id": "t"})
-    assert orch.credentials_from_connection("msgraph", graph) == {
+    assert conns_mod.credentials_from_connection("msgraph", graph) == {
         "tenant_id": "t", "client_id": "cid", "client_secret": "secret"}
     with pytest.raises(InputError, match="tenant_id"):
-        orch.credentials_from_connection("msgraph", Conn("m", login="cid", password="s"))
+        conns_mod.credentials_from_connection("msgraph", Conn("m", login="cid", password="s"))
     conns = {"overlap_msgraph": graph}
-    assert orch.credentials_for(_task("a@x", "maildir"), conns.get) is None
-    assert orch.credentials_for(_task("a@x", "msgraph"), conns.get)["client_id"] == "cid"
-    assert orch.credentials_for(_task("a@x", "gmail"), conns.get) is None  # connector decides
+    assert conns_mod.credentials_for(_task("a@x", "maildir"), conns.get) is None
+    assert conns_mod.credentials_for(_task("a@x", "msgraph"), conns.get)["client_id"] == "cid"
+    assert conns_mod.credentials_for(_task("a@x", "gmail"), conns.get) is None  # connector decides
     named = ExtractTask("g", "gmail", "a@x", None, datetime.now(UTC), datetime.now(UTC), "drop",
                         "/s", options={"airflow_conn_id": "missing"})
     with pytest.raises(InputError, match="missing"):
-        orch.credentials_for(named, conns.get)
+        conns_mod.credentials_for(named, conns.get)
 
 
 def test_extract_chunk_retries_transient_errors_until_the_last_try(tmp_path: Path) -> None:
     plan = _plan([_task("a@x.example"), _task("b@x.example")])
     plan_path = tmp_path / "plan.json"
-    orch._write_json(plan_path, plan.to_json())
+    orch.write_json(plan_path, plan.to_json())
     chunk = orch.chunks(plan, plan_path, max_mapped=1)["files"][0]
 
     def flaky(task: ExtractTask, _creds: Any) -> ExtractOutcome:
@@ -120,7 +122,7 @@ def test_extract_chunk_retries_transient_errors_until_the_last_try(tmp_path: Pat
 
 def test_missing_outcome_counts_as_a_failed_mailbox(tmp_path: Path) -> None:
     plan = _plan([_task("a@x.example")])
-    orch._write_json(tmp_path / "plan.json", plan.to_json())
+    orch.write_json(tmp_path / "plan.json", plan.to_json())
     _, outcomes = orch.collect_outcomes(tmp_path / "plan.json")
     assert outcomes[0].manifest is None and "did not finish" in (outcomes[0].error or "")
 
@@ -150,16 +152,16 @@ class FakeSMTP:
 def test_digests_are_mailed_once(tmp_path: Path) -> None:
     digest = tmp_path / "owner.html"
     digest.write_text("<p>your accounts</p>", encoding="utf-8")
-    settings = orch.SmtpSettings.from_connection(
+    settings = dig.SmtpSettings.from_connection(
         Conn("overlap_smtp", host="smtp.example", login="bot", password="pw",
              extra={"from_email": "overlap@corp.example"}))
     assert (settings.port, settings.security) == (587, "starttls")
     state = tmp_path / "sent.json"
     index = {"2026-11-16": {"owner@corp.example": str(digest)}}
     FakeSMTP.sent = []
-    assert orch.send_digests(index, settings, state_file=state, smtp_factory=FakeSMTP) == {
+    assert dig.send_digests(index, settings, state_file=state, smtp_factory=FakeSMTP) == {
         "sent": 1, "unchanged": 0}
     assert FakeSMTP.sent[0]["To"] == "owner@corp.example"
-    assert orch.send_digests(index, settings, state_file=state, smtp_factory=FakeSMTP) == {
+    assert dig.send_digests(index, settings, state_file=state, smtp_factory=FakeSMTP) == {
         "sent": 0, "unchanged": 1}
     assert len(FakeSMTP.sent) == 1
