@@ -9,8 +9,16 @@ also when model or report failed) → **publish** (analyst snapshot) → **email
 the SMTP connection `overlap_smtp` exists).
 
 * The config is `$OVERLAP_CONFIG` (or the Variable `overlap_config`), read inside tasks.
-* Trigger form: `week_start` (a Monday; empty = the data interval's week, or the last full week),
-  `mailboxes` and `sources` (empty = all).
+* Trigger form: **Week** (any day of it, or `2026-W47`; empty = the data interval's week, or the
+  last full week), **Only these mailboxes** and **Only these sources** (empty = all). A bad value
+  fails the `plan` task at once with a message naming the field; nothing is written.
+* Each run's note says which ISO week it reports; the warehouse `runs` view uses the Airflow
+  run id. The report: the `report` task's **Report** link (served read-only by the Airflow
+  web server at `/overlap-reports/`, also under Browse → Overlap reports), or
+  `<report.out_dir>/<ISO week>/overlap-<ISO week>.html` on the data volume.
+* Unpausing creates one scheduled run, for the latest week that has ended (catchup is off;
+  earlier weeks by backfill). `OVERLAP_SCHEDULE=none` (as `make airflow` sets for its demo
+  organisation, whose data lies in the past) leaves only manual runs.
 * A failed mailbox does not fail the run: the report states the missing coverage and the run
   row says `partial`. Reruns (clear a mapped extract, load, …) and backfills are safe: staged
   files and warehouse rows are keyed by source, mailbox and week, never by task number.
@@ -21,11 +29,14 @@ Operating guide: `docs/airflow.md`.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import (
     Asset,
+    BaseOperatorLink,
+    BaseXCom,
     CronDataIntervalTimetable,
     ExceptionRetryPolicy,
     Param,
@@ -44,6 +55,8 @@ RETRIES = int(os.environ.get("OVERLAP_RETRIES", "3"))
 RETRY_DELAY = timedelta(seconds=float(os.environ.get("OVERLAP_RETRY_DELAY_SECONDS", "60")))
 # Extract task groups and pools from the source registry (imports no I/O; see its docstring).
 EXTRACT_GROUPS = enabled_groups()
+# Cron of the weekly run (Monday 06:00); "none": manual runs only (a demo on past data).
+SCHEDULE = os.environ.get("OVERLAP_SCHEDULE", "0 6 * * 1").strip()
 
 WAREHOUSE_ASSET = Asset(name="overlap_warehouse", uri="overlap://warehouse/snapshot",
                         group="overlap")
@@ -69,6 +82,17 @@ DEFAULT_ARGS: dict[str, Any] = {
 }
 
 
+class ReportLink(BaseOperatorLink):
+    """The report task's "Report" button: the week's report in the Airflow web server (the
+    ``url`` the task returned; the link is computed by the worker when the task ends)."""
+
+    name = "Report"
+
+    def get_link(self, operator: Any, *, ti_key: Any) -> str:
+        value = BaseXCom.get_value(ti_key=ti_key, key="return_value")
+        return str(value.get("url", "")) if isinstance(value, dict) else ""
+
+
 def _config() -> Any:
     from airflow.sdk import Variable
 
@@ -90,24 +114,27 @@ def _get_connection(conn_id: str) -> Any:
 
 @dag(
     dag_id="overlap_weekly",
-    schedule=CronDataIntervalTimetable("0 6 * * 1", timezone=TIMEZONE),
+    schedule=(None if SCHEDULE.lower() in ("", "none")
+              else CronDataIntervalTimetable(SCHEDULE, timezone=TIMEZONE)),
     catchup=False,
     max_active_runs=1,
     doc_md=__doc__,
     tags=["overlap", "weekly"],
     default_args=DEFAULT_ARGS,
+    # Types admit null, so the form marks no field required (empty means all), and values are
+    # checked by the plan task, whose errors name the field (JSON-schema errors read poorly).
     params={
-        "week_start": Param(None, type=["null", "string"], format="date",
-                            title="Week (its Monday)",
-                            description="Empty: the week that ended before this run."),
-        "mailboxes": Param([], type="array", uniqueItems=True,
-                           items={"type": "string", "format": "email"},
+        "week_start": Param(None, type=["null", "string"], title="Week",
+                            description="Any day of the week to report (2026-11-18) or an ISO"
+                                        " week (2026-W47). Empty: the week that ended before"
+                                        " this run."),
+        "mailboxes": Param(None, type=["array", "null"], items={"type": "string"},
                            title="Only these mailboxes",
                            description="One address per line; empty: every mailbox."),
-        "sources": Param([], type="array", uniqueItems=True,
-                         items={"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"},
+        "sources": Param(None, type=["array", "null"], items={"type": "string"},
                          title="Only these sources",
-                         description="Source names from overlap.toml; empty: every source."),
+                         description="Source names from overlap.toml, one per line; empty:"
+                                     " every source."),
     },
 )
 def overlap_weekly() -> None:
@@ -124,14 +151,17 @@ def overlap_weekly() -> None:
                                    data_interval_start=ctx.get("data_interval_start"),
                                    data_interval_end=ctx.get("data_interval_end"),
                                    run_after=ctx["dag_run"].run_after, tz=config.tz)
-        run_plan = start_run(config, weeks, sources=params.get("sources") or None,
-                             mailboxes=params.get("mailboxes") or None)
-        orch.check_mailboxes(run_plan, params.get("mailboxes"))
+        sources = orch.check_sources(config, params.get("sources"))
+        mailboxes = orch.check_mailbox_params(params.get("mailboxes"))
+        # The warehouse's run id is Airflow's, so `runs` rows match the UI's runs.
+        run_plan = replace(start_run(config, weeks, sources=sources, mailboxes=mailboxes),
+                           run_id=ctx["run_id"])
+        orch.check_mailboxes(run_plan, mailboxes)
         path = orch.write_plan(config, run_plan)
         chunks = orch.write_chunks(run_plan, path, groups=EXTRACT_GROUPS)
-        print(f"run {run_plan.run_id}: weeks {[w.isoformat() for w in weeks]},"
-              f" {len(run_plan.tasks)} extracts")
+        print(f"run {run_plan.run_id}: {orch.run_label(weeks)}, {len(run_plan.tasks)} extracts")
         return {"plan": str(path), "run_id": run_plan.run_id, "extracts": len(run_plan.tasks),
+                "week": orch.run_label(run_plan.weeks),
                 "weeks": [w.isoformat() for w in run_plan.weeks],
                 "mapped": {g: len(c) for g, c in chunks.items()}}
 
@@ -166,13 +196,14 @@ def overlap_weekly() -> None:
     # all_done: an extract task that crashed must not stop the run (its mailboxes are
     # recorded as failed and the report states the gap); skipped API groups are fine too.
     @task(pool=WAREHOUSE_POOL, trigger_rule="all_done")
-    def load(planned: dict[str, Any]) -> dict[str, Any]:
+    def load(planned: dict[str, Any] | None) -> dict[str, Any]:
         """Apply every staged extract in one transaction (the only warehouse writer)."""
         from overlap import orchestration as orch
         from overlap.pipeline import load as load_step
 
+        plan_path = orch.require_plan(planned, "load")["plan"]  # no plan: fail now, no retry
         config = _config()
-        run_plan, outcomes = orch.collect_outcomes(planned["plan"])
+        run_plan, outcomes = orch.collect_outcomes(plan_path)
         load_step(config, run_plan, outcomes)
         failed = [o.task.label for o in outcomes if o.manifest is None]
         return {"loaded": len(outcomes) - len(failed), "failed": len(failed)}
@@ -188,6 +219,8 @@ def overlap_weekly() -> None:
     @task(pool=WAREHOUSE_POOL, outlets=[REPORT_ASSET])
     def report(planned: dict[str, Any], _modelled: dict[str, Any]) -> dict[str, Any]:
         """Render the week's report, CSV and owner digests."""
+        from airflow.sdk.configuration import conf
+
         from overlap import orchestration as orch
         from overlap.pipeline import report as report_step
 
@@ -198,9 +231,11 @@ def overlap_weekly() -> None:
         index = orch.write_digest_index(config, run_plan.run_id,
                                         {w: p.digests for w, p in paths.items()})
         get_current_context()["outlet_events"][REPORT_ASSET].extra = {"html": html}
-        for path in html.values():
-            print(f"report: {path}")
-        return {"html": html, "digests": str(index)}
+        base_url = conf.get("api", "base_url", fallback="") or ""
+        urls = [orch.report_url(config, p.html, base_url) for _, p in sorted(paths.items())]
+        for path, url in zip(html.values(), urls, strict=True):
+            print(f"report: {path}  (in Airflow: {url})")
+        return {"html": html, "digests": str(index), "url": urls[-1] if urls else ""}
 
     @task(pool=WAREHOUSE_POOL, trigger_rule="all_done_min_one_success")
     def finish(planned: dict[str, Any]) -> str:
@@ -259,6 +294,7 @@ def overlap_weekly() -> None:
         extracted >> loaded
     modelled: Any = model(loaded)
     reported: Any = report(planned, modelled)
+    reported.operator.operator_extra_links = [ReportLink()]
     status: Any = finish(planned)
     reported >> status
     published: Any = publish(reported, status)

@@ -19,7 +19,7 @@ import math
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -29,7 +29,7 @@ from overlap.errors import InputError
 from overlap.pipeline import ExtractOutcome, ExtractTask, RunPlan
 from overlap.sources import EXTRACT_GROUPS, GROUPS_ENV, KINDS, group_of
 from overlap.staging import safe_component
-from overlap.weeks import last_full_week, parse_week
+from overlap.weeks import iso_week_label, last_full_week, monday_of, parse_week
 
 CONFIG_ENV = "OVERLAP_CONFIG"
 CONFIG_VARIABLE = "overlap_config"  # Airflow Variable used when the env var is not set
@@ -38,6 +38,10 @@ CONFIG_VARIABLE = "overlap_config"  # Airflow Variable used when the env var is 
 # extracts are packed into at most this many chunks (the scheduler slows with thousands of
 # mapped instances, and [core] max_map_length is 1024).
 MAX_MAPPED = int(os.environ.get("OVERLAP_MAX_MAPPED", "256"))
+
+# Where the Airflow api-server serves report.out_dir, read-only, to logged-in users with read
+# access to the DAG (plugins/overlap_reports.py); the report task's "Report" link points here.
+REPORTS_URL_PREFIX = "/overlap-reports"
 
 
 # --- config and weeks --------------------------------------------------------------------------
@@ -54,15 +58,41 @@ def config_path(variable_get: Callable[[str], str | None] | None = None) -> Path
     return Path(raw)
 
 
+# The trigger form's fields (dags/overlap_weekly.py params) by key: errors name the title the
+# operator sees, not a CLI flag or a JSON-schema path.
+FORM_FIELDS = {"week_start": "Week", "mailboxes": "Only these mailboxes",
+               "sources": "Only these sources"}
+
+
+def form_error(key: str, message: str) -> InputError:
+    return InputError(f'trigger form field "{FORM_FIELDS[key]}" ({key}): {message}')
+
+
+def parse_week_param(text: str) -> date:
+    """The trigger form's week: any day of it (``2026-11-18``) or an ISO week (``2026-W47``)
+    → its Monday. Bad input raises an InputError naming the form field."""
+    raw = text.strip()
+    try:
+        return monday_of(date.fromisoformat(raw))
+    except ValueError:
+        pass
+    try:
+        return parse_week(raw)
+    except InputError as exc:
+        raise form_error("week_start", f"{exc.message}; give any day of the week (2026-11-18)"
+                         " or an ISO week (2026-W47)") from None
+
+
 def resolve_weeks(week_start: str | None, *, data_interval_start: datetime | None,
                   data_interval_end: datetime | None, run_after: datetime | None,
                   tz: ZoneInfo) -> list[date]:
-    """The week a run covers: the ``week_start`` param (a Monday or ``2026-W47``), else the
-    last week fully ended at the end of the data interval (a scheduled run on Monday 06:00
-    covers the week that just ended; a backfill run the week of its interval), else — a manual
-    run without logical date has no data interval — the last full week before ``run_after``."""
-    if week_start:
-        return [parse_week(str(week_start))]
+    """The week a run covers: the ``week_start`` param (any day of the week, or ``2026-W47``),
+    else the last week fully ended at the end of the data interval (a scheduled run on Monday
+    06:00 covers the week that just ended; a backfill run the week of its interval), else — a
+    manual run without logical date has no data interval — the last full week before
+    ``run_after``."""
+    if week_start and str(week_start).strip():
+        return [parse_week_param(str(week_start))]
     if (data_interval_start is not None and data_interval_end is not None
             and data_interval_end > data_interval_start):
         return [last_full_week(data_interval_end, tz)]
@@ -72,6 +102,45 @@ def resolve_weeks(week_start: str | None, *, data_interval_start: datetime | Non
     return [last_full_week(run_after, tz)]
 
 
+def run_label(weeks: Iterable[date]) -> str:
+    """What the Airflow UI shows as a run's note: the ISO week(s) it reports."""
+    days = sorted(weeks)
+    if not days:
+        return ""
+    first, last = days[0], days[-1] + timedelta(days=6)
+    labels = ", ".join(iso_week_label(w) for w in days)
+    return f"Week {labels} ({first:%a %d %b} – {last:%a %d %b %Y})"
+
+
+def check_sources(config: Config, wanted: Iterable[str] | None) -> list[str] | None:
+    """The trigger form's source names, checked against the config (None: every source)."""
+    names = [str(n).strip() for n in wanted or () if str(n).strip()]
+    if not names:
+        return None
+    known = {s.name for s in config.sources}
+    unknown = sorted(set(names) - known)
+    if unknown:
+        raise form_error("sources", f"no source named {', '.join(map(repr, unknown))} in"
+                         f" {config.path.name} (its sources: {', '.join(sorted(known))})")
+    return names
+
+
+def check_mailbox_params(wanted: Iterable[str] | None) -> list[str] | None:
+    """The trigger form's mailboxes as normalized addresses (None: every mailbox)."""
+    from connectors.addresses import normalize_address
+
+    out: list[str] = []
+    for raw in wanted or ():
+        if not str(raw).strip():
+            continue
+        address = normalize_address(str(raw))
+        if address is None:
+            raise form_error("mailboxes", f"{str(raw).strip()!r} is not an email address"
+                             " (one address per line)")
+        out.append(address)
+    return out or None
+
+
 def check_mailboxes(plan: RunPlan, wanted: Iterable[str] | None) -> None:
     """A mailbox asked for in the trigger form that no source has is a typo: say so."""
     if not wanted:
@@ -79,7 +148,7 @@ def check_mailboxes(plan: RunPlan, wanted: Iterable[str] | None) -> None:
     have = {t.mailbox for t in plan.tasks}
     missing = sorted({m.strip().lower() for m in wanted} - have)
     if missing:
-        raise InputError(f"no source has mailbox(es) {', '.join(missing)}", field="mailboxes")
+        raise form_error("mailboxes", f"no source has mailbox(es) {', '.join(missing)}")
 
 
 # --- the plan on disk, chunks for mapping -----------------------------------------------------
@@ -231,6 +300,23 @@ def collect_outcomes(plan_path: str | Path) -> tuple[RunPlan, list[ExtractOutcom
             outcomes.append(ExtractOutcome(task, None, "extract task did not finish"
                                            " (see its Airflow log)"))
     return plan, outcomes
+
+
+def require_plan(planned: Mapping[str, Any] | None, step: str) -> Mapping[str, Any]:
+    """The plan task's XCom for a task that runs whatever its upstream did (trigger rule
+    all_done): when the plan failed there is nothing to do, and retrying will not change it."""
+    if not planned or "plan" not in planned:
+        raise InputError(f"{step}: the plan task did not succeed (its log says why); nothing to"
+                         f" {step}")
+    return planned
+
+
+def report_url(config: Config, html: Path, base_url: str = "") -> str:
+    """The report's address in the Airflow web server (``base_url`` = [api] base_url)."""
+    from urllib.parse import quote
+
+    rel = Path(html).resolve().relative_to(config.out_dir.resolve()).as_posix()
+    return f"{base_url.rstrip('/')}{REPORTS_URL_PREFIX}/{quote(rel)}"
 
 
 # --- small utilities ---------------------------------------------------------------------------

@@ -5,6 +5,8 @@ REPO=${REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 export AIRFLOW_HOME=${AIRFLOW_HOME:-$REPO/airflow-home}
 export AIRFLOW_PORT=${AIRFLOW_PORT:-8080}
 export AIRFLOW__CORE__DAGS_FOLDER=${AIRFLOW__CORE__DAGS_FOLDER:-$REPO/dags}
+# plugins/overlap_reports.py: reports served at /overlap-reports/, each run's week as its note.
+export AIRFLOW__CORE__PLUGINS_FOLDER=${AIRFLOW__CORE__PLUGINS_FOLDER:-$REPO/plugins}
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__CORE__EXECUTOR=LocalExecutor
 export AIRFLOW__CORE__PARALLELISM=${AIRFLOW__CORE__PARALLELISM:-4}
@@ -23,11 +25,13 @@ export AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK=False
 AIRFLOW=${AIRFLOW:-$REPO/.venv/bin/airflow}
 
 airflow_prepare() {
-  # One JWT secret for every process (api-server signs, workers and scheduler verify).
+  # One JWT secret for every process (api-server signs, workers and scheduler verify): 64
+  # random bytes (86 characters), so HS512 gets a full-length key and logs no key warning.
   mkdir -p "$AIRFLOW_HOME"
   if [ -z "${AIRFLOW__API_AUTH__JWT_SECRET:-}" ]; then
-    [ -s "$AIRFLOW_HOME/jwt_secret" ] || (umask 077 && "$REPO/.venv/bin/python" -c \
-      'import secrets; print(secrets.token_urlsafe(32))' > "$AIRFLOW_HOME/jwt_secret")
+    [ "$(wc -c <"$AIRFLOW_HOME/jwt_secret" 2>/dev/null || echo 0)" -gt 64 ] \
+      || (umask 077 && "$REPO/.venv/bin/python" -c \
+        'import secrets; print(secrets.token_urlsafe(64))' > "$AIRFLOW_HOME/jwt_secret")
     AIRFLOW__API_AUTH__JWT_SECRET=$(cat "$AIRFLOW_HOME/jwt_secret")
     export AIRFLOW__API_AUTH__JWT_SECRET
   fi

@@ -12,6 +12,7 @@ import pytest
 from overlap import connections as conns_mod
 from overlap import digests as dig
 from overlap import orchestration as orch
+from overlap.config import load_config
 from overlap.errors import InputError
 from overlap.pipeline import ExtractOutcome, ExtractTask, RunPlan
 
@@ -36,10 +37,43 @@ def test_resolve_weeks(param: str | None, start: datetime | None, end: datetime 
                               run_after=run_after, tz=BERLIN) == [week]
 
 
-def test_week_param_must_be_a_monday() -> None:
-    with pytest.raises(InputError, match="Wednesday"):
-        orch.resolve_weeks("2026-11-18", data_interval_start=None, data_interval_end=None,
+@pytest.mark.parametrize("param", ["2026-11-18", "2026-11-22", " 2026-11-16 ", "2026-W47"])
+def test_week_param_is_any_day_of_the_week(param: str) -> None:
+    assert orch.resolve_weeks(param, data_interval_start=None, data_interval_end=None,
+                              run_after=None, tz=BERLIN) == [date(2026, 11, 16)]
+
+
+@pytest.mark.parametrize("param", ["last week", "2026-11-31", "2026-W60", "16.11.2026"])
+def test_bad_week_param_names_the_form_field(param: str) -> None:
+    with pytest.raises(InputError) as caught:
+        orch.resolve_weeks(param, data_interval_start=None, data_interval_end=None,
                            run_after=None, tz=BERLIN)
+    message = str(caught.value)
+    assert message.startswith('trigger form field "Week" (week_start): '), message
+    assert "--week" not in message and "2026-W47" in message
+
+
+def test_form_values_are_checked_with_readable_errors(tmp_path: Path) -> None:
+    from tests.e2e.tinyorg import write_org
+
+    config = load_config(write_org(tmp_path / "org", messages={"rep@corp.example": []}))
+    assert orch.check_sources(config, None) is None and orch.check_sources(config, [""]) is None
+    assert orch.check_sources(config, ["maildir"]) == ["maildir"]
+    with pytest.raises(InputError, match='"Only these sources" .*\'gmial\'.*its sources: maildir'):
+        orch.check_sources(config, ["gmial"])
+    assert orch.check_mailbox_params([" Rep@Corp.Example "]) == ["rep@corp.example"]
+    assert orch.check_mailbox_params([]) is None
+    with pytest.raises(InputError, match='"Only these mailboxes" .*not an email address'):
+        orch.check_mailbox_params(["rep at corp"])
+    with pytest.raises(InputError, match='"Only these mailboxes" .*x@corp.example'):
+        orch.check_mailboxes(_plan([_task("rep@corp.example")]), ["x@corp.example"])
+
+
+def test_run_label_and_plan_guard() -> None:
+    assert orch.run_label([date(2026, 11, 16)]) == "Week 2026-W47 (Mon 16 Nov – Sun 22 Nov 2026)"
+    with pytest.raises(InputError, match="plan task did not succeed"):
+        orch.require_plan(None, "load")
+    assert orch.require_plan({"plan": "/p"}, "load") == {"plan": "/p"}
 
 
 def _task(mailbox: str, kind: str = "maildir", source: str | None = None) -> ExtractTask:
