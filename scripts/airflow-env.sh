@@ -29,7 +29,7 @@ airflow_prepare() {
   # random bytes (86 characters), so HS512 gets a full-length key and logs no key warning.
   mkdir -p "$AIRFLOW_HOME"
   if [ -z "${AIRFLOW__API_AUTH__JWT_SECRET:-}" ]; then
-    [ "$(wc -c <"$AIRFLOW_HOME/jwt_secret" 2>/dev/null || echo 0)" -gt 64 ] \
+    [ "$(wc -c 2>/dev/null <"$AIRFLOW_HOME/jwt_secret" || echo 0)" -gt 64 ] \
       || (umask 077 && "$REPO/.venv/bin/python" -c \
         'import secrets; print(secrets.token_urlsafe(64))' > "$AIRFLOW_HOME/jwt_secret")
     AIRFLOW__API_AUTH__JWT_SECRET=$(cat "$AIRFLOW_HOME/jwt_secret")
