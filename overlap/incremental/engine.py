@@ -43,8 +43,9 @@ def build_incremental(con: duckdb.DuckDBPyConnection, params: Mapping[str, objec
     except scopes.Unexplained:
         return False
     for model in b.models.values():
-        apply(b, model)
-        b.lap(model.table)
+        if model.kind.strategy != "full":
+            apply(b, model)
+            b.lap(model.table)
         done.add(model.table)
         _compute_scopes(b, done)
     # what the scoped audits read (audit_inputs): the events of scope E are exactly the rows

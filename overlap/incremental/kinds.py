@@ -1,6 +1,6 @@
 """How a model table is maintained: the ``-- kind:`` line of its file's header.
 
-Every ``sql/model/*.sql`` file declares, in the header comment above its statement, one of
+Every ``sql/model/*.sql`` file declares, in its header (the comment lines it starts with), one of
 
 * ``-- kind: full`` — built only by a full build. Its inputs are the CRM snapshot and other
   ``full`` models only, which the build fingerprint covers: an incremental build has nothing
@@ -20,6 +20,7 @@ Every ``sql/model/*.sql`` file declares, in the header comment above its stateme
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -55,8 +56,9 @@ class Model:
 
 def kind_of(f: SqlFile) -> Kind:
     """The kind a model file declares; ValueError when it declares none or one not known."""
-    head = f.text.split("create", 1)[0]
-    found = _KIND.findall(head)
+    header = "\n".join(itertools.takewhile(lambda line: line.startswith("--"),
+                                            f.text.splitlines()))
+    found = _KIND.findall(header)
     if len(found) != 1:
         raise ValueError(f"sql/model/{f.name}: expected one '-- kind: …' line in its header")
     spec = found[0]
