@@ -4,7 +4,8 @@
   not yet in ``schema_migrations``, each in its own transaction, then (re)creates the views.
 * ``sql/model/*.sql`` — one ``create or replace table <name> as …`` per file, run in file-name
   order by ``build`` inside ONE transaction, followed by the audits; any failure rolls the whole
-  build back, so readers never see half a model.
+  build back, so readers never see half a model. Each file's header declares how an
+  incremental build maintains it (``-- kind:``; ``overlap.incremental`` applies it).
 * ``sql/views/*.sql`` — the analyst contract (docs/architecture.md §5): ``create or replace
   view``. DuckDB binds a view when it is created, so the model tables must exist first: on a
   fresh warehouse ``migrate`` builds the (empty) models once before creating the views, and
@@ -17,7 +18,8 @@ parameters (``$dormant_days``) inside ``CREATE TABLE … AS``, including in recu
 each model binds them directly. DuckDB rejects a parameter the statement does not use, so each
 file is given only the names it references (found by a regex over the file with comments and
 string literals removed). Identifiers never come from input: table names are those of the files
-shipped in the package.
+shipped in the package. Reading the files (``overlap.sqlfiles``) is shared with
+``overlap.incremental``, which this module calls and which does not import it.
 """
 
 from __future__ import annotations

@@ -22,6 +22,8 @@ import pytest
 from overlap import sqlrunner
 from overlap.config import Rules
 from overlap.incremental import CRM_INPUTS, kinds, models, scopes
+from overlap.incremental.context import Build
+from overlap.incremental.engine import apply
 from overlap.sqlfiles import LINE_COMMENT
 
 from .seed import Seed
@@ -268,6 +270,35 @@ def _collaboration_ends(seed: Seed) -> None:
     world.load(rep, 0, [])
     assert _check(seed.con, params).mode == "incremental"
     assert seed.rows(collaboration) == [{"n": 0}]
+
+
+def test_a_scope_can_be_computed_on_its_own(seed: Seed) -> None:
+    """The scopes are functions of the warehouse: after a reload that drops one of two
+    emails, C holds both old copies and the one new copy, and A both interactions, neither
+    fresh; a new email in another week is a fresh interaction."""
+    world = World(seed, random.Random(17))
+    params = _params(dormant_days=4)
+    sqlrunner.build(seed.con, params)
+    rep = REPS[0]
+
+    def copy(msg: str, week: int) -> dict[str, Any]:
+        return {"mailbox": rep, "frm": rep, "to": ["p0@acct0.com"], "cc": [],
+                "at": START + timedelta(weeks=week, days=1), "message_id": msg,
+                "thread_root": None, "provider_thread_id": None, "source": "gmail"}
+
+    world.load(rep, 0, [copy("m1@x", 0), copy("m2@x", 0)])
+    _check(seed.con, params)
+    world.load(rep, 0, [copy("m1@x", 0)])
+    world.load(rep, 1, [copy("m3@x", 1)])
+    b = Build(seed.con, params, kinds.models(sqlrunner.sql_files("model")), {}, {})
+    scopes.copies(b)
+    assert (b.sizes["copies_old"], b.sizes["copies_new"]) == (2, 2)
+    assert not b.scopes["copies"].fresh
+    apply(b, b.models["stg_copies"])
+    scopes.interactions(b)
+    assert b.count("_inc_a") == 3
+    assert b.count("_inc_fresh") == 1  # m3
+    assert not b.scopes["interactions"].fresh
 
 
 def test_crm_or_rule_change_rebuilds_in_full(seed: Seed) -> None:
