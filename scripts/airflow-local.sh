@@ -56,7 +56,7 @@ print(load_config(sys.argv[1]).timezone)' "$OVERLAP_CONFIG")
   export OVERLAP_TIMEZONE
 fi
 if [ -z "${OVERLAP_EXTRACT_GROUPS:-}" ]; then
-  OVERLAP_EXTRACT_GROUPS=$("$PY" -m overlap.sources groups "$OVERLAP_CONFIG")
+  OVERLAP_EXTRACT_GROUPS=$("$PY" -m overlap.sources_cli groups "$OVERLAP_CONFIG")
   export OVERLAP_EXTRACT_GROUPS
 fi
 airflow_prepare

@@ -11,14 +11,14 @@ from collections.abc import Iterable, Mapping
 
 import duckdb
 
+from overlap.crm import CRM_TABLES
 from overlap.incremental.scopes import BUILT, EXTRACT_COLS
 from overlap.sqlfiles import SqlFile, model_tables
 
 STATE = "model_build_state"  # one row: the fingerprint of the last build
 
 # Inputs of the model that are not raw copies: a change to any of them means a full rebuild.
-CRM_INPUTS = ("crm_accounts", "crm_account_domains", "crm_account_team", "crm_reps",
-              "crm_rep_aliases", "crm_contacts", "company_domains", "freemail_domains")
+CRM_INPUTS = CRM_TABLES
 
 
 def ensure_state(con: duckdb.DuckDBPyConnection) -> None:

@@ -82,7 +82,7 @@ def test_dockerfile_extends_the_locked_airflow_and_installs_from_the_lockfile() 
 
 def test_local_scripts_create_the_same_pools() -> None:
     env = (REPO / "scripts" / "airflow-env.sh").read_text(encoding="utf-8")
-    assert "-m overlap.sources pools" in env and "pools import" in env
+    assert "-m overlap.sources_cli pools" in env and "pools import" in env
     assert set(sources.pools()) == POOLS
     dag = (REPO / "dags" / "overlap_weekly.py").read_text(encoding="utf-8")
     assert "os.environ.get(\"OVERLAP_TIMEZONE\", \"UTC\")" in dag
