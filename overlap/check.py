@@ -37,8 +37,14 @@ from overlap.weeks import iso_week_label, monday_of, weeks_window
 # Mail of every date: the span of an export is part of what check reports.
 ALL_TIME = Window(datetime(1900, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC))
 
-_WHAT = {"maildir": "messages in cur/ or new/", "mbox": "mbox files", "eml": ".eml files",
-         "ics": ".ics files"}
+_WHAT = {"maildir": ("message", " in cur/ or new/"), "mbox": ("mbox file", ""),
+         "eml": (".eml file", ""), "ics": (".ics file", "")}
+
+
+def _files(n: int, kind: str) -> str:
+    """``1 .ics file``, ``2,429 messages in cur/ or new/``."""
+    noun, where = _WHAT[kind]
+    return f"{n:,} {noun}{'' if n == 1 else 's'}{where}"
 
 
 def rep_addresses(crm: CrmSnapshot) -> set[str]:
@@ -56,10 +62,10 @@ def _folder_warnings(counts: FolderCounts, kinds: set[str], root: Path,
         if extract_errors:
             yield unread
         return
-    for kind, what in _WHAT.items():
+    for kind in _WHAT:
         n = counts.files[kind]
         if n and kind not in kinds:
-            yield (f"{n:,} {what} under {name}/ not read: no {kind} source reads {root} "
+            yield (f"{_files(n, kind)} under {name}/ not read: no {kind} source reads {root} "
                    f"(add [[sources]] kind = \"{kind}\")")
     if counts.files[OTHER] and not any(counts.files[k] for k in MAIL_KINDS) \
             and not counts.maildir_folders:
@@ -132,13 +138,13 @@ class MailboxInventory:
         if self.files is None:
             return f"  {self.mailbox}: API source, not contacted by check"
         noun = "meeting" if self.kind == "ics" else "email"
-        parts = [f"{self.files:,} {_WHAT[self.kind]}"]
+        parts = [_files(self.files, self.kind)]
         if self.error:
             return f"  {self.mailbox}: {parts[0]}; would read nothing (see the warnings)"
         if self.kind != "ics":
             span = (f" {self.first:%Y-%m-%d} .. {self.last:%Y-%m-%d}"
                     if self.first and self.last else "")
-            parts.append(f"{self.records:,} {noun}s{span}")
+            parts.append(f"{self.records:,} {noun}{'' if self.records == 1 else 's'}{span}")
         if self.quarantined:
             parts.append(f"{self.quarantined:,} unreadable (quarantined)")
         parts.append(f"would read {self.in_window:,} {noun}{'s' if self.in_window != 1 else ''}"

@@ -98,9 +98,21 @@ def unread_message(kind: str, counts: FolderCounts) -> str | None:
             "or name them *.eml and use kind = \"eml\")")
 
 
+def has_maildir_folder(folder: Path) -> bool:
+    """Whether a ``cur/`` or ``new/`` folder exists at any depth (stops at the first: a real
+    maildir answers at its top level)."""
+    for _dirpath, dirnames, _filenames in os.walk(folder):
+        if "cur" in dirnames or "new" in dirnames:
+            return True
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+    return False
+
+
 def check_readable(kind: str, folder: Path) -> None:
     """Raise :class:`LayoutError` when a ``kind`` extract of ``folder`` would silently read
     nothing (see the module docstring)."""
+    if kind != "maildir" or has_maildir_folder(folder):
+        return
     counts = count_files(folder)
     message = unread_message(kind, counts)
     if message is not None:
