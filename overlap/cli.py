@@ -129,7 +129,7 @@ def _no_data_note(config: Config, weeks: list[date]) -> str | None:
     if span:
         return span
     label = ", ".join(iso_week_label(w) for w in weeks[:3]) + (" …" if len(weeks) > 3 else "")
-    return (f"no email or meeting in the window {label}, and none in the sources' files: "
+    return (f"no email or meeting in the window {label}, and none read from the sources: "
             f"overlap check --config {config.path} shows what each mailbox holds")
 
 

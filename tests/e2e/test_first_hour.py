@@ -297,3 +297,17 @@ def test_the_duckdb_shell_note_in_the_readme_is_true(tmp_path: Path) -> None:
                                 "-c", "select 1"], capture_output=True, text=True, timeout=60)
     # If this starts passing, the shell caught up: update the README's note.
     assert warehouse.returncode != 0 and "version" in warehouse.stderr, warehouse.stderr
+
+
+def test_a_fresh_init_checks_clean_and_an_empty_run_says_nothing_was_read(
+        tmp_path: Path) -> None:
+    org = tmp_path / "my-org"
+    assert run_cli("init", str(org)).returncode == 0
+    cfg = org / "overlap.toml"
+    check = run_cli("check", "--config", str(cfg), "--week", "2026-W47")
+    assert check.returncode == 0, check.stderr
+    assert "no warnings" in check.stdout and "0 mailboxes" in check.stdout
+    proc = run_cli("run", "--config", str(cfg), "--week", "2026-W47", "-q")
+    assert proc.returncode == 0, proc.stderr
+    assert ("warning: no email or meeting in the window 2026-W47, and none read from the "
+            f"sources: overlap check --config {cfg.resolve()}") in proc.stderr
