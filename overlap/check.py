@@ -106,9 +106,15 @@ def layout_warnings(config: Config, crm: CrmSnapshot, *,
     for src in config.sources:
         if src.kind not in FILE_KINDS and src.options.get("mailboxes") is not None:
             mailboxes.update(_api_mailboxes(src, crm))
-    for mailbox in sorted(mailboxes - reps):
-        out.append(f"mailbox {mailbox} is not a rep in reps.csv: its mail is read as evidence, "
-                   "but a misnamed folder or a missing reps.csv row is the usual cause")
+    strangers = sorted(mailboxes - reps)
+    why = ("its mail is read as evidence, but a misnamed folder or a missing reps.csv row is "
+           "the usual cause")
+    if len(strangers) > 3:  # one line, not one per mailbox
+        out.append(f"{len(strangers):,} mailboxes are not reps in reps.csv: "
+                   f"{', '.join(strangers[:3])} and {len(strangers) - 3:,} more; "
+                   + why.replace("its mail is", "their mail is"))
+    else:
+        out.extend(f"mailbox {m} is not a rep in reps.csv: {why}" for m in strangers)
     return out
 
 

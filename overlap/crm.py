@@ -393,12 +393,13 @@ def crm_warnings(crm: CrmSnapshot, config: Config) -> list[str]:
         t["crm_rep_aliases"].column("alias").to_pylist())
     company = t["company_domains"].column("domain").to_pylist()
     accounts = str(config.accounts_csv)
-    out: list[str] = []
+    owners: list[str] = []
+    internal: list[str] = []
     cols = t["crm_accounts"].to_pydict()
     for account, owner, line in zip(cols["account_id"], cols["owner_email"], cols["line"],
                                     strict=True):
         if owner not in reps:
-            out.append(f"{accounts}:{line}: owner {owner} of account {account} is not in "
+            owners.append(f"{accounts}:{line}: owner {owner} of account {account} is not in "
                        f"reps.csv, so every event on {account} is a coverage gap (a typo, or "
                        "a rep missing from reps.csv?)")
     cols = t["crm_account_domains"].to_pydict()
@@ -406,10 +407,19 @@ def crm_warnings(crm: CrmSnapshot, config: Config) -> list[str]:
                                      strict=True):
         own = next((c for c in company if domain == c or domain.endswith("." + c)), None)
         if own is not None:
-            out.append(f"{accounts}:{line}: account {account} claims {domain}, an internal "
+            internal.append(f"{accounts}:{line}: account {account} claims {domain}, an internal "
                        f"domain ([company] internal_domains has {own}): its people count as "
                        "internal and never match the account")
-    return out
+    return _capped(owners) + _capped(internal)
+
+
+def _capped(lines: list[str], show: int = 3) -> list[str]:
+    """The first ``show`` warnings of one kind and a line counting the rest (the
+    ``data_quality`` view lists them all)."""
+    if len(lines) <= show + 1:
+        return lines
+    return lines[:show] + [f"… and {len(lines) - show:,} more like these (the data_quality "
+                           "view lists them all)"]
 
 
 def write_init_templates(dest: Path) -> list[Path]:

@@ -311,3 +311,23 @@ def test_a_fresh_init_checks_clean_and_an_empty_run_says_nothing_was_read(
     assert proc.returncode == 0, proc.stderr
     assert ("warning: no email or meeting in the window 2026-W47, and none read from the "
             f"sources: overlap check --config {cfg.resolve()}") in proc.stderr
+
+
+def test_many_findings_of_one_kind_are_one_short_list(tmp_path: Path) -> None:
+    raw = message(msg_id="m1@acme.example", sender="rep@corp.example",
+                  to="buyer@acme.example", date_header="Tue, 17 Nov 2026 10:00:00 +0000")
+    strangers = [f"s{n}@corp.example" for n in range(5)]
+    cfg = write_org(tmp_path, messages={m: [("1", raw)] for m in strangers})
+    (tmp_path / "crm" / "accounts.csv").write_text(
+        "account_id,account_name,owner_email,domains,team_emails\n"
+        + "".join(f"A{n},Acme {n},gone{n}@corp.example,acme{n}.example,\n" for n in range(6)),
+        encoding="utf-8")
+    proc = run_cli("check", "--config", str(cfg), "--week", "2026-W47")
+    assert proc.returncode == 0, proc.stderr
+    warnings = [ln for ln in proc.stdout.splitlines() if ln.startswith("  warning: ")]
+    assert len(warnings) == 1 + 3 + 1, proc.stdout
+    assert warnings[0].startswith(
+        "  warning: 5 mailboxes are not reps in reps.csv: s0@corp.example, s1@corp.example, "
+        "s2@corp.example and 2 more;")
+    assert warnings[4] == ("  warning: … and 3 more like these (the data_quality view lists "
+                           "them all)")
