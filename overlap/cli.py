@@ -205,8 +205,9 @@ def cmd_init(args: argparse.Namespace) -> int:
                          file=str(dest))
     for path in write_init_templates(Path(args.dir)):
         print(path)
-    print(f"next: edit {Path(args.dir) / 'overlap.toml'}, then "
-          f"overlap run --config {Path(args.dir) / 'overlap.toml'}", file=sys.stderr)
+    config = Path(args.dir) / "overlap.toml"
+    print(f"next: edit {config}, then overlap check --config {config} (what a run would "
+          f"read), then overlap run --config {config}", file=sys.stderr)
     return 0
 
 
