@@ -146,7 +146,7 @@ class MailboxStatus:
 
 @dataclass(frozen=True)
 class Coverage:
-    mailboxes: int  # distinct source × mailbox with an extract overlapping the week
+    mailboxes: int  # distinct mailboxes with an extract overlapping the week (any source)
     problems: tuple[MailboxStatus, ...]  # extracts (or whole runs) that did not succeed
 
     @property
@@ -159,7 +159,7 @@ class Coverage:
 
     @property
     def failed_mailboxes(self) -> int:
-        return len({(p.source, p.mailbox) for p in self.problems if p.scope == "extract"})
+        return len({p.mailbox for p in self.problems if p.scope == "extract"})
 
     @property
     def ok_mailboxes(self) -> int:
@@ -794,12 +794,13 @@ def _figures(con: duckdb.DuckDBPyConnection, params: dict[str, Any], week: dt.da
 
 
 def _coverage(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> Coverage:
-    mailboxes: set[tuple[str | None, str | None]] = set()
+    # A mailbox read by several sources (maildir + ics, gmail + google_calendar) is one mailbox.
+    mailboxes: set[str | None] = set()
     problems: list[MailboxStatus] = []
     for scope, source, mailbox, ws, we, status, error in _rows(con, _COVERAGE_SQL, params):
         state = _state(status)
         if scope == "extract":
-            mailboxes.add((source, mailbox))
+            mailboxes.add(mailbox)
         elif state in ("ok", "running") or (status or "").lower() == "partial":
             # The run writing this report is still "running", and a "partial" run is
             # explained by its failed extracts, listed one by one.
