@@ -22,7 +22,7 @@ import duckdb
 
 from connectors.api import SyncRequest
 from connectors.records import Record, Window
-from overlap import sqlrunner, warehouse
+from overlap import fileio, sqlrunner, warehouse
 from overlap.config import FILE_KINDS, Config, Source
 from overlap.crashpoints import crash_point
 from overlap.crm import CrmSnapshot, load_crm
@@ -72,17 +72,11 @@ class ExtractTask:
         return f"{self.source} {self.mailbox}"
 
     def to_json(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["window_start"] = self.window_start.isoformat()
-        d["window_end"] = self.window_end.isoformat()
-        return d
+        return fileio.to_json(self)
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> ExtractTask:
-        d = dict(d)
-        d["window_start"] = datetime.fromisoformat(d["window_start"])
-        d["window_end"] = datetime.fromisoformat(d["window_end"])
-        return cls(**d)
+        return fileio.from_json(cls, d)
 
 
 @dataclass(frozen=True)
@@ -98,15 +92,11 @@ class ExtractOutcome:
     transient: bool = False  # the failure may pass on a retry (rate limit, 5xx, network)
 
     def to_json(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["task"] = self.task.to_json()
-        return d
+        return fileio.to_json(self)
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> ExtractOutcome:
-        d = dict(d)
-        d["task"] = ExtractTask.from_json(d["task"])
-        return cls(**d)
+        return fileio.from_json(cls, d)
 
 
 @dataclass(frozen=True)
@@ -119,19 +109,11 @@ class RunPlan:
     tasks: list[ExtractTask]
 
     def to_json(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "started_at": self.started_at.isoformat(),
-                "weeks": [w.isoformat() for w in self.weeks],
-                "window_start": self.window_start.isoformat(),
-                "window_end": self.window_end.isoformat(),
-                "tasks": [t.to_json() for t in self.tasks]}
+        return fileio.to_json(self)
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> RunPlan:
-        return cls(run_id=d["run_id"], started_at=datetime.fromisoformat(d["started_at"]),
-                   weeks=[date.fromisoformat(w) for w in d["weeks"]],
-                   window_start=datetime.fromisoformat(d["window_start"]),
-                   window_end=datetime.fromisoformat(d["window_end"]),
-                   tasks=[ExtractTask.from_json(t) for t in d["tasks"]])
+        return fileio.from_json(cls, d)
 
 
 @dataclass
