@@ -33,7 +33,7 @@ from importlib import resources
 import duckdb
 
 from overlap.config import Config, Rules
-from overlap.errors import AuditFailed
+from overlap.errors import AuditFailed, rollback
 
 # OVERLAP_TRACE_INCREMENTAL=1: print each statement of an incremental build and each audit
 # with its time (overlap/incremental.py reads it from here)
@@ -176,7 +176,7 @@ def migrate(con: duckdb.DuckDBPyConnection, params: Mapping[str, object] | None 
             )
             con.commit()
         except BaseException:
-            con.rollback()
+            rollback(con)
             raise
         applied.append(version)
 
@@ -190,7 +190,7 @@ def migrate(con: duckdb.DuckDBPyConnection, params: Mapping[str, object] | None 
             create_views(con)
             con.commit()
         except BaseException:
-            con.rollback()
+            rollback(con)
             raise
     except (duckdb.BinderException, duckdb.CatalogException):
         # a view names a column the existing model tables lack: rebuild them from the new SQL
@@ -295,7 +295,7 @@ def build(con: duckdb.DuckDBPyConnection, params: Mapping[str, object], *,
         con.commit()
         steps["commit"] = time.perf_counter() - t0
     except BaseException:
-        con.rollback()
+        rollback(con)
         raise
     return BuildStats(tables=tables, audits=audits, seconds=time.perf_counter() - started,
                       mode="full" if reason is not None else "incremental",

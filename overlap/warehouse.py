@@ -20,6 +20,7 @@ import pyarrow as pa
 from overlap import fileio, sqlrunner
 from overlap.crashpoints import crash_point
 from overlap.crm import CrmSnapshot
+from overlap.errors import rollback
 from overlap.staging import StagedExtract
 
 # Identifiers are only ever taken from this fixed list, never from input.
@@ -149,7 +150,7 @@ def load(
         crash_point("load:before_commit")
         con.execute("commit")
     except BaseException:
-        con.execute("rollback")
+        rollback(con)  # never masks the error (a full disk fails the rollback too)
         raise
     crash_point("load:after_commit")
 
