@@ -22,7 +22,9 @@ from tests.reliability.helpers import cli_run, copy_workspace, diff, small_org, 
 
 pytestmark = pytest.mark.reliability
 
-FREE_BYTES = 4 * 2**20  # room for the load, not for the model's rewrite (warehouse ~8 MB)
+# 4 MB: room for the extracts and the load, not for the model's rewrite (warehouse ~8 MB);
+# 64 kB: not even for the staged Parquet of the extracts.
+MODEL_STEP, EXTRACT_STEP = 4 * 2**20, 64 * 2**10
 
 
 @pytest.fixture
@@ -52,8 +54,9 @@ def _fill(folder: Path, leave: int) -> Path:
     return filler
 
 
-def test_disk_full_in_the_model_step_is_one_line_and_a_rerun_equals_a_clean_run(
-        tmp_path: Path, small_disk: Path) -> None:
+@pytest.mark.parametrize("free", [MODEL_STEP, EXTRACT_STEP], ids=["model", "extract"])
+def test_disk_full_is_one_line_and_a_rerun_after_freeing_space_equals_a_clean_run(
+        free: int, tmp_path: Path, small_disk: Path) -> None:
     org = small_org(tmp_path / "base")
     run(load_config(org.config_path), [org.weeks[1]], workers=1)
     week = iso_week_label(org.weeks[2])
@@ -66,7 +69,7 @@ def test_disk_full_in_the_model_step_is_one_line_and_a_rerun_equals_a_clean_run(
     shutil.copytree(ws / "data", small_disk, dirs_exist_ok=True)
     shutil.rmtree(ws / "data")
     (ws / "data").symlink_to(small_disk)
-    filler = _fill(small_disk, FREE_BYTES)
+    filler = _fill(small_disk, free)
     config_path = ws / org.config_path.name
     before = tables(load_config(config_path).warehouse)
 
@@ -76,13 +79,21 @@ def test_disk_full_in_the_model_step_is_one_line_and_a_rerun_equals_a_clean_run(
     assert len(lines) == 1, proc.stderr
     line = lines[0]
     assert line.startswith(f"overlap: disk full: could not write {small_disk}/"), line
-    assert "MB free, at least" in line and "MB needed" in line, line
     assert "rollback" not in line and "internal error" not in line, line
-    # The model step failed: the load committed, the model did not (one transaction each).
     after = tables(load_config(config_path).warehouse)
-    assert after["raw_copies"] != before["raw_copies"]
-    assert after["overlap_events"] == before["overlap_events"]
     assert tables(clean_config.warehouse)["overlap_events"] != before["overlap_events"]
+    assert after["overlap_events"] == before["overlap_events"]
+    if free == MODEL_STEP:
+        # The model step failed: the load committed, the model did not (one transaction each).
+        assert line.startswith(f"overlap: disk full: could not write {small_disk}/overlap."), line
+        assert "MB free, at least" in line and "MB needed" in line, line
+        assert after["raw_copies"] != before["raw_copies"]
+    else:
+        # An extract failed (pyarrow does not name its file: the staging folder is named),
+        # and the run stopped there instead of recording every mailbox as failed.
+        assert line.startswith(f"overlap: disk full: could not write {small_disk}/staging ("), line
+        assert " MB free)" in line, line
+        assert after == before
 
     filler.unlink()
     again = cli_run(config_path, week)
