@@ -10,7 +10,8 @@ itself stays (deleting it would race with the next taker) and is emptied on rele
 (load, model, report, finish, publish) takes it too, so the Airflow DAG — one task per step,
 each in its own process, run one after the other — holds it per step and never waits on
 itself; extract tasks do not touch the warehouse and take no lock. Inside one process the lock
-is re-entrant (a step called by ``run`` finds it already held).
+is re-entrant (a step called by ``run`` finds it already held). Extract workers forked while
+it is held share it (a fork shares the open file), so it is free once they are gone too.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def lock_path(warehouse: Path) -> Path:
 @contextlib.contextmanager
 def hold(warehouse: Path) -> Iterator[None]:
     """Hold the warehouse's run lock; raise WarehouseLocked at once if another process has it."""
-    path = lock_path(warehouse).absolute()
+    path = lock_path(warehouse).resolve()
     key = (os.getpid(), path)  # a forked child does not hold its parent's lock
     if key in _held:
         _held[key] += 1
