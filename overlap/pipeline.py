@@ -403,7 +403,7 @@ def publish(config: Config) -> None:
 def writing(config: Config) -> Iterator[None]:
     """Around a step that writes the warehouse (or the files made from it): hold the run lock
     (``overlap.runlock``; WarehouseLocked at once if another process has it), and turn a full
-    disk into DiskFull, one line with the path, the space left and roughly what is needed."""
+    disk into DiskFull: one line with the path, the space left and at least what is needed."""
     with runlock.hold(config.warehouse):
         try:
             yield
@@ -418,13 +418,13 @@ def _space_needed(config: Config, failed: str) -> tuple[int | None, str]:
     """A lower bound of the space a rerun needs, when the disk that filled up holds the
     analyst snapshot: a whole copy of the warehouse (which only grows while a run writes)."""
     try:
-        same_disk = (Path(failed).parent.stat().st_dev
-                     == config.snapshot.parent.stat().st_dev)
+        same_disk = Path(failed).parent.stat().st_dev == config.snapshot.parent.stat().st_dev
         size = config.warehouse.stat().st_size
     except OSError:
         return None, ""
-    return (size, ": the analyst snapshot is a copy of the warehouse") if same_disk else (
-        None, "")
+    if not same_disk:
+        return None, ""
+    return size, ": the analyst snapshot is a copy of the warehouse"
 
 
 # --- the whole job ---------------------------------------------------------------------------
