@@ -142,6 +142,7 @@ def plan() -> dict[str, Any]:
             "weeks": [w.isoformat() for w in run_plan.weeks],
             "mapped": {g: len(c) for g, c in chunks.items()}}
 
+
 def chunks_task(group: str) -> Any:
     @task(task_id=f"chunks_{group}", pool="default_pool")
     def chunks(planned: dict[str, Any]) -> list[dict[str, Any]]:
@@ -151,6 +152,7 @@ def chunks_task(group: str) -> Any:
         return orch.read_chunks(planned["plan"], group)
 
     return chunks
+
 
 def extract_task(group: str) -> Any:
     @task(task_id=f"extract_{group}", pool=GROUPS[group].pool,
@@ -185,6 +187,7 @@ def load(planned: dict[str, Any] | None) -> dict[str, Any]:
     failed = [o.task.label for o in outcomes if o.manifest is None]
     return {"loaded": len(outcomes) - len(failed), "failed": len(failed)}
 
+
 @task(pool=WAREHOUSE_POOL)
 def model(_loaded: dict[str, Any]) -> dict[str, Any]:
     """Rebuild the model (rules 1-9) and run the audits."""
@@ -192,6 +195,7 @@ def model(_loaded: dict[str, Any]) -> dict[str, Any]:
 
     stats = model_step(_config())
     return {"tables": stats.tables, "audits": stats.audits}
+
 
 @task(pool=WAREHOUSE_POOL, outlets=[REPORT_ASSET])
 def report(planned: dict[str, Any], _modelled: dict[str, Any]) -> dict[str, Any]:
@@ -214,6 +218,7 @@ def report(planned: dict[str, Any], _modelled: dict[str, Any]) -> dict[str, Any]
         print(f"report: {path}  (in Airflow: {url})")
     return {"html": html, "digests": str(index), "url": urls[-1] if urls else ""}
 
+
 @task(pool=WAREHOUSE_POOL, trigger_rule="all_done_min_one_success")
 def finish(planned: dict[str, Any]) -> str:
     """Close the run row: succeeded, partial (mailboxes failed) or failed (a step failed)."""
@@ -229,6 +234,7 @@ def finish(planned: dict[str, Any]) -> str:
     run_plan, outcomes = orch.collect_outcomes(planned["plan"])
     return finish_step(_config(), run_plan, outcomes, error=error)
 
+
 @task(pool=WAREHOUSE_POOL, outlets=[WAREHOUSE_ASSET])
 def publish(_report: dict[str, Any], status: str) -> dict[str, Any]:
     """Replace the analysts' read-only snapshot and the Parquet marts."""
@@ -240,14 +246,15 @@ def publish(_report: dict[str, Any], status: str) -> dict[str, Any]:
         "snapshot": str(config.snapshot), "status": status}
     return {"snapshot": str(config.snapshot), "status": status}
 
+
 @task(pool="default_pool")
 def email_digests(report_out: dict[str, Any], _published: dict[str, Any]) -> dict[str, Any]:
     """Mail each account owner their digest through the SMTP connection (off without it)."""
-    import json
     import os as _os
     from pathlib import Path
 
     from overlap import digests as dig
+    from overlap.fileio import read_json
 
     conn_id = _os.environ.get(dig.SMTP_CONN_ENV, dig.DEFAULT_SMTP_CONN_ID)
     conn = _get_connection(conn_id)
@@ -256,7 +263,7 @@ def email_digests(report_out: dict[str, Any], _published: dict[str, Any]) -> dic
         return {"enabled": False, "sent": 0}
     config = _config()
     index = Path(report_out["digests"])
-    digests = json.loads(index.read_text(encoding="utf-8"))
+    digests = read_json(index)
     counts = dig.send_digests(digests, dig.SmtpSettings.from_connection(conn),
                                title=config.title,
                                state_file=config.out_dir / ".digests-sent.json")

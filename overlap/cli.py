@@ -1,8 +1,9 @@
 """The ``overlap`` command line: run, report, query, init, demo, sandbox serve.
 
-Exit codes: 0 success, 1 the run failed (an audit or an unexpected error), 2 bad input
-(config, CRM, options) — always as one readable line, never a traceback. Progress goes to
-stderr; the paths a user wants (reports, warehouse) go to stdout.
+Exit codes (README, "Exit codes"): 0 success, 1 the run failed (an audit or an unexpected
+error), 2 bad input (config, CRM, options), 3 the warehouse is in use (another overlap run, or
+a process holding the file open), 4 disk full — always as one readable line, never a
+traceback. Progress goes to stderr; the paths a user wants (reports, warehouse) go to stdout.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from overlap import __version__
-from overlap.errors import AuditFailed, InputError
+from overlap.errors import AuditFailed, DiskFull, InputError, WarehouseLocked
 from overlap.warehouse import WarehouseBusy
 
 if TYPE_CHECKING:
@@ -391,6 +392,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_BUSY = 3  # the warehouse is in use: retry later, nothing was changed
+EXIT_DISK_FULL = 4
+
+
 def _one_line(text: str) -> str:
     return " ".join(text.split())
 
@@ -433,9 +438,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as exc:
         print(f"overlap: error: {_one_line(str(exc))}", file=sys.stderr)
         return 2
-    except WarehouseBusy as exc:
-        print(f"overlap: {exc}", file=sys.stderr)
-        return 1
+    except (WarehouseLocked, WarehouseBusy) as exc:
+        print(f"overlap: {_one_line(str(exc))}", file=sys.stderr)
+        return EXIT_BUSY
     except AuditFailed as exc:
         print(f"overlap: the model failed its audit {exc.audit} ({exc.rows} row(s)); "
               "nothing was published. Please report this with the audit name.", file=sys.stderr)
@@ -446,6 +451,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if os.environ.get("OVERLAP_DEBUG"):
             raise
+        full = DiskFull.of(exc)
+        if full is not None:  # raised as DiskFull by the pipeline's steps, or found here
+            print(f"overlap: {_one_line(str(full))}", file=sys.stderr)
+            return EXIT_DISK_FULL
         print(f"overlap: internal error: {type(exc).__name__}: {_one_line(str(exc))} "
               "(set OVERLAP_DEBUG=1 for details)", file=sys.stderr)
         return 1

@@ -89,7 +89,7 @@ def test_writes_report_csv_and_one_digest_per_owner(warehouse, render, tmp_path)
         assert path.parent == week_dir / "digests"
         assert path.name == owner + ".html"
         assert path.is_file()
-    leftovers = [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
+    leftovers = [p for p in tmp_path.rglob("*") if ".tmp" in p.name]
     assert leftovers == []
 
 
