@@ -58,7 +58,25 @@ tar -C "$ROOTFS" --exclude=./proc/* --exclude=./sys/* --exclude=./dev/* \
     --exclude=./.overlap-debootstrap-done -c . \
   | "$ENGINE" import --change 'CMD ["/bin/bash"]' - "$BASE" >/dev/null
 
-STANDIN=$REPO/deploy/standin
+# The build context: deploy/standin plus the constraints Airflow is installed under. The
+# official image installs under Airflow's constraints file, which needs GitHub; the stand-in
+# uses uv.lock's pins instead (the same tested set for apache-airflow and its dependencies) and
+# deploy/standin/constraints.txt for the extras' packages the lock does not hold.
+STANDIN=$WORK/context
+rm -rf "$STANDIN"
+cp -r "$REPO/deploy/standin" "$STANDIN"
+python3 - "$REPO/uv.lock" >>"$STANDIN/constraints.txt" <<'PYEOF'
+import sys, tomllib
+
+packages = [p for p in tomllib.load(open(sys.argv[1], "rb"))["package"]
+            if "registry" in p.get("source", {})]
+names = [p["name"] for p in packages]
+print("# uv.lock's pins (scripts/build-base-image.sh); a package locked at two versions (one per")
+print("# Python or platform) is left to pip")
+for package in packages:
+    if names.count(package["name"]) == 1:
+        print(f"{package['name']}=={package['version']}")
+PYEOF
 build() {  # build TAG CONTAINERFILE [ARGS...]
   local tag=$1 file=$2; shift 2
   log "building $tag (stand-in)"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The stand-in postgres image: on an empty data directory, initdb with POSTGRES_USER (password
-# POSTGRES_PASSWORD, scram over TCP) and create POSTGRES_DB; then run postgres on all addresses.
+# The stand-in postgres image: on an empty data directory, initdb (UTF8, as the official image)
+# with POSTGRES_USER (password POSTGRES_PASSWORD, scram over TCP) and create POSTGRES_DB; then
+# run postgres on all addresses.
 set -euo pipefail
 : "${POSTGRES_USER:=postgres}" "${POSTGRES_DB:=$POSTGRES_USER}"
 : "${POSTGRES_PASSWORD:?the stand-in postgres image needs POSTGRES_PASSWORD}"
@@ -13,7 +14,7 @@ if [[ ! -s "$PGDATA/PG_VERSION" ]]; then
   printf '%s\n' "$POSTGRES_PASSWORD" >"$pwfile"
   chown postgres "$pwfile"
   as_postgres initdb -D "$PGDATA" -U "$POSTGRES_USER" --pwfile="$pwfile" \
-    --auth-local=trust --auth-host=scram-sha-256 >/dev/null
+    --encoding=UTF8 --locale=C.UTF-8 --auth-local=trust --auth-host=scram-sha-256 >/dev/null
   rm -f "$pwfile"
   echo "host all all all scram-sha-256" >>"$PGDATA/pg_hba.conf"
   as_postgres pg_ctl -D "$PGDATA" -o "-c listen_addresses=''" -w start >/dev/null
