@@ -168,8 +168,14 @@ def finished():
 state = wait(f"the run {run_id}", finished)
 tis = call("GET", f"/api/v2/dags/overlap_weekly/dagRuns/{run_id}/taskInstances?limit=200",
            token=token)["task_instances"]
-for ti in sorted(tis, key=lambda t: (t["task_id"], t.get("map_index", -1))):
-    print(f"  {ti['task_id']}[{ti.get('map_index', -1)}]: {ti['state']}", file=sys.stderr)
+states: dict[str, dict[str, int]] = {}
+for ti in tis:
+    counts = states.setdefault(ti["task_id"], {})
+    ti_state = str(ti["state"])
+    counts[ti_state] = counts.get(ti_state, 0) + 1
+for task_id, counts in sorted(states.items()):
+    print(f"  {task_id}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())),
+          file=sys.stderr)
 print(f"compose-check: run {run_id}: {state}", file=sys.stderr)
 sys.exit(0 if state == "success" else 1)
 PYEOF
