@@ -55,6 +55,7 @@ RUN uv export --frozen --no-dev --no-emit-project --no-hashes --format requireme
  && rm /tmp/locked.txt /tmp/installed.txt /tmp/after.txt /tmp/image-constraints.txt \
         /tmp/overlap-requirements.txt /tmp/image-requirements.py
 COPY --chown=airflow:0 dags/ /opt/airflow/dags/
+COPY --chown=airflow:0 plugins/ /opt/airflow/plugins/
 
 ENV OVERLAP_CONFIG=/opt/overlap-data/config/overlap.toml \
     OVERLAP_TIMEZONE=UTC
