@@ -16,6 +16,7 @@ COPY --chown=airflow:0 connectors ./connectors
 COPY --chown=airflow:0 overlap ./overlap
 COPY --chown=airflow:0 reports ./reports
 COPY --chown=airflow:0 sql ./sql
+COPY --chown=airflow:0 sandbox ./sandbox
 RUN pip install --no-cache-dir --no-deps .
 COPY --chown=airflow:0 dags/ /opt/airflow/dags/
 

@@ -113,7 +113,7 @@ def at_least(name: str, size: str, value: float, unit: str, floor: float) -> Res
 
 
 def bench_extract(work: Path, progress: callable) -> list[Result]:  # type: ignore[valid-type]
-    from overlap.sandbox.generator import generate
+    from sandbox.generator import generate
 
     s = SIZES["S"]
     progress(f"extract: generating {s.emails:,} emails of raw mail (maildir + mbox)")

@@ -128,9 +128,9 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from overlap.config import load_config
     from overlap.pipeline import run
-    from overlap.sandbox.generator import generate
-    from overlap.sandbox.seed import seed_from_config
-    from overlap.sandbox.serve import start_sandboxes, write_sandbox_config
+    from sandbox.generator import generate
+    from sandbox.seed import seed_from_config
+    from sandbox.serve import start_sandboxes, write_sandbox_config
 
     progress = _progress(args.quiet)
     out = Path(args.out).resolve()
@@ -183,7 +183,7 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
     import threading
 
     from overlap.config import load_config
-    from overlap.sandbox.serve import seeds_of, start_sandboxes, write_sandbox_config
+    from sandbox.serve import seeds_of, start_sandboxes, write_sandbox_config
 
     config = load_config(args.config)
     seeds = seeds_of(config)

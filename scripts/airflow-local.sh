@@ -14,7 +14,7 @@ if [ -z "${OVERLAP_CONFIG:-}" ]; then
   export OVERLAP_CONFIG=$AIRFLOW_HOME/org/overlap.toml
   if [ ! -f "$OVERLAP_CONFIG" ]; then
     echo "generating a demo organisation in $AIRFLOW_HOME/org" >&2
-    "$PY" -c 'import sys; from pathlib import Path; from overlap.sandbox.generator import generate
+    "$PY" -c 'import sys; from pathlib import Path; from sandbox.generator import generate
 generate(Path(sys.argv[1]))' "$AIRFLOW_HOME/org"
   fi
 fi

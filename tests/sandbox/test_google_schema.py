@@ -14,8 +14,8 @@ import httplib2
 import pytest
 
 from connectors.google_auth import CALENDAR_SCOPE, GMAIL_SCOPE, build_service, delegated_credentials
-from overlap.sandbox import google
-from overlap.sandbox.google_seed import calendar_seed, event_ics, mail_seed
+from sandbox import google
+from sandbox.google_seed import calendar_seed, event_ics, mail_seed
 
 REP = "rep@corp.example"
 BUNDLED = Path(httplib2.__file__).parents[1] / "googleapiclient" / "discovery_cache" / "documents"

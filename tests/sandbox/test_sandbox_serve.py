@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from overlap.config import load_config
-from overlap.sandbox.generator import generate
+from sandbox.generator import generate
 
 KINDS = {"google": {"gmail", "google_calendar"}, "microsoft": {"msgraph"},
          "mixed": {"gmail", "google_calendar", "msgraph"}}

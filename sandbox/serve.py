@@ -20,9 +20,9 @@ from typing import Any, Protocol
 
 from overlap.config import FILE_KINDS, Config
 from overlap.errors import InputError
-from overlap.sandbox.seed import MailboxSeed, seed_from_config
+from sandbox.seed import MailboxSeed, seed_from_config
 
-SANDBOX_APIS = {"google": "overlap.sandbox.google", "microsoft": "overlap.sandbox.microsoft"}
+SANDBOX_APIS = {"google": "sandbox.google", "microsoft": "sandbox.microsoft"}
 API_CHOICES = ("google", "microsoft", "mixed")
 SANDBOX_SUFFIX = "-sandbox"
 
@@ -152,4 +152,7 @@ def seeds_of(config: Config) -> dict[str, MailboxSeed]:
     if not any(s.kind in FILE_KINDS for s in config.sources):
         raise InputError("the config has no file sources (maildir, mbox, eml, ics) to serve",
                          file=str(config.path))
-    return seed_from_config(config)
+    try:
+        return seed_from_config(config)
+    except ValueError as exc:  # a mailbox folder not named by an address
+        raise InputError(str(exc), file=str(config.path)) from None

@@ -22,7 +22,7 @@ an option, Gmail calls also count against an app-wide quota, all users together
 Faults are injected with :meth:`GoogleSandbox.inject`; :meth:`expire_history` and
 :meth:`expire_sync_tokens` invalidate cursors (404 / 410); :meth:`expire_tokens` revokes the
 access tokens issued so far; :meth:`GoogleSandbox.chaos` adds seeded random faults of every
-kind (see :mod:`overlap.sandbox.chaos`). ``counts`` holds the requests served per API name
+kind (see :mod:`sandbox.chaos`). ``counts`` holds the requests served per API name
 (a batch counts once as ``batch`` and each part under its own name).
 """
 
@@ -46,10 +46,10 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from overlap.sandbox.chaos import Chaos
-from overlap.sandbox.google_data import Mailbox, build_mailboxes
-from overlap.sandbox.http import Request, Response, SandboxHTTPServer, parse_target
-from overlap.sandbox.seed import MailboxSeed
+from sandbox.chaos import Chaos
+from sandbox.google_data import Mailbox, build_mailboxes
+from sandbox.http import Request, Response, SandboxHTTPServer, parse_target
+from sandbox.seed import MailboxSeed
 
 GMAIL_SCOPE = "https://www.googleapis.com/auth/gmail.metadata"
 CALENDAR_SCOPE = "https://www.googleapis.com/auth/calendar.events.readonly"
@@ -134,7 +134,7 @@ class _Grant:
 
 @dataclass
 class GoogleSandbox:
-    """A running Google sandbox (implements ``overlap.sandbox.serve.SandboxServer``)."""
+    """A running Google sandbox (implements ``sandbox.serve.SandboxServer``)."""
 
     mailboxes: dict[str, Mailbox]
     secrets_dir: Path
@@ -201,7 +201,7 @@ class GoogleSandbox:
 
     def chaos(self, rate: float, seed: int = 0, **options: Any) -> Chaos:
         """From now on fail ``rate`` of the Gmail/Calendar requests (batches and their parts
-        too; the token endpoint is spared) at random; see :class:`overlap.sandbox.chaos.Chaos`
+        too; the token endpoint is spared) at random; see :class:`sandbox.chaos.Chaos`
         for the kinds and options. Returns it (its ``injected`` counts the faults)."""
         with self._lock:
             self.random_faults = Chaos(rate, seed, **options)

@@ -1,7 +1,7 @@
 """Microsoft sandbox: Microsoft identity v2 + Graph v1.0 over HTTPS on 127.0.0.1.
 
 ``start(seeds, secrets_dir=...)`` returns a running :class:`MicrosoftSandbox` (also a context
-manager). It serves, for the mailboxes of ``seeds`` (see :mod:`overlap.sandbox.seed`):
+manager). It serves, for the mailboxes of ``seeds`` (see :mod:`sandbox.seed`):
 
 * ``GET /{tenant}/v2.0/.well-known/openid-configuration`` and the client-credentials
   ``POST /{tenant}/oauth2/v2.0/token`` (AADSTS errors: unknown tenant 90002, unknown client
@@ -17,7 +17,7 @@ manager). It serves, for the mailboxes of ``seeds`` (see :mod:`overlap.sandbox.s
   → 429 ApplicationThrottled with Retry-After; :meth:`inject` queues 429/5xx answers
   (also inside ``$batch``); ``latency``; :meth:`expire_delta_tokens` makes stored delta links
   answer 410 syncStateNotFound; :meth:`chaos` adds seeded random faults of every kind
-  (see :mod:`overlap.sandbox.chaos`). Every request is logged in :attr:`requests` for tests.
+  (see :mod:`sandbox.chaos`). Every request is logged in :attr:`requests` for tests.
 
 Credentials for the client: :meth:`sources` returns ``[[sources]]`` tables whose secret is in
 ``client_secret_file`` (a 0600 file in ``secrets_dir``); :attr:`secret_env` gives the same
@@ -43,8 +43,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from overlap.sandbox.chaos import Chaos
-from overlap.sandbox.microsoft_data import (
+from sandbox.chaos import Chaos
+from sandbox.microsoft_data import (
     FOLDERS,
     Event,
     Mailbox,
@@ -53,8 +53,8 @@ from overlap.sandbox.microsoft_data import (
     folder_id,
     iso_z,
 )
-from overlap.sandbox.microsoft_tls import make_tls
-from overlap.sandbox.seed import MailboxSeed
+from sandbox.microsoft_tls import make_tls
+from sandbox.seed import MailboxSeed
 
 SECRET_ENV = "OVERLAP_MSGRAPH_CLIENT_SECRET"
 MAX_TOP = 1000
@@ -237,7 +237,7 @@ class MicrosoftSandbox:
 
     def chaos(self, rate: float, seed: int = 0, **options: Any) -> Chaos:
         """From now on fail ``rate`` of the Graph requests ($batch parts too; the identity
-        endpoints are spared) at random; see :class:`overlap.sandbox.chaos.Chaos` for the
+        endpoints are spared) at random; see :class:`sandbox.chaos.Chaos` for the
         kinds and options. Returns it (its ``injected`` counts the faults)."""
         with self._mu:
             self.random_faults = Chaos(rate, seed, **options)
@@ -625,7 +625,7 @@ class MicrosoftSandbox:
         top = self._top(q, page)
         skip = int(q.get("$skip", "0") or 0)
         evs = sorted((e for e in box.events.values() if e.overlaps(start, end)),
-                     key=lambda e: (e.occ.occurred_at, e.id))
+                     key=lambda e: (e.occ.start, e.id))
         out: dict[str, Any] = {"value": [_select(e.to_graph(), select)
                                          for e in evs[skip:skip + top]]}
         if skip + top < len(evs):

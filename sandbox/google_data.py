@@ -21,17 +21,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import itertools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import icalendar
-
-from connectors.files.ics import parse_calendar
-from connectors.headers import clean_message_id, read_headers, thread_root
-from connectors.records import MeetingCopy, Window
-from overlap.sandbox.seed import MailboxSeed
+from sandbox.ical import Occurrence, read_calendar
+from sandbox.rfc822 import header_fields, message_ids
+from sandbox.seed import MailboxSeed
 
 _B32HEX = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", "abcdefghijklmnopqrstuv0123456789")
 # Occurrences are materialised on demand for a query window; an event that started this long
@@ -88,44 +84,12 @@ class GmailMessage:
         return out
 
 
-def _ordered_headers(head: bytes) -> list[tuple[str, str]]:
-    """Every header of a raw block in order, names as written, values unfolded."""
-    parsed = read_headers(head)
-    counters = {name: itertools.count() for name in parsed}
-    out: list[tuple[str, str]] = []
-    for line in head.decode("utf-8", "replace").splitlines():
-        if not line or line[0] in " \t" or ":" not in line:
-            continue
-        name = line.split(":", 1)[0].rstrip()
-        values = parsed.get(name.lower())
-        if values is None:
-            continue
-        i = next(counters[name.lower()])
-        if i < len(values):
-            out.append((name, values[i]))
-    return out
-
-
 @dataclass
 class CalendarEntry:
     key: str  # the .ics path inside the mailbox folder
     data: bytes
     seq: int  # change sequence when this version was stored
-    recurring_uids: frozenset[str]
     created: datetime
-
-
-def _recurring_uids(data: bytes) -> frozenset[str]:
-    try:
-        cals = icalendar.Calendar.from_ical(data, multiple=True)
-    except Exception:  # noqa: BLE001 - an unreadable file has no recurring series
-        return frozenset()
-    out = set()
-    for cal in cals:
-        for ev in cal.walk("VEVENT"):
-            if any(ev.get(k) is not None for k in ("RRULE", "RDATE", "RECURRENCE-ID")):
-                out.add(str(ev.get("UID", "")).strip())
-    return frozenset(out)
 
 
 @dataclass
@@ -147,13 +111,13 @@ class Mailbox:
     def add_message(self, key: str, head: bytes, internal_date: datetime, sent: bool,
                     *, record: bool = True) -> GmailMessage:
         self.history_id += 1
-        headers = _ordered_headers(head)
+        headers = header_fields(head)
         lower: dict[str, str] = {}
         for n, v in headers:
             lower.setdefault(n.lower(), v)
         thrid = lower.get("x-gm-thrid")
-        root = (thread_root(lower.get("references"), lower.get("in-reply-to"))
-                or clean_message_id(lower.get("message-id")))
+        root = next(iter(message_ids(lower.get("references")) + message_ids(
+            lower.get("in-reply-to")) + message_ids(lower.get("message-id"))), None)
         thread = thrid.strip() if thrid else _hex_id(self.address, "thread", root or key)
         msg = GmailMessage(id=_hex_id(self.address, key), thread_id=thread,
                            label_ids=["SENT"] if sent else ["INBOX"],
@@ -180,26 +144,21 @@ class Mailbox:
         """Add or replace one .ics; occurrences that disappear become cancelled changes."""
         self.calendar_seq += 1
         old = self.calendars.get(key)
-        entry = CalendarEntry(key, data, self.calendar_seq, _recurring_uids(data),
-                              old.created if old else now)
+        entry = CalendarEntry(key, data, self.calendar_seq, old.created if old else now)
         self.calendars[key] = entry
         if old is not None:
-            horizon = Window(now - timedelta(days=3 * 366), now + timedelta(days=2 * 366))
+            horizon = (now - timedelta(days=3 * 366), now + timedelta(days=2 * 366))
             new_ids = {e["id"] for e in self.entry_events(entry, horizon, now)}
             for ev in self.entry_events(old, horizon, now):
                 if ev["id"] not in new_ids:
                     gone = dict(ev, status="cancelled", updated=rfc3339_ms(now))
                     self.removed_events.append((self.calendar_seq, gone))
 
-    def entry_events(self, entry: CalendarEntry, window: Window,
+    def entry_events(self, entry: CalendarEntry, window: tuple[datetime, datetime],
                      now: datetime) -> list[dict[str, Any]]:
         """Event resources of one .ics whose start lies in ``window``."""
-        out = []
-        for rec in parse_calendar(entry.data, entry.key, self.address, window,
-                                  source="sandbox", source_kind="ics"):
-            if isinstance(rec, MeetingCopy):
-                out.append(self.event_resource(rec, entry, now))
-        return out
+        occurrences, _ = read_calendar(entry.data, *window)
+        return [self.event_resource(occ, entry, now) for occ in occurrences]
 
     def events(self, time_min: datetime | None, time_max: datetime | None, now: datetime,
                *, since_seq: int | None = None) -> list[dict[str, Any]]:
@@ -208,7 +167,7 @@ class Mailbox:
         occurrences removed since then (as cancelled)."""
         lo = time_min or now - timedelta(days=3 * 366)
         hi = time_max or now + timedelta(days=2 * 366)
-        window = Window(lo - LONGEST_EVENT, hi)
+        window = (lo - LONGEST_EVENT, hi)
         found: dict[str, dict[str, Any]] = {}
         for entry in sorted(self.calendars.values(), key=lambda e: e.key):
             if since_seq is not None and entry.seq <= since_seq:
@@ -224,12 +183,12 @@ class Mailbox:
                     found.setdefault(ev["id"], ev)
         return sorted(found.values(), key=lambda e: (e["start"].get("dateTime", ""), e["id"]))
 
-    def event_resource(self, occ: MeetingCopy, entry: CalendarEntry,
+    def event_resource(self, occ: Occurrence, entry: CalendarEntry,
                        now: datetime) -> dict[str, Any]:
-        base = event_base_id(occ.ical_uid)
-        recurring = occ.ical_uid in entry.recurring_uids
+        base = event_base_id(occ.uid)
+        recurring = occ.recurring
         ev_id = f"{base}_{occ.original_start:%Y%m%dT%H%M%SZ}" if recurring else base
-        organizer = next((p for p in occ.participants if p.role == "organizer"), None)
+        organizer = occ.organizer
         ev: dict[str, Any] = {
             "kind": "calendar#event",
             "etag": f'"{entry.seq}"',
@@ -250,19 +209,17 @@ class Mailbox:
                 org["self"] = True
             ev["creator"] = dict(org)
             ev["organizer"] = org
-        ev["start"] = {"dateTime": rfc3339(occ.occurred_at), "timeZone": "UTC"}
-        end = occ.ended_at or occ.occurred_at
+        ev["start"] = {"dateTime": rfc3339(occ.start), "timeZone": "UTC"}
+        end = occ.end or occ.start
         ev["end"] = {"dateTime": rfc3339(end), "timeZone": "UTC"}
         if recurring:
             ev["recurringEventId"] = base
             ev["originalStartTime"] = {"dateTime": rfc3339(occ.original_start),
                                        "timeZone": "UTC"}
-        ev["iCalUID"] = occ.ical_uid
+        ev["iCalUID"] = occ.uid
         ev["sequence"] = 0
         attendees = []
-        for p in occ.participants:
-            if p.role != "attendee":
-                continue
+        for p in occ.attendees:
             a: dict[str, Any] = {"email": p.address}
             if p.name:
                 a["displayName"] = p.name
