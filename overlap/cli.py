@@ -183,13 +183,15 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
     import threading
 
     from overlap.config import load_config
-    from sandbox.serve import seeds_of, start_sandboxes, write_sandbox_config
+    from sandbox.serve import fidelity_of, seeds_of, start_sandboxes, write_sandbox_config
 
     config = load_config(args.config)
+    fidelity = fidelity_of(args.ideal, args.real)
     seeds = seeds_of(config)
     target = Path(args.write_config).resolve()
     secrets_dir = target.parent / (target.stem + "-secrets")
-    servers = start_sandboxes(seeds, args.apis, secrets_dir=secrets_dir, host=args.host)
+    servers = start_sandboxes(seeds, args.apis, secrets_dir=secrets_dir, host=args.host,
+                              fidelity=fidelity)
     stop = threading.Event()
     try:
         sources = [src for server, boxes in servers for src in server.sources(boxes)]
@@ -198,6 +200,7 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
             print(f"{server.url}  {len(boxes)} mailboxes", flush=True)
         print(f"config: {target}  (run: overlap run --config {target})", file=sys.stderr)
         print(f"secrets: {secrets_dir}  (sandbox keys; not real credentials)", file=sys.stderr)
+        print(f"shapes: {fidelity.describe()}", file=sys.stderr)
         print("serving until interrupted (Ctrl-C)", file=sys.stderr, flush=True)
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
@@ -274,6 +277,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="which APIs serve the mailboxes (mixed: alternate by address)")
     s.add_argument("--write-config", required=True, help="where to write the sandbox config")
     s.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    s.add_argument("--ideal", metavar="SHAPE[,SHAPE]",
+                   help="serve these real-API shapes idealised, for diagnosis (or 'all'; "
+                        "names in docs/sandbox.md)")
+    s.add_argument("--real", metavar="SHAPE[,SHAPE]",
+                   help="serve these real-API shapes even where the default idealises them")
     s.set_defaults(func=cmd_sandbox_serve)
     return parser
 

@@ -47,6 +47,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from sandbox.chaos import Chaos
+from sandbox.fidelity import Fidelity
 from sandbox.google_data import Mailbox, build_mailboxes
 from sandbox.http import Request, Response, SandboxHTTPServer, parse_target
 from sandbox.seed import MailboxSeed
@@ -61,6 +62,8 @@ QUOTA_COST = {"gmail.profile": 1, "gmail.messages.list": 5, "gmail.messages.get"
 GMAIL_PAGE_MAX = 500
 CALENDAR_PAGE_MAX = 2500
 BATCH_MAX = 100
+SHORT_CALENDAR_PAGE = 20  # Fidelity.short_calendar_pages: events.list pages hold at most this
+HIDDEN_UNLESS_ASKED = frozenset({"SPAM", "TRASH"})  # messages.list without includeSpamTrash
 
 
 @dataclass
@@ -151,6 +154,9 @@ class GoogleSandbox:
     faults: list[Fault] = field(default_factory=list)
     quota_rejections: int = 0
     random_faults: Chaos | None = None  # set by chaos()
+    fidelity: Fidelity = field(default_factory=Fidelity.default)
+    # calls per batch request received (Google refuses > 100 and advises <= 50)
+    batch_sizes: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
@@ -505,6 +511,11 @@ class GoogleSandbox:
         if isinstance(size, Response):
             return size
         ordered = box.sorted_messages()
+        if req.arg("includeSpamTrash", "false") != "true":
+            ordered = [m for m in ordered if not HIDDEN_UNLESS_ASKED & set(m.label_ids)]
+        wanted = set(req.query.get("labelIds") or [])
+        if wanted:
+            ordered = [m for m in ordered if wanted <= set(m.label_ids)]
         start = 0
         token = req.arg("pageToken")
         if token:
@@ -578,6 +589,8 @@ class GoogleSandbox:
         size = self._page_size(req, 250, CALENDAR_PAGE_MAX)
         if isinstance(size, Response):
             return size
+        if self.fidelity.short_calendar_pages:
+            size = min(size, SHORT_CALENDAR_PAGE)  # "may be less than this parameter value"
         sync_token = req.arg("syncToken")
         if req.arg("singleEvents", "false") != "true":
             # The sandbox stores occurrences only; series masters are not emulated.
@@ -637,6 +650,8 @@ class GoogleSandbox:
             return google_error(400, "Batch requests must be multipart/mixed.", "badRequest")
         parts = message.get_payload()
         assert isinstance(parts, list)
+        with self._lock:
+            self.batch_sizes.append(len(parts))
         if len(parts) > BATCH_MAX:
             return google_error(400, f"A batch request cannot contain more than {BATCH_MAX} "
                                 "calls.", "badRequest")
@@ -698,6 +713,7 @@ def start(seeds: dict[str, MailboxSeed], *, host: str = "127.0.0.1", port: int =
     ``granted_scopes`` (the domain-wide delegation grant), ``clock``.
     """
     clock = options.pop("clock", None) or (lambda: datetime.now(UTC))
-    sandbox = GoogleSandbox(build_mailboxes(seeds, clock()), Path(secrets_dir), host=host,
-                            port=port, clock=clock, **options)
+    fidelity = options.pop("fidelity", None) or Fidelity.default()
+    sandbox = GoogleSandbox(build_mailboxes(seeds, clock(), fidelity), Path(secrets_dir),
+                            host=host, port=port, clock=clock, fidelity=fidelity, **options)
     return sandbox.start()

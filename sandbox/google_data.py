@@ -7,9 +7,17 @@ follow the discovery documents exactly (tests/sandbox/test_google_schema.py chec
 
 Identity, chosen to be stable across sandbox restarts:
 
-* message id = 16 hex digits of sha1(mailbox, seed key); threadId = ``X-GM-THRID`` when the
-  seed carries it, else a hash of the thread root (References root, else In-Reply-To, else
-  the Message-ID) — the same key Overlap's rule 6 uses, so threads agree with the file path.
+* message id = 16 hex digits of sha1(mailbox, seed key) (Gmail's ids are 16 hex digits, per
+  mailbox). threadId = ``X-GM-THRID`` when the seed carries it, else by Gmail's rules
+  (``Fidelity.gmail_threading``; developers.google.com/gmail/api/guides/threads: a message
+  joins a thread when its References/In-Reply-To name a message of the thread AND the
+  subjects match, prefixes like ``Re:`` aside; otherwise it starts one, whose id is its own
+  message id). Idealised: a hash of the References root (else In-Reply-To, else Message-ID),
+  the key Overlap's rule 6 uses.
+* Labels: INBOX or SENT from the seed; with ``Fidelity.gmail_drafts_spam_trash`` /
+  ``gmail_chats`` each mailbox also holds a DRAFT reply, a SPAM and a TRASH message and a CHAT
+  message, addressed to the mailbox's latest correspondent (nothing anyone exchanged: a
+  connector that counts them creates interactions the file path does not have).
 * event id = base32hex of sha1(UID); an occurrence of a recurring series gets
   ``<id>_<original start YYYYMMDDTHHMMSSZ>`` and carries ``recurringEventId`` and
   ``originalStartTime``, as Google's per-instance ids do.
@@ -21,10 +29,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sandbox.fidelity import Fidelity
 from sandbox.ical import Occurrence, read_calendar
 from sandbox.rfc822 import header_fields, message_ids
 from sandbox.seed import MailboxSeed
@@ -61,6 +71,10 @@ class GmailMessage:
     headers: list[tuple[str, str]]  # (name as written, unfolded value), in message order
     size: int
     history_id: int
+
+    @property
+    def subject(self) -> str:
+        return next((v for n, v in self.headers if n.lower() == "subject"), "")
 
     def resource(self, wanted: list[str] | None) -> dict[str, Any]:
         """``users.messages.get`` with ``format=metadata``."""
@@ -105,28 +119,49 @@ class Mailbox:
     removed_events: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     calendar_seq: int = 1
     token_floor: int = 0  # sync tokens issued before this sequence → 410
+    fidelity: Fidelity = field(default_factory=Fidelity.default)
+    by_message_id: dict[str, GmailMessage] = field(default_factory=dict)  # for threading
 
     # --- Gmail --------------------------------------------------------------------------
 
     def add_message(self, key: str, head: bytes, internal_date: datetime, sent: bool,
-                    *, record: bool = True) -> GmailMessage:
+                    *, record: bool = True, labels: list[str] | None = None) -> GmailMessage:
         self.history_id += 1
         headers = header_fields(head)
         lower: dict[str, str] = {}
         for n, v in headers:
             lower.setdefault(n.lower(), v)
+        msg_id = _hex_id(self.address, key)
         thrid = lower.get("x-gm-thrid")
-        root = next(iter(message_ids(lower.get("references")) + message_ids(
-            lower.get("in-reply-to")) + message_ids(lower.get("message-id"))), None)
-        thread = thrid.strip() if thrid else _hex_id(self.address, "thread", root or key)
-        msg = GmailMessage(id=_hex_id(self.address, key), thread_id=thread,
-                           label_ids=["SENT"] if sent else ["INBOX"],
+        parents = message_ids(lower.get("references")) + message_ids(lower.get("in-reply-to"))
+        if thrid:
+            thread = thrid.strip()
+        elif self.fidelity.gmail_threading:
+            thread = self._gmail_thread(parents, lower.get("subject", ""), msg_id)
+        else:
+            root = next(iter(parents + message_ids(lower.get("message-id"))), None)
+            thread = _hex_id(self.address, "thread", root or key)
+        msg = GmailMessage(id=msg_id, thread_id=thread,
+                           label_ids=labels or (["SENT"] if sent else ["INBOX"]),
                            internal_date=internal_date.astimezone(UTC), headers=headers,
                            size=len(head), history_id=self.history_id)
         self.messages[msg.id] = msg
+        for own in message_ids(lower.get("message-id")):
+            self.by_message_id.setdefault(own, msg)
         if record:
             self.history.append((self.history_id, "messagesAdded", msg))
         return msg
+
+    def _gmail_thread(self, parents: list[str], subject: str, own_id: str) -> str:
+        """Gmail's thread for a new message: that of the nearest referenced message of this
+        mailbox with the same subject (prefixes aside), else a new thread named by the
+        message's own id."""
+        key = subject_key(subject)
+        for parent_id in reversed(parents):  # In-Reply-To last: the nearest parent first
+            parent = self.by_message_id.get(parent_id)
+            if parent is not None and subject_key(parent.subject) == key:
+                return parent.thread_id
+        return own_id
 
     def delete_message(self, message_id: str) -> None:
         msg = self.messages.pop(message_id)
@@ -152,6 +187,10 @@ class Mailbox:
             for ev in self.entry_events(old, horizon, now):
                 if ev["id"] not in new_ids:
                     gone = dict(ev, status="cancelled", updated=rfc3339_ms(now))
+                    if self.fidelity.trimmed_deleted_events:
+                        # a deleted event only guarantees its id (Events resource, status)
+                        gone = {"kind": "calendar#event", "etag": f'"{self.calendar_seq}"',
+                                "id": ev["id"], "status": "cancelled"}
                     self.removed_events.append((self.calendar_seq, gone))
 
     def entry_events(self, entry: CalendarEntry, window: tuple[datetime, datetime],
@@ -181,7 +220,8 @@ class Mailbox:
             for seq, ev in self.removed_events:
                 if seq > since_seq:
                     found.setdefault(ev["id"], ev)
-        return sorted(found.values(), key=lambda e: (e["start"].get("dateTime", ""), e["id"]))
+        return sorted(found.values(),
+                      key=lambda e: (e.get("start", {}).get("dateTime", ""), e["id"]))
 
     def event_resource(self, occ: Occurrence, entry: CalendarEntry,
                        now: datetime) -> dict[str, Any]:
@@ -249,13 +289,49 @@ def _parse_time(value: dict[str, Any]) -> datetime | None:
     return None
 
 
-def build_mailboxes(seeds: dict[str, MailboxSeed], now: datetime) -> dict[str, Mailbox]:
+_SUBJECT_PREFIX = re.compile(r"^(?:\s*(?:re|fwd?|aw|wg|sv|vs|tr|rif)\s*(?:\[\d+\])?\s*:)+",
+                             re.I)
+
+
+def subject_key(subject: str) -> str:
+    """A subject as Gmail compares it for threading: reply/forward prefixes and case off."""
+    return " ".join(_SUBJECT_PREFIX.sub("", subject or "").lower().split())
+
+
+def _planted(box: Mailbox) -> list[tuple[str, str, bytes, datetime]]:
+    """(label, key, head, date) of the messages nobody exchanged that a real mailbox holds."""
+    newest = box.sorted_messages()[:1]
+    if not newest:
+        return []
+    last = newest[0]
+    other = next((v for n, v in last.headers
+                  if n.lower() == ("to" if "SENT" in last.label_ids else "from")), None)
+    if not other:
+        return []
+    when = last.internal_date
+    out = []
+    labels = ((["DRAFT", "SPAM", "TRASH"] if box.fidelity.gmail_drafts_spam_trash else [])
+              + (["CHAT"] if box.fidelity.gmail_chats else []))
+    for n, label in enumerate(labels, 1):
+        ours = label == "DRAFT"
+        head = (f"From: {box.address if ours else other}\r\nTo: {other if ours else box.address}"
+                f"\r\nSubject: {label.lower()} {n}\r\nDate: {when:%a, %d %b %Y %H:%M:%S +0000}"
+                f"\r\nMessage-ID: <{label.lower()}.{_hex_id(box.address, label)}@sandbox.invalid>"
+                "\r\n\r\n").encode()
+        out.append((label, f"planted:{label}", head, when))
+    return out
+
+
+def build_mailboxes(seeds: dict[str, MailboxSeed], now: datetime,
+                    fidelity: Fidelity | None = None) -> dict[str, Mailbox]:
     """Mailboxes holding the seed: its messages are there before history begins."""
     out: dict[str, Mailbox] = {}
     for address, seed in seeds.items():
-        box = Mailbox(address)
+        box = Mailbox(address, fidelity=fidelity or Fidelity.default())
         for m in seed.messages:
             box.add_message(m.key, m.head, m.internal_date, m.sent, record=False)
+        for label, key, head, when in _planted(box):
+            box.add_message(key, head, when, label == "DRAFT", record=False, labels=[label])
         box.history_floor = box.history_id
         for c in seed.calendars:
             box.put_calendar(c.key, c.data, now)

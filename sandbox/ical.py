@@ -21,7 +21,7 @@ have refused it on import, so it is simply not in the mailbox.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -55,6 +55,7 @@ class Occurrence:
     cancelled: bool
     subject: str | None
     recurring: bool  # part of a series (RRULE/RDATE or overridden by RECURRENCE-ID)
+    overridden: bool = False  # a RECURRENCE-ID override of the series (an "exception")
 
     @property
     def organizer(self) -> Person | None:
@@ -65,8 +66,9 @@ class Occurrence:
         return [p for p in self.people if p.role == "attendee"]
 
     @property
-    def moved(self) -> bool:
-        return self.start != self.original_start
+    def exception(self) -> bool:
+        """Overridden or moved: Exchange's ``exception``, not a plain ``occurrence``."""
+        return self.overridden or self.start != self.original_start
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,8 @@ def read_calendar(data: bytes, start: datetime,
         masters = {str(e["UID"]).strip(): e for e in events if e.get("RECURRENCE-ID") is None}
         recurring = {str(e["UID"]).strip() for e in events
                      if any(e.get(k) is not None for k in ("RRULE", "RDATE", "RECURRENCE-ID"))}
+        overrides = {(str(e["UID"]).strip(), utc(rid)) for e in events
+                     if (rid := _when(e, "RECURRENCE-ID")) is not None}
         for uid in recurring & masters.keys():
             series[uid] = _series(masters[uid], by_method)
         for uid in {str(e["UID"]).strip() for e in events}:
@@ -175,6 +179,8 @@ def read_calendar(data: bytes, start: datetime,
             for occ in expanded:
                 made = _occurrence(occ, masters.get(uid), by_method, uid in recurring)
                 if made is not None and start <= made.start < end:
+                    if (uid, made.original_start) in overrides:
+                        made = replace(made, overridden=True)
                     found.setdefault((uid, made.original_start), made)
     ordered = sorted(found.values(), key=lambda o: (o.start, o.uid, o.original_start))
     return ordered, series

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sandbox.exchange_ids import global_object_id
+from sandbox.fidelity import Fidelity
 from sandbox.ical import Occurrence, Series, read_calendar
 from sandbox.rfc822 import addresses, decode_words, first, header_map, message_date, message_ids
 from sandbox.seed import MailboxSeed
@@ -126,6 +128,13 @@ class Event:
             return start <= self.occ.start < end
         return self.occ.start < end and finish > start
 
+    def trimmed(self) -> dict[str, Any]:
+        """An occurrence or exception as calendarView/delta really returns it: id, type,
+        seriesMasterId, start, end — no people, no iCalUId, no isCancelled (#7632, #22197)."""
+        full = self.to_graph()
+        keep = ("@odata.type", "@odata.etag", "id", "type", "seriesMasterId", "start", "end")
+        return {k: full[k] for k in keep}
+
     def to_graph(self) -> dict[str, Any]:
         o = self.occ
         organizer = o.organizer
@@ -163,9 +172,19 @@ class Event:
 
 
 def occurrence_uid(uid: str, original: datetime) -> str:
-    """Graph's per-occurrence iCalUId: derived from the series' and the original date."""
+    """The idealised per-occurrence iCalUId (``exchange_uids`` off): derived from the series'
+    UID and the original date, like Graph's it differs per occurrence."""
     return "040000008200E00074C5B7101A82E008" + hashlib.sha256(
         f"{uid}|{iso_z(original)}".encode()).hexdigest()[:64].upper()
+
+
+def shown_uid(uid: str, fidelity: Fidelity, instance: datetime | None = None) -> str:
+    """``iCalUId`` as Graph shows it for a seed UID: Exchange's Global Object Id (clean for a
+    single event or master, with the instance date for an occurrence); idealised: the UID
+    itself, and :func:`occurrence_uid` for an occurrence."""
+    if fidelity.exchange_uids:
+        return global_object_id(uid, instance)
+    return uid if instance is None else occurrence_uid(uid, instance)
 
 
 def master_occurrence(series: Series) -> Occurrence:
@@ -198,10 +217,10 @@ class Store:
 
     def __init__(self, seeds: dict[str, MailboxSeed], *,
                  calendar_range: tuple[datetime, datetime] | None = None,
-                 sent_headers: bool = True) -> None:
+                 fidelity: Fidelity | None = None) -> None:
         self.lock = threading.RLock()
         self.seq = 0
-        self.sent_headers = sent_headers
+        self.fidelity = fidelity or Fidelity.default()
         self.boxes: dict[str, Mailbox] = {}
         dates = [m.internal_date for s in seeds.values() for m in s.messages]
         lo = min(dates, default=datetime.now(UTC)) - timedelta(days=400)
@@ -232,11 +251,12 @@ class Store:
                     head = series.get(occ.uid)
                     box.masters[master] = Event(
                         master, master_occurrence(head) if head else occ, "seriesMaster", None,
-                        occ.uid, self._next())
-                ev = Event(ev_id, occ, "exception" if occ.moved else "occurrence", master,
-                           occurrence_uid(occ.uid, occ.original_start), self._next())
+                        shown_uid(occ.uid, self.fidelity), self._next())
+                ev = Event(ev_id, occ, "exception" if occ.exception else "occurrence", master,
+                           shown_uid(occ.uid, self.fidelity, occ.original_start), self._next())
             else:
-                ev = Event(ev_id, occ, "singleInstance", None, occ.uid, self._next())
+                ev = Event(ev_id, occ, "singleInstance", None,
+                           shown_uid(occ.uid, self.fidelity), self._next())
             box.events[ev.id] = ev
             added.append(ev.id)
         return added

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from overlap.config import FILE_KINDS, Config
 from overlap.errors import InputError
+from sandbox.fidelity import Fidelity
 from sandbox.seed import MailboxSeed, seed_from_config
 
 SANDBOX_APIS = {"google": "sandbox.google", "microsoft": "sandbox.microsoft"}
@@ -156,3 +157,11 @@ def seeds_of(config: Config) -> dict[str, MailboxSeed]:
         return seed_from_config(config)
     except ValueError as exc:  # a mailbox folder not named by an address
         raise InputError(str(exc), file=str(config.path)) from None
+
+
+def fidelity_of(ideal: str | None, real: str | None) -> Fidelity:
+    """The shapes ``--ideal``/``--real`` ask for (see :class:`sandbox.fidelity.Fidelity`)."""
+    try:
+        return Fidelity.parse(ideal, real)
+    except ValueError as exc:
+        raise InputError(str(exc), field="--ideal/--real") from None
