@@ -48,6 +48,11 @@ class Fidelity:
     # Incremental sync returns deleted events trimmed to kind, etag, id, status: cancelled
     # (Calendar API Events resource, "status": deleted events only guarantee the id).
     trimmed_deleted_events: bool = True
+    # A cancelled occurrence of a recurring event that goes on (a cancelled exception) comes
+    # back as kind, etag, id, status, recurringEventId, originalStartTime only ("only
+    # guaranteed to have values for the id, recurringEventId and originalStartTime"); its
+    # people are on the recurring event, events.get(recurringEventId).
+    trimmed_cancelled_exceptions: bool = True
     # events.list pages may be shorter than maxResults ("the number of events in the resulting
     # page may be less than this parameter value"): the sandbox caps them, so paging runs.
     short_calendar_pages: bool = True
@@ -76,6 +81,9 @@ class Fidelity:
             "throttled_batch_parts",
             # flipped to real when d-connectors lands: CHAT is not among the skipped labels
             "gmail_chats",
+            # flipped to real when d-connectors lands: the recurring event (events.get) must
+            # complete a trimmed cancelled exception, or the cancellation is lost
+            "trimmed_cancelled_exceptions",
             # flipped to real when d-connectors lands: the Sent Items fallback must take
             # References/bulk headers from the Inbox copies (test_msgraph equivalence)
             "sent_items_without_headers",

@@ -9,7 +9,9 @@ What it serves (paths as the real services have them, under one base URL):
 * ``GET /gmail/v1/users/{userId}/profile | /messages | /messages/{id} | /history``;
   ``POST /batch`` and ``/batch/gmail/v1`` (multipart/mixed, <= 100 parts).
 * ``GET /calendar/v3/calendars/{calendarId}/events`` with ``singleEvents``, ``timeMin``,
-  ``timeMax``, ``showDeleted``, ``maxResults`` (capped at 2500), ``pageToken``, ``syncToken``.
+  ``timeMax``, ``showDeleted``, ``maxResults`` (capped at 2500), ``pageToken``, ``syncToken``;
+  ``GET .../events/{eventId}`` (a recurring event with its ``recurrence``, or one instance).
+* The real services' awkward shapes, each switchable (:mod:`sandbox.fidelity`).
 
 It enforces what Google enforces for Overlap's scopes: ``q`` and ``format=full|raw`` answer
 403 under ``gmail.metadata``; page sizes are capped (500 / 2500); ``syncToken`` cannot be
@@ -58,7 +60,7 @@ CALENDAR_SCOPES = frozenset({CALENDAR_SCOPE, "https://www.googleapis.com/auth/ca
 GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
 SERVICE_ACCOUNT = "overlap-reader@overlap-sandbox.iam.gserviceaccount.com"
 QUOTA_COST = {"gmail.profile": 1, "gmail.messages.list": 5, "gmail.messages.get": 5,
-              "gmail.history.list": 2, "calendar.events.list": 1}
+              "gmail.history.list": 2, "calendar.events.list": 1, "calendar.events.get": 1}
 GMAIL_PAGE_MAX = 500
 CALENDAR_PAGE_MAX = 2500
 BATCH_MAX = 100
@@ -449,6 +451,9 @@ class GoogleSandbox:
         if parts[:3] == ["calendar", "v3", "calendars"] and len(parts) == 5 \
                 and parts[4] == "events":
             return self._authorized(req, "calendar.events.list", parts[3], None)
+        if parts[:3] == ["calendar", "v3", "calendars"] and len(parts) == 6 \
+                and parts[4] == "events":
+            return self._authorized(req, "calendar.events.get", parts[3], None)
         return google_error(404, "Not Found", "notFound")
 
     def _authorized(self, req: Request, api: str, user: str, scope: str | None) -> Response:
@@ -489,6 +494,11 @@ class GoogleSandbox:
             return self._messages_get(req, box)
         if api == "gmail.history.list":
             return self._history_list(req, box)
+        if api == "calendar.events.get":
+            event = box.event(req.path.rsplit("/", 1)[-1], self.clock())
+            if event is None:
+                return google_error(404, "Not Found", "notFound")
+            return Response.json(200, event)
         return self._events_list(req, box)
 
     # --- Gmail --------------------------------------------------------------------------------

@@ -212,7 +212,9 @@ class Mailbox:
             if since_seq is not None and entry.seq <= since_seq:
                 continue
             for ev in self.entry_events(entry, window, now):
-                start, end = _parse_time(ev["start"]), _parse_time(ev["end"])
+                # a trimmed cancelled exception has no start: it stands at its original one
+                start = _parse_time(ev.get("start") or ev["originalStartTime"])
+                end = _parse_time(ev.get("end") or ev["originalStartTime"])
                 if start is not None and start < lo and (end is None or end <= lo):
                     continue  # ended by timeMin (timeMin bounds the end, exclusive)
                 found.setdefault(ev["id"], ev)
@@ -220,14 +222,41 @@ class Mailbox:
             for seq, ev in self.removed_events:
                 if seq > since_seq:
                     found.setdefault(ev["id"], ev)
-        return sorted(found.values(),
-                      key=lambda e: (e.get("start", {}).get("dateTime", ""), e["id"]))
+        return sorted(found.values(), key=lambda e: (
+            (e.get("start") or e.get("originalStartTime") or {}).get("dateTime", ""), e["id"]))
+
+    def event(self, event_id: str, now: datetime) -> dict[str, Any] | None:
+        """``events.get``: a recurring event (its series, with ``recurrence``) by its id, or
+        one instance by its instance id; None when the calendar holds neither."""
+        horizon = (now - timedelta(days=3 * 366), now + timedelta(days=2 * 366))
+        for entry in sorted(self.calendars.values(), key=lambda e: e.key):
+            occurrences, series = read_calendar(entry.data, *horizon)
+            for uid, head in series.items():
+                if event_base_id(uid) == event_id:
+                    whole = Occurrence(uid, head.start, head.start, head.end, head.people,
+                                       head.cancelled, head.subject, recurring=False)
+                    ev = self.event_resource(whole, entry, now)
+                    ev["recurrence"] = [f"RRULE:{head.rrule}"] if head.rrule else []
+                    return ev
+            for occ in occurrences:
+                ev = self.event_resource(occ, entry, now)
+                if ev["id"] == event_id:
+                    return ev
+        return None
 
     def event_resource(self, occ: Occurrence, entry: CalendarEntry,
                        now: datetime) -> dict[str, Any]:
         base = event_base_id(occ.uid)
         recurring = occ.recurring
         ev_id = f"{base}_{occ.original_start:%Y%m%dT%H%M%SZ}" if recurring else base
+        if (recurring and occ.cancelled and occ.overridden
+                and self.fidelity.trimmed_cancelled_exceptions):
+            # "Cancelled exceptions are only guaranteed to have values for the id,
+            # recurringEventId and originalStartTime fields populated" (Events resource)
+            return {"kind": "calendar#event", "etag": f'"{entry.seq}"', "id": ev_id,
+                    "status": "cancelled", "recurringEventId": base,
+                    "originalStartTime": {"dateTime": rfc3339(occ.original_start),
+                                          "timeZone": "UTC"}}
         organizer = occ.organizer
         ev: dict[str, Any] = {
             "kind": "calendar#event",

@@ -345,6 +345,65 @@ def test_ideal_calendar_pages_are_whole_and_deleted_events_too(gsb: google.Googl
     assert deleted["iCalUID"] == "e0@x" and deleted["attendees"]
 
 
+CANCELLED_EXCEPTION = b"""BEGIN:VCALENDAR\r
+VERSION:2.0\r
+PRODID:-//test//EN\r
+BEGIN:VEVENT\r
+UID:series@acme.example\r
+DTSTART:20261103T090000Z\r
+DTEND:20261103T093000Z\r
+RRULE:FREQ=WEEKLY;COUNT=3\r
+SUMMARY:Weekly\r
+ORGANIZER:mailto:ann@acme.example\r
+ATTENDEE;PARTSTAT=ACCEPTED:mailto:rep@corp.example\r
+END:VEVENT\r
+BEGIN:VEVENT\r
+UID:series@acme.example\r
+RECURRENCE-ID:20261110T090000Z\r
+DTSTART:20261110T090000Z\r
+DTEND:20261110T093000Z\r
+STATUS:CANCELLED\r
+END:VEVENT\r
+END:VCALENDAR\r
+"""
+
+
+def _series_instances(sb: google.GoogleSandbox) -> list[dict[str, Any]]:
+    sb.put_calendar(MB, "series.ics", CANCELLED_EXCEPTION)
+    pages, _ = _events(sb, timeMin="2026-11-09T00:00:00Z", timeMax="2026-11-12T00:00:00Z",
+                       showDeleted=True)
+    return [e for p in pages for e in p if e.get("recurringEventId")]
+
+
+def test_cancelled_exceptions_are_trimmed_and_events_get_completes_them(
+        gsb: google.GoogleSandbox) -> None:
+    cancelled = _series_instances(gsb)
+    assert len(cancelled) == 1
+    assert set(cancelled[0]) == {"kind", "etag", "id", "status", "recurringEventId",
+                                 "originalStartTime"}
+    assert cancelled[0]["status"] == "cancelled"
+    assert cancelled[0]["originalStartTime"]["dateTime"] == "2026-11-10T09:00:00Z"
+    events = service(gsb, "calendar").events()
+    parent = events.get(calendarId="primary", eventId=cancelled[0]["recurringEventId"]).execute()
+    assert parent["iCalUID"] == "series@acme.example"
+    assert parent["recurrence"] == ["RRULE:FREQ=WEEKLY;COUNT=3"]
+    assert parent["organizer"]["email"] == "ann@acme.example"
+    assert [a["email"] for a in parent["attendees"]] == [MB]
+    one = events.get(calendarId="primary", eventId=cancelled[0]["id"]).execute()
+    assert one == cancelled[0]
+    with pytest.raises(HttpError) as missing:
+        events.get(calendarId="primary", eventId="nope").execute()
+    assert missing.value.resp.status == 404
+
+
+@pytest.mark.parametrize("gsb", [Fidelity.real().with_ideal(["trimmed_cancelled_exceptions"])],
+                         indirect=True)
+def test_ideal_cancelled_exceptions_are_whole(gsb: google.GoogleSandbox) -> None:
+    cancelled = _series_instances(gsb)
+    assert len(cancelled) == 1 and cancelled[0]["iCalUID"] == "series@acme.example"
+    assert cancelled[0]["attendees"] and cancelled[0]["status"] == "cancelled"
+
+
 def test_gmail_batches_over_100_calls_are_refused_and_sizes_recorded(
         gsb: google.GoogleSandbox) -> None:
     users = service(gsb, "gmail").users()
@@ -378,7 +437,7 @@ def test_shapes_are_selected_by_name() -> None:
     assert Fidelity.default().describe() == (
         "ideal: trimmed_occurrences, exchange_uids, sent_items_without_headers, "
         "top_caps_delta_round, throttled_batch_parts, gmail_threading, gmail_drafts_spam_trash, "
-        "gmail_chats")
+        "gmail_chats, trimmed_cancelled_exceptions")
 
 
 def test_sandbox_serve_refuses_an_unknown_shape() -> None:
