@@ -11,8 +11,13 @@ manager). It serves, for the mailboxes of ``seeds`` (see :mod:`sandbox.seed`):
   ``/users/{m}/mailFolders/{f}/messages`` and ``.../messages/delta`` (``$select``, ``$top`` <=
   1000, ``$filter`` on receivedDateTime, ``Prefer: odata.maxpagesize``, next links with
   ``$skip``/``$skiptoken``, delta links, ``@removed``), ``/users/{m}/calendarView`` and
-  ``calendarView/delta``, ``/users/{m}/events/{id}`` (series masters too), ``POST /$batch``
-  (<= 20). Bodies are refused as Mail.ReadBasic.All would (403).
+  ``calendarView/delta``, ``/users/{m}/events/{id}`` (series masters too),
+  ``/users/{m}/events/{id}/instances``, ``POST /$batch`` (<= 20). Bodies are refused as
+  Mail.ReadBasic.All would (403).
+* Real shapes (:class:`sandbox.fidelity.Fidelity`, option ``fidelity``): Exchange Global
+  Object Id iCalUIds, delta occurrences trimmed to id/type/seriesMasterId/start/end, Sent
+  Items without internetMessageHeaders, ``$top`` capping a delta round (``capped_rounds``),
+  ``$batch`` parts counted against the mailbox concurrency (``refused_batch_parts``).
 * Limits and faults: more than ``mailbox_concurrency`` (4) requests in flight for one mailbox
   → 429 ApplicationThrottled with Retry-After; :meth:`inject` queues 429/5xx answers
   (also inside ``$batch``); ``latency``; :meth:`expire_delta_tokens` makes stored delta links

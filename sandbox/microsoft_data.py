@@ -13,7 +13,9 @@ Graph shapes followed (checked against ../shared/data/api/msgraph by a test): re
 ``{"dateTime": "...0000000", "timeZone": "UTC"}``, attendees ``{"type", "status":
 {"response", "time"}, "emailAddress"}``, ``type`` singleInstance/occurrence/exception with
 ``seriesMasterId`` and ``originalStart``, and an ``iCalUId`` that differs per occurrence
-(the series' own is on its master, which calendarView never returns).
+(the series' own is on its master, which calendarView never returns). With
+``Fidelity.exchange_uids`` iCalUIds are Exchange Global Object Ids (:mod:`sandbox.exchange_ids`);
+with ``trimmed_occurrences`` delta serves occurrences as :meth:`Event.trimmed`.
 """
 
 from __future__ import annotations
