@@ -28,6 +28,7 @@ COPY --chown=airflow:0 connectors ./connectors
 COPY --chown=airflow:0 overlap ./overlap
 COPY --chown=airflow:0 reports ./reports
 COPY --chown=airflow:0 sql ./sql
+COPY --chown=airflow:0 sandbox ./sandbox
 COPY --chown=airflow:0 deploy/image-requirements.py /tmp/image-requirements.py
 # Overlap is installed against the image, not over it. The image's packages (Airflow, its
 # providers and their pins: protobuf, httpx, uvicorn, tenacity, websockets, ...) must stay

@@ -215,9 +215,9 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from overlap.config import load_config
     from overlap.pipeline import run
-    from overlap.sandbox.generator import generate
-    from overlap.sandbox.seed import seed_from_config
-    from overlap.sandbox.serve import start_sandboxes, write_sandbox_config
+    from sandbox.generator import generate
+    from sandbox.seed import seed_from_config
+    from sandbox.serve import start_sandboxes, write_sandbox_config
 
     progress = _progress(args.quiet)
     out = Path(args.out).resolve()
@@ -270,13 +270,15 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
     import threading
 
     from overlap.config import load_config
-    from overlap.sandbox.serve import seeds_of, start_sandboxes, write_sandbox_config
+    from sandbox.serve import fidelity_of, seeds_of, start_sandboxes, write_sandbox_config
 
     config = load_config(args.config)
+    fidelity = fidelity_of(args.ideal, args.real)
     seeds = seeds_of(config)
     target = Path(args.write_config).resolve()
     secrets_dir = target.parent / (target.stem + "-secrets")
-    servers = start_sandboxes(seeds, args.apis, secrets_dir=secrets_dir, host=args.host)
+    servers = start_sandboxes(seeds, args.apis, secrets_dir=secrets_dir, host=args.host,
+                              fidelity=fidelity)
     stop = threading.Event()
     try:
         sources = [src for server, boxes in servers for src in server.sources(boxes)]
@@ -285,6 +287,7 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
             print(f"{server.url}  {len(boxes)} mailboxes", flush=True)
         print(f"config: {target}  (run: overlap run --config {target})", file=sys.stderr)
         print(f"secrets: {secrets_dir}  (sandbox keys; not real credentials)", file=sys.stderr)
+        print(f"shapes: {fidelity.describe()}", file=sys.stderr)
         print("serving until interrupted (Ctrl-C)", file=sys.stderr, flush=True)
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
@@ -388,6 +391,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="which APIs serve the mailboxes (mixed: alternate by address)")
     s.add_argument("--write-config", required=True, help="where to write the sandbox config")
     s.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    s.add_argument("--ideal", metavar="SHAPE[,SHAPE]",
+                   help="serve these real-API shapes idealised, for diagnosis (or 'all'; "
+                        "names in docs/sandbox.md)")
+    s.add_argument("--real", metavar="SHAPE[,SHAPE]",
+                   help="serve these real-API shapes even where the default idealises them")
     s.set_defaults(func=cmd_sandbox_serve)
     return parser
 

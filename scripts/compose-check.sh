@@ -110,7 +110,7 @@ log "airflow-init (db migrate, login, pools), then the sandbox organisation"
 log "starting api-server, scheduler, dag-processor, triggerer, worker"
 up airflow-apiserver airflow-scheduler airflow-dag-processor airflow-triggerer airflow-worker
 
-WEEK=$(.venv/bin/python -c 'from overlap.sandbox.generator import DEFAULT_LAST_WEEK as w; print(w)')
+WEEK=$(.venv/bin/python -c 'from sandbox.generator import DEFAULT_LAST_WEEK as w; print(w)')
 log "API on http://127.0.0.1:$AIRFLOW_API_PORT; triggering overlap_weekly for the week of $WEEK"
 python3 - "http://127.0.0.1:$AIRFLOW_API_PORT" "$WEEK" "$TIMEOUT" <<'PYEOF' || die "the DAG run failed"
 """Log in as the compose admin, unpause and trigger overlap_weekly, wait for the run's end."""
