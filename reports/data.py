@@ -1,5 +1,6 @@
 """Everything a weekly report and the owner digests show, read from the analyst views (and only
-from them) into the records of reports/records.py.
+from them, but for the week's quarantined records: ``raw_quarantine``, whose windows and
+locators ``data_quality`` sums away) into the records of reports/records.py.
 
 The queries are the ``.sql`` files of reports/sql/ (shipped with the package, read once by
 ``_query``). Each binds its values as parameters and orders its rows completely (ties broken
@@ -38,6 +39,7 @@ from reports.records import (
     MailboxStatus,
     Pair,
     PersonSection,
+    QuarantinedFile,
     QuarantineReason,
     WeekReport,
 )
@@ -149,7 +151,7 @@ def load_week(con: duckdb.DuckDBPyConnection, week_start: dt.date, *, caps: Caps
         collaborations_total=collaborations_total,
         joint_conversations=joint,
         coverage=_coverage(con, tz_params),
-        quality=_quality(con, unmatched_limit),
+        quality=_quality(con, unmatched_limit, tz_params, caps),
         caps=caps,
         owner_figures=owner_figures,
     )
@@ -367,27 +369,30 @@ def _coverage(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> Coverag
     return Coverage(mailboxes=len(mailboxes), problems=tuple(problems))
 
 
-def _quality(con: duckdb.DuckDBPyConnection, unmatched_limit: int) -> DataQuality:
+def _quality(con: duckdb.DuckDBPyConnection, unmatched_limit: int, params: dict[str, Any],
+             caps: Caps) -> DataQuality:
+    """Domain findings over all data (data_quality); quarantine of the week (``params``: week,
+    tz) by the window of the extract that read each record, with the all-data total beside."""
     findings = [Finding(*r) for r in _rows(con, _query("quality"), {})]
     by_kind: dict[str, list[Finding]] = defaultdict(list)
     for f in findings:
         by_kind[f.kind].append(f)
-    reasons: dict[str | None, list[int]] = {}
-    mailboxes: dict[str | None, set[tuple[str | None, str | None]]] = defaultdict(set)
-    for f in by_kind.get("quarantined", []):
-        reasons.setdefault(f.item, [0])[0] += _int(f.volume)
-        mailboxes[f.item].add((f.source, f.mailbox))
-    quarantined = sorted(
-        (QuarantineReason(r, v[0], len(mailboxes[r])) for r, v in reasons.items()),
-        key=lambda q: (-q.records, q.reason or ""),
-    )
+    everywhere = by_kind.get("quarantined", [])
+    reasons = tuple(QuarantineReason(reason, _int(records), _int(mailboxes))
+                    for reason, records, mailboxes in _rows(con, _query("quarantine_reasons"),
+                                                            params))
+    files = _rows(con, _query("quarantine_files"), {**params, "limit": caps.quarantined})
     unmatched = by_kind.get("unmatched_domain", [])
     return DataQuality(
         unmatched=tuple(unmatched[:unmatched_limit]),
         unmatched_more=max(0, len(unmatched) - unmatched_limit),
         ambiguous=tuple(by_kind.get("ambiguous_domain", [])),
         freemail=tuple(by_kind.get("freemail_account_domain", [])),
-        quarantined=tuple(quarantined),
+        quarantined=reasons,
         mailbox_findings=tuple(by_kind.get("mailbox_failed", [])
                                + by_kind.get("mailbox_skipped", [])),
+        quarantined_files=tuple(QuarantinedFile(*r[:6]) for r in files),
+        quarantined_files_total=_int(files[0][6]) if files else 0,
+        quarantined_all=sum(_int(f.volume) for f in everywhere),
+        quarantined_all_mailboxes=len({(f.source, f.mailbox) for f in everywhere}),
     )

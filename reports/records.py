@@ -163,13 +163,32 @@ class QuarantineReason:
 
 
 @dataclass(frozen=True)
+class QuarantinedFile:
+    """One record set aside unparsed, with the window of the extract that read it."""
+
+    source: str
+    mailbox: str
+    locator: str | None  # a path inside the mailbox folder (#n: n-th message of an mbox) or id
+    reason: str
+    window_start: dt.datetime | None  # company time zone
+    window_end: dt.datetime | None
+
+
+@dataclass(frozen=True)
 class DataQuality:
-    unmatched: tuple[Finding, ...]
+    """The data-quality section. Quarantine is scoped to the week (by the window of the extract
+    that read the record); the domain findings and ``quarantined_all`` are over all data."""
+
+    unmatched: tuple[Finding, ...]  # all data
     unmatched_more: int
-    ambiguous: tuple[Finding, ...]
-    freemail: tuple[Finding, ...]
-    quarantined: tuple[QuarantineReason, ...]
+    ambiguous: tuple[Finding, ...]  # the CRM as loaded
+    freemail: tuple[Finding, ...]  # the CRM as loaded
+    quarantined: tuple[QuarantineReason, ...]  # this week, by reason
     mailbox_findings: tuple[Finding, ...]  # mailbox_failed / mailbox_skipped (latest run)
+    quarantined_files: tuple[QuarantinedFile, ...] = ()  # this week, at most caps.quarantined
+    quarantined_files_total: int = 0
+    quarantined_all: int = 0  # every quarantined record in the warehouse (data_quality)
+    quarantined_all_mailboxes: int = 0
 
     @property
     def quarantined_total(self) -> int:
@@ -220,6 +239,7 @@ class Caps:
     digest_events: int = 50  # events in one owner's digest (of their top pairs first)
     digest_collaborations: int = 25  # teamwork rows in one owner's digest
     colleagues: int = 5  # names listed per teamwork row ("and 7 more")
+    quarantined: int = 25  # quarantined records listed one by one (data-quality section)
 
     def __post_init__(self) -> None:
         for name, value in vars(self).items():
