@@ -393,6 +393,7 @@ def _quality(con: duckdb.DuckDBPyConnection, unmatched_limit: int, params: dict[
                                + by_kind.get("mailbox_skipped", [])),
         quarantined_files=tuple(QuarantinedFile(*r[:6]) for r in files),
         quarantined_files_total=_int(files[0][6]) if files else 0,
+        quarantined_window=(files[0][7], files[0][8]) if files else None,
         quarantined_all=sum(_int(f.volume) for f in everywhere),
         quarantined_all_mailboxes=len({(f.source, f.mailbox) for f in everywhere}),
     )

@@ -187,6 +187,7 @@ class DataQuality:
     mailbox_findings: tuple[Finding, ...]  # mailbox_failed / mailbox_skipped (latest run)
     quarantined_files: tuple[QuarantinedFile, ...] = ()  # this week, at most caps.quarantined
     quarantined_files_total: int = 0
+    quarantined_window: tuple[dt.datetime, dt.datetime] | None = None  # span of those windows
     quarantined_all: int = 0  # every quarantined record in the warehouse (data_quality)
     quarantined_all_mailboxes: int = 0
 

@@ -1,6 +1,7 @@
 -- grain: one row per quarantined record (source × mailbox × locator × reason) set aside by an
--- extract whose window overlaps the week (in the company time zone $tz), with that window and
--- the week's total; at most $limit, by reason, source, mailbox, locator.
+-- extract whose window overlaps the week (in the company time zone $tz), with that window, the
+-- week's total and the span of all those windows; at most $limit, by reason, source, mailbox,
+-- locator.
 -- A record that cannot be parsed has no time of its own (often that is the problem), so it
 -- belongs to the window of the extract that read it. data_quality sums the windows and
 -- locators away, so the quarantine queries read raw_quarantine (reports/README.md).
@@ -15,7 +16,9 @@ found as (
 )
 select source, mailbox, locator, reason,
        timezone($tz, window_start) as window_start, timezone($tz, window_end) as window_end,
-       count(*) over () as total
+       count(*) over () as total,
+       timezone($tz, min(window_start) over ()) as first_start,
+       timezone($tz, max(window_end) over ()) as last_end
 from found
 order by reason, source, mailbox, locator nulls last, window_start, window_end
 limit $limit

@@ -333,6 +333,8 @@ def test_quarantine_is_about_the_week_with_files_and_reasons(warehouse, render):
     text = dq.text()
     assert "Coverage and quarantined records are about 2026-W47" in text
     assert "Quarantined records this week" in text
+    assert ("8 records could not be parsed by the extracts that read this week "
+            "(2026-11-16 00:00 → 2026-11-23 00:00)") in text
     assert "cur/170.M1P2.host:2,S jane@corp.example maildir" in text
     assert "calendar/broken.ics kim@corp.example ics" in text
     assert "archive.mbox" not in text and "truncated mbox message" not in text
