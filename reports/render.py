@@ -37,8 +37,9 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from overlap.fileio import remove_orphans, write_atomic
 from reports import charts, csv_export
-from reports.data import Caps, PersonSection, WeekReport, load_digests, load_week
+from reports.data import load_digests, load_week
 from reports.formatting import FILTERS, iso_week
+from reports.records import Caps, PersonSection, WeekReport
 
 DEFAULT_CAPS = Caps()
 TOP_PAIRS = DEFAULT_CAPS.pairs  # rows of the ranked table; the CSV has them all
