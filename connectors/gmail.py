@@ -298,7 +298,7 @@ class _Gmail:
               records: list[Record], pending: list[str]) -> None:
         """Window membership by Date header: in → records, later → pending, earlier → out."""
         for msg in messages:
-            if msg is None or SKIPPED_LABELS & set(msg.get("labelIds", [])):
+            if msg is None or not exchanged(msg):
                 continue
             rec = self._record(msg)
             if isinstance(rec, Quarantined):
@@ -312,14 +312,24 @@ class _Gmail:
                 pending.append(msg["id"])
 
     def _record(self, msg: dict[str, Any]) -> EmailCopy | Quarantined:
-        headers: dict[str, list[str]] = {}
-        for h in msg.get("payload", {}).get("headers", []):
-            headers.setdefault(str(h.get("name", "")).lower(), []).append(str(h.get("value", "")))
-        return email_from_headers(
-            headers, source=self.request.source, source_kind=self.request.source_kind,
-            mailbox=self.request.mailbox, copy_id=msg["id"],
-            subject_wanted=self.request.subjects, provider_time=_internal_date(msg),
-            provider_thread_id=msg.get("threadId"))
+        return email_from_gmail(msg, self.request)
+
+
+def exchanged(msg: dict[str, Any]) -> bool:
+    """False for what is not mail that was exchanged: DRAFT, SPAM, TRASH or CHAT labels."""
+    return not SKIPPED_LABELS & set(msg.get("labelIds") or ())
+
+
+def email_from_gmail(msg: dict[str, Any], request: SyncRequest) -> EmailCopy | Quarantined:
+    """One ``messages.get`` (format=metadata) resource → an EmailCopy; time per rule 8
+    (Date header, else internalDate), thread = Gmail's threadId as ``provider_thread_id``."""
+    headers: dict[str, list[str]] = {}
+    for h in msg.get("payload", {}).get("headers", []):
+        headers.setdefault(str(h.get("name", "")).lower(), []).append(str(h.get("value", "")))
+    return email_from_headers(
+        headers, source=request.source, source_kind=request.source_kind,
+        mailbox=request.mailbox, copy_id=msg["id"], subject_wanted=request.subjects,
+        provider_time=_internal_date(msg), provider_thread_id=msg.get("threadId"))
 
 
 class _PacedHttp:

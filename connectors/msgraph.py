@@ -468,7 +468,9 @@ def email_from_graph(item: Mapping[str, Any], *, source: str, mailbox: str,
     named = 0
     for prop, role in (("from", "from"), ("toRecipients", "to"), ("ccRecipients", "cc"),
                        ("bccRecipients", "bcc")):
-        value = item.get(prop)
+        # "from" and "sender" differ only for delegates; a response without a "from" key at
+        # all (the docs' delta samples select only sender) still names who sent it.
+        value = item.get("sender") if prop == "from" and prop not in item else item.get(prop)
         for rcpt in [value] if isinstance(value, dict) else (value or ()):
             ea = rcpt.get("emailAddress") if isinstance(rcpt, dict) else None
             if not isinstance(ea, dict) or not (ea.get("address") or ea.get("name")):
@@ -504,6 +506,27 @@ def email_from_graph(item: Mapping[str, Any], *, source: str, mailbox: str,
 
 # --- calendar --------------------------------------------------------------------------------
 
+# Windows zone names Graph writes when a request has no ``Prefer: outlook.timezone`` (the docs'
+# samples: "Pacific Standard Time") → IANA, after CLDR's windowsZones (territory 001). Ours
+# always asks for UTC; these keep a response that ignored it right for the common zones.
+WINDOWS_ZONES = {
+    "Pacific Standard Time": "America/Los_Angeles", "Mountain Standard Time": "America/Denver",
+    "Central Standard Time": "America/Chicago", "Eastern Standard Time": "America/New_York",
+    "Alaskan Standard Time": "America/Anchorage", "Hawaiian Standard Time": "Pacific/Honolulu",
+    "Atlantic Standard Time": "America/Halifax", "GMT Standard Time": "Europe/London",
+    "Greenwich Standard Time": "Atlantic/Reykjavik", "W. Europe Standard Time": "Europe/Berlin",
+    "Romance Standard Time": "Europe/Paris", "Central Europe Standard Time": "Europe/Budapest",
+    "Central European Standard Time": "Europe/Warsaw", "E. Europe Standard Time": "Europe/Chisinau",
+    "FLE Standard Time": "Europe/Kiev", "GTB Standard Time": "Europe/Bucharest",
+    "Russian Standard Time": "Europe/Moscow", "India Standard Time": "Asia/Calcutta",
+    "China Standard Time": "Asia/Shanghai", "Tokyo Standard Time": "Asia/Tokyo",
+    "Singapore Standard Time": "Asia/Singapore", "AUS Eastern Standard Time": "Australia/Sydney",
+    "New Zealand Standard Time": "Pacific/Auckland", "E. South America Standard Time":
+    "America/Sao_Paulo", "South Africa Standard Time": "Africa/Johannesburg",
+    "Arabian Standard Time": "Asia/Dubai", "Israel Standard Time": "Asia/Jerusalem",
+}
+
+
 def _event_time(value: Any) -> datetime | None:
     """A dateTimeTimeZone (``{"dateTime": "2017-06-19T17:00:00.0000000", "timeZone": "UTC"}``)
     → aware UTC. Graph writes seven fractional digits, which fromisoformat refuses."""
@@ -519,10 +542,11 @@ def _event_time(value: Any) -> datetime | None:
         t = t.replace(microsecond=int(frac[:6].ljust(6, "0")))
     if t.tzinfo is None:
         zone = str(value.get("timeZone") or "UTC")
+        zone = WINDOWS_ZONES.get(zone, zone)
         try:
             t = t.replace(tzinfo=UTC if zone.upper() in ("UTC", "Z") else ZoneInfo(zone))
         except (ZoneInfoNotFoundError, ValueError):
-            t = t.replace(tzinfo=UTC)  # a Windows zone name despite Prefer UTC: take it as UTC
+            t = t.replace(tzinfo=UTC)  # an unknown zone despite Prefer UTC: taken as UTC
     return t.astimezone(UTC)
 
 
