@@ -587,9 +587,9 @@ _FROM_SERIES = ("organizer", "attendees", "isCancelled", "subject")
 
 
 def _trimmed(event: Mapping[str, Any]) -> bool:
-    """calendarView/delta's trimmed shape: no organizer and no attendees at all (an event
-    with nobody invited still has ``"attendees": []`` and an organizer)."""
-    return "organizer" not in event and "attendees" not in event
+    """calendarView/delta's trimmed shape: organizer or attendees missing altogether (a whole
+    event with nobody invited still has ``"attendees": []`` and an organizer)."""
+    return "organizer" not in event or "attendees" not in event
 
 
 def _meetings(items: list[dict[str, Any]], req: SyncRequest, window: Window,
