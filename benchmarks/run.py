@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -112,7 +113,7 @@ def at_least(name: str, size: str, value: float, unit: str, floor: float) -> Res
     return Result(name, size, value, unit, f">= {floor:g}", value >= floor)
 
 
-def bench_extract(work: Path, progress: callable) -> list[Result]:  # type: ignore[valid-type]
+def bench_extract(work: Path, progress: Callable[[str], None]) -> list[Result]:
     from overlap.sandbox.generator import generate
 
     s = SIZES["S"]
@@ -156,7 +157,7 @@ def _maildir_to_mbox(maildir_root: Path, mbox_root: Path) -> None:
                     out.write(b"\n")
 
 
-def bench_size(size: Size, work: Path, history: bool, progress: callable) -> list[Result]:  # type: ignore[valid-type]
+def bench_size(size: Size, work: Path, history: bool, progress: Callable[[str], None]) -> list[Result]:
     root = work / size.name
     config = write_org(root, size)
     progress(f"{size.name}: staging week 1 ({size.emails:,} emails, {size.meetings:,} meetings)")
@@ -230,7 +231,7 @@ def bench_size(size: Size, work: Path, history: bool, progress: callable) -> lis
     return out
 
 
-def bench_api(work: Path, progress: callable) -> list[Result]:  # type: ignore[valid-type]
+def bench_api(work: Path, progress: Callable[[str], None]) -> list[Result]:
     """Gmail and Graph pulls through the sandboxes (benchmarks/api.py)."""
     from benchmarks.api import bench_gmail, bench_graph
 

@@ -17,6 +17,7 @@ import resource
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -184,8 +185,8 @@ def read(root: str, kind: str) -> dict[str, float]:
 
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
-    result = {"pipeline": pipeline, "load_model": load_model, "floor": floor,
+    steps: dict[str, Callable[..., object]] = {"pipeline": pipeline, "load_model": load_model, "floor": floor,
               "extract": extract, "read": read, "full_model": full_model,
-              "model_split": model_split}[command](
-        *args)
+              "model_split": model_split}
+    result = steps[command](*args)
     print(json.dumps(result))

@@ -44,6 +44,7 @@ filled to the unit.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -74,6 +75,8 @@ from connectors.google_auth import (
 from connectors.headers import email_from_headers
 from connectors.records import EmailCopy, Quarantined, Record, Window
 from connectors.retry import Transient
+
+log = logging.getLogger("connectors.gmail")
 
 PAGE_SIZE = 500  # the API's maximum for messages.list and history.list
 EMAILS = Stream("emails", "email", copy_id="the Gmail message id",
@@ -344,7 +347,11 @@ class _PacedHttp:
         self.credentials = getattr(http, "credentials", None)  # the library refreshes them
 
     def request(self, *args: Any, **kwargs: Any) -> Any:
+        waited = self.pacer.waited
         spend = self.pacer.acquire_calls(COST_GET, self.calls, least=self.calls)
+        if self.pacer.waited - waited >= 1.0:  # say so: a quota wait is otherwise silent
+            log.info("gmail: pacing, waited %.0f s for the quota before a batch of %d calls",
+                     self.pacer.waited - waited, self.calls)
         try:
             return self.http.request(*args, **kwargs)
         finally:
@@ -373,14 +380,23 @@ def _parse_cursor(text: str) -> dict[str, Any] | None:
 def sync(request: SyncRequest) -> SyncResult:
     """One mailbox, one window: incremental from ``request.cursor`` when possible."""
     gmail = _Gmail(request)
+    paced = gmail.pacer.waited  # the pacer may be shared with earlier syncs of this mailbox
     cursor = _parse_cursor(request.cursor) if request.cursor else None
     try:
         if cursor is not None:
             try:
-                return gmail.incremental_sync(cursor)
+                return _logged(request, gmail.incremental_sync(cursor), gmail.pacer.waited - paced)
             except CursorExpired:
                 pass  # history.list answers 404 when startHistoryId is older than Gmail keeps
-        return gmail.window_sync()
+        return _logged(request, gmail.window_sync(), gmail.pacer.waited - paced)
     finally:
         gmail.pacer.flush()
+
+
+def _logged(request: SyncRequest, result: SyncResult, paced: float) -> SyncResult:
+    """The sync's summary line, as msgraph logs it (plus the time spent waiting on quota)."""
+    log.info("gmail %s: %s sync, %d records, %d removed, %d requests, %d retries,"
+             " %.0f s paced", request.mailbox, result.mode, len(result.records),
+             len(result.removed), result.stats.requests, result.stats.retries, paced)
+    return result
 

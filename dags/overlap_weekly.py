@@ -9,8 +9,16 @@ also when model or report failed) → **publish** (analyst snapshot) → **email
 the SMTP connection `overlap_smtp` exists).
 
 * The config is `$OVERLAP_CONFIG` (or the Variable `overlap_config`), read inside tasks.
-* Trigger form: `week_start` (a Monday; empty = the data interval's week, or the last full week),
-  `mailboxes` and `sources` (empty = all).
+* Trigger form: **Week** (any day of it, or `2026-W47`; empty = the data interval's week, or the
+  last full week), **Only these mailboxes** and **Only these sources** (empty = all). A bad value
+  fails the `plan` task at once with a message naming the field; nothing is written.
+* Each run's note says which ISO week it reports; the warehouse `runs` view uses the Airflow
+  run id. The report: the `report` task's **Report** link (served read-only by the Airflow
+  web server at `/overlap-reports/`, also under Browse → Overlap reports), or
+  `<report.out_dir>/<ISO week>/overlap-<ISO week>.html` on the data volume.
+* Unpausing creates one scheduled run, for the latest week that has ended (catchup is off;
+  earlier weeks by backfill). `OVERLAP_SCHEDULE=none` (as `make airflow` sets for its demo
+  organisation, whose data lies in the past) leaves only manual runs.
 * A failed mailbox does not fail the run: the report states the missing coverage and the run
   row says `partial`. Reruns (clear a mapped extract, load, …) and backfills are safe: staged
   files and warehouse rows are keyed by source, mailbox and week, never by task number.
@@ -21,11 +29,14 @@ Operating guide: `docs/airflow.md`.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import (
     Asset,
+    BaseOperatorLink,
+    BaseXCom,
     CronDataIntervalTimetable,
     ExceptionRetryPolicy,
     Param,
@@ -36,12 +47,16 @@ from airflow.sdk import (
     task,
 )
 
+from overlap.sources import GROUPS, WAREHOUSE_POOL, enabled_groups
+
 # Parse time reads environment variables only: no files, connections or Variables.
 TIMEZONE = os.environ.get("OVERLAP_TIMEZONE", "UTC")
 RETRIES = int(os.environ.get("OVERLAP_RETRIES", "3"))
 RETRY_DELAY = timedelta(seconds=float(os.environ.get("OVERLAP_RETRY_DELAY_SECONDS", "60")))
-WAREHOUSE_POOL = "overlap_warehouse"
-EXTRACT_GROUPS = ("files", "gmail", "google_calendar", "msgraph")
+# Extract task groups and pools from the source registry (imports no I/O; see its docstring).
+EXTRACT_GROUPS = enabled_groups()
+# Cron of the weekly run (Monday 06:00); "none": manual runs only (a demo on past data).
+SCHEDULE = os.environ.get("OVERLAP_SCHEDULE", "0 6 * * 1").strip()
 
 WAREHOUSE_ASSET = Asset(name="overlap_warehouse", uri="overlap://warehouse/snapshot",
                         group="overlap")
@@ -67,6 +82,17 @@ DEFAULT_ARGS: dict[str, Any] = {
 }
 
 
+class ReportLink(BaseOperatorLink):
+    """The report task's "Report" button: the week's report in the Airflow web server (the
+    ``url`` the task returned; the link is computed by the worker when the task ends)."""
+
+    name = "Report"
+
+    def get_link(self, operator: Any, *, ti_key: Any) -> str:
+        value = BaseXCom.get_value(ti_key=ti_key, key="return_value")
+        return str(value.get("url", "")) if isinstance(value, dict) else ""
+
+
 def _config() -> Any:
     from airflow.sdk import Variable
 
@@ -88,24 +114,27 @@ def _get_connection(conn_id: str) -> Any:
 
 @dag(
     dag_id="overlap_weekly",
-    schedule=CronDataIntervalTimetable("0 6 * * 1", timezone=TIMEZONE),
+    schedule=(None if SCHEDULE.lower() in ("", "none")
+              else CronDataIntervalTimetable(SCHEDULE, timezone=TIMEZONE)),
     catchup=False,
     max_active_runs=1,
     doc_md=__doc__,
     tags=["overlap", "weekly"],
     default_args=DEFAULT_ARGS,
+    # Types admit null, so the form marks no field required (empty means all), and values are
+    # checked by the plan task, whose errors name the field (JSON-schema errors read poorly).
     params={
-        "week_start": Param(None, type=["null", "string"], format="date",
-                            title="Week (its Monday)",
-                            description="Empty: the week that ended before this run."),
-        "mailboxes": Param([], type="array", uniqueItems=True,
-                           items={"type": "string", "format": "email"},
+        "week_start": Param(None, type=["null", "string"], title="Week",
+                            description="Any day of the week to report (2026-11-18) or an ISO"
+                                        " week (2026-W47). Empty: the week that ended before"
+                                        " this run."),
+        "mailboxes": Param(None, type=["array", "null"], items={"type": "string"},
                            title="Only these mailboxes",
                            description="One address per line; empty: every mailbox."),
-        "sources": Param([], type="array", uniqueItems=True,
-                         items={"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"},
+        "sources": Param(None, type=["array", "null"], items={"type": "string"},
                          title="Only these sources",
-                         description="Source names from overlap.toml; empty: every source."),
+                         description="Source names from overlap.toml, one per line; empty:"
+                                     " every source."),
     },
 )
 def overlap_weekly() -> None:
@@ -122,14 +151,17 @@ def overlap_weekly() -> None:
                                    data_interval_start=ctx.get("data_interval_start"),
                                    data_interval_end=ctx.get("data_interval_end"),
                                    run_after=ctx["dag_run"].run_after, tz=config.tz)
-        run_plan = start_run(config, weeks, sources=params.get("sources") or None,
-                             mailboxes=params.get("mailboxes") or None)
-        orch.check_mailboxes(run_plan, params.get("mailboxes"))
+        sources = orch.check_sources(config, params.get("sources"))
+        mailboxes = orch.check_mailbox_params(params.get("mailboxes"))
+        # The warehouse's run id is Airflow's, so `runs` rows match the UI's runs.
+        run_plan = replace(start_run(config, weeks, sources=sources, mailboxes=mailboxes),
+                           run_id=ctx["run_id"])
+        orch.check_mailboxes(run_plan, mailboxes)
         path = orch.write_plan(config, run_plan)
-        chunks = orch.write_chunks(run_plan, path)
-        print(f"run {run_plan.run_id}: weeks {[w.isoformat() for w in weeks]},"
-              f" {len(run_plan.tasks)} extracts")
+        chunks = orch.write_chunks(run_plan, path, groups=EXTRACT_GROUPS)
+        print(f"run {run_plan.run_id}: {orch.run_label(weeks)}, {len(run_plan.tasks)} extracts")
         return {"plan": str(path), "run_id": run_plan.run_id, "extracts": len(run_plan.tasks),
+                "week": orch.run_label(run_plan.weeks),
                 "weeks": [w.isoformat() for w in run_plan.weeks],
                 "mapped": {g: len(c) for g, c in chunks.items()}}
 
@@ -144,18 +176,19 @@ def overlap_weekly() -> None:
         return chunks
 
     def extract_task(group: str) -> Any:
-        @task(task_id=f"extract_{group}", pool=f"overlap_{group}",
+        @task(task_id=f"extract_{group}", pool=GROUPS[group].pool,
               map_index_template="{{ chunk_label }}")
         def extract(chunk: dict[str, Any]) -> dict[str, Any]:
             """Extract a chunk of source × mailbox into staging; failures are recorded."""
             from overlap import orchestration as orch
+            from overlap.connections import credentials_for
 
             ctx = get_current_context()
             ctx["chunk_label"] = chunk["label"]  # type: ignore[typeddict-unknown-key]
             ti = ctx["ti"]
             result = orch.extract_chunk(
                 chunk, final_try=ti.try_number > ti.max_tries,
-                credentials=lambda t: orch.credentials_for(t, _get_connection))
+                credentials=lambda t: credentials_for(t, _get_connection))
             return result.as_xcom(chunk["label"])
 
         return extract
@@ -163,13 +196,14 @@ def overlap_weekly() -> None:
     # all_done: an extract task that crashed must not stop the run (its mailboxes are
     # recorded as failed and the report states the gap); skipped API groups are fine too.
     @task(pool=WAREHOUSE_POOL, trigger_rule="all_done")
-    def load(planned: dict[str, Any]) -> dict[str, Any]:
+    def load(planned: dict[str, Any] | None) -> dict[str, Any]:
         """Apply every staged extract in one transaction (the only warehouse writer)."""
         from overlap import orchestration as orch
         from overlap.pipeline import load as load_step
 
+        plan_path = orch.require_plan(planned, "load")["plan"]  # no plan: fail now, no retry
         config = _config()
-        run_plan, outcomes = orch.collect_outcomes(planned["plan"])
+        run_plan, outcomes = orch.collect_outcomes(plan_path)
         load_step(config, run_plan, outcomes)
         failed = [o.task.label for o in outcomes if o.manifest is None]
         return {"loaded": len(outcomes) - len(failed), "failed": len(failed)}
@@ -185,20 +219,23 @@ def overlap_weekly() -> None:
     @task(pool=WAREHOUSE_POOL, outlets=[REPORT_ASSET])
     def report(planned: dict[str, Any], _modelled: dict[str, Any]) -> dict[str, Any]:
         """Render the week's report, CSV and owner digests."""
+        from airflow.sdk.configuration import conf
+
         from overlap import orchestration as orch
         from overlap.pipeline import report as report_step
 
         config = _config()
         run_plan = orch.read_plan(planned["plan"])
         paths = report_step(config, run_plan.weeks)
-        html = {w.isoformat(): str(p.html) for w, p in sorted(paths.items())}
-        index = orch.run_dir(config, run_plan.run_id) / "digests.json"
-        orch._write_json(index, {w.isoformat(): {o: str(d) for o, d in p.digests.items()}
-                                 for w, p in paths.items()})
+        html: dict[str, Any] = {w.isoformat(): str(p.html) for w, p in sorted(paths.items())}
+        index = orch.write_digest_index(config, run_plan.run_id,
+                                        {w: p.digests for w, p in paths.items()})
         get_current_context()["outlet_events"][REPORT_ASSET].extra = {"html": html}
-        for path in html.values():
-            print(f"report: {path}")
-        return {"html": html, "digests": str(index)}
+        base_url = conf.get("api", "base_url", fallback="") or ""
+        urls = [orch.report_url(config, p.html, base_url) for _, p in sorted(paths.items())]
+        for path, url in zip(html.values(), urls, strict=True):
+            print(f"report: {path}  (in Airflow: {url})")
+        return {"html": html, "digests": str(index), "url": urls[-1] if urls else ""}
 
     @task(pool=WAREHOUSE_POOL, trigger_rule="all_done_min_one_success")
     def finish(planned: dict[str, Any]) -> str:
@@ -233,9 +270,9 @@ def overlap_weekly() -> None:
         import os as _os
         from pathlib import Path
 
-        from overlap import orchestration as orch
+        from overlap import digests as dig
 
-        conn_id = _os.environ.get(orch.SMTP_CONN_ENV, orch.DEFAULT_SMTP_CONN_ID)
+        conn_id = _os.environ.get(dig.SMTP_CONN_ENV, dig.DEFAULT_SMTP_CONN_ID)
         conn = _get_connection(conn_id)
         if conn is None:
             print(f"owner digests by email are off (no Airflow connection {conn_id!r})")
@@ -243,21 +280,24 @@ def overlap_weekly() -> None:
         config = _config()
         index = Path(report_out["digests"])
         digests = json.loads(index.read_text(encoding="utf-8"))
-        counts = orch.send_digests(digests, orch.SmtpSettings.from_connection(conn),
+        counts = dig.send_digests(digests, dig.SmtpSettings.from_connection(conn),
                                    title=config.title,
                                    state_file=config.out_dir / ".digests-sent.json")
         return {"enabled": True, **counts}
 
-    planned = plan()
+    # Calling a task returns an XComArg that stands for its result at run time; typed Any
+    # because the task functions are typed by what they receive then.
+    planned: Any = plan()
     extracts = [extract_task(g).expand(chunk=chunks_task(g)(planned)) for g in EXTRACT_GROUPS]
-    loaded = load(planned)
+    loaded: Any = load(planned)
     for extracted in extracts:
         extracted >> loaded
-    modelled = model(loaded)
-    reported = report(planned, modelled)
-    status = finish(planned)
+    modelled: Any = model(loaded)
+    reported: Any = report(planned, modelled)
+    reported.operator.operator_extra_links = [ReportLink()]
+    status: Any = finish(planned)
     reported >> status
-    published = publish(reported, status)
+    published: Any = publish(reported, status)
     email_digests(reported, published)
 
 

@@ -10,9 +10,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from overlap.errors import InputError
 
-FILE_KINDS = ("maildir", "mbox", "eml", "ics")
-API_KINDS = ("gmail", "google_calendar", "msgraph")
-SOURCE_KINDS = FILE_KINDS + API_KINDS
+# The kinds a [[sources]] table may name, from the source registry (re-exported).
+from overlap.sources import API_KINDS as API_KINDS
+from overlap.sources import FILE_KINDS as FILE_KINDS
+from overlap.sources import SOURCE_KINDS as SOURCE_KINDS
+
 SUBJECT_POLICIES = ("drop", "hash", "keep")
 
 

@@ -56,6 +56,9 @@ SCHEMAS: dict[str, pa.Schema] = {
     "company_domains": pa.schema([("domain", _S)]),
     "freemail_domains": pa.schema([("domain", _S)]),
 }
+#: The warehouse tables a CRM import replaces (the load's and the model fingerprint's list);
+#: identifiers are only ever taken from this fixed list, never from input.
+CRM_TABLES: tuple[str, ...] = tuple(SCHEMAS)
 
 ACCOUNT_COLUMNS = ("account_id", "account_name", "owner_email", "domains", "team_emails")
 REP_COLUMNS = ("email", "name", "manager_email", "team", "aliases")

@@ -23,10 +23,11 @@ import duckdb
 from connectors.api import SyncRequest
 from connectors.records import Record, Window
 from overlap import sqlrunner, warehouse
-from overlap.config import FILE_KINDS, Config, Source
+from overlap.config import Config, Source
 from overlap.crashpoints import crash_point
 from overlap.crm import CrmSnapshot, load_crm
 from overlap.errors import InputError
+from overlap.sources import KINDS
 from overlap.staging import StagedExtract, read_manifest, write_staged
 from overlap.weeks import iso_week_label, weeks_window
 
@@ -36,11 +37,7 @@ if TYPE_CHECKING:
 Progress = Callable[[str], None]
 
 # API source kinds → the module implementing ``sync(SyncRequest) -> SyncResult``.
-API_CONNECTORS = {
-    "gmail": "connectors.gmail",
-    "google_calendar": "connectors.google_calendar",
-    "msgraph": "connectors.msgraph",
-}
+API_CONNECTORS = {k: s.connector for k, s in KINDS.items() if not s.is_file_kind}
 
 
 def _quiet(_: str) -> None:
@@ -198,7 +195,7 @@ def plan(config: Config, window: Window, crm: CrmSnapshot, *,
     for src in config.sources:
         if sources and src.name not in sources:
             continue
-        if src.kind in FILE_KINDS:
+        if KINDS[src.kind].is_file_kind:
             assert src.path is not None
             if not src.path.is_dir():
                 raise InputError(f"source {src.name!r}: folder not found: {src.path}",
@@ -273,7 +270,7 @@ def _manifest_path(staged: StagedExtract) -> str:
 
 
 def _extract(task: ExtractTask, credentials: Any) -> StagedExtract:
-    if task.kind in FILE_KINDS:
+    if KINDS[task.kind].is_file_kind:
         from connectors.files import extract as extract_files
 
         assert task.path is not None

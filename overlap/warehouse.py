@@ -20,20 +20,9 @@ import pyarrow as pa
 
 from overlap import sqlrunner
 from overlap.crashpoints import crash_point
-from overlap.crm import CrmSnapshot
+from overlap.crm import CRM_TABLES, CrmSnapshot
 from overlap.staging import StagedExtract
 
-# Identifiers are only ever taken from this fixed list, never from input.
-CRM_TABLES = (
-    "crm_accounts",
-    "crm_account_domains",
-    "crm_account_team",
-    "crm_reps",
-    "crm_rep_aliases",
-    "crm_contacts",
-    "company_domains",
-    "freemail_domains",
-)
 MART_VIEWS = (
     "interactions",
     "interaction_participants",

@@ -5,6 +5,8 @@ REPO=${REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 export AIRFLOW_HOME=${AIRFLOW_HOME:-$REPO/airflow-home}
 export AIRFLOW_PORT=${AIRFLOW_PORT:-8080}
 export AIRFLOW__CORE__DAGS_FOLDER=${AIRFLOW__CORE__DAGS_FOLDER:-$REPO/dags}
+# plugins/overlap_reports.py: reports served at /overlap-reports/, each run's week as its note.
+export AIRFLOW__CORE__PLUGINS_FOLDER=${AIRFLOW__CORE__PLUGINS_FOLDER:-$REPO/plugins}
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__CORE__EXECUTOR=LocalExecutor
 export AIRFLOW__CORE__PARALLELISM=${AIRFLOW__CORE__PARALLELISM:-4}
@@ -17,19 +19,19 @@ export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=${AIRFLOW__CORE__SIMPLE_AUTH_MAN
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=$AIRFLOW_HOME/passwords.json
 export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL=${AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL:-30}
 export AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK=False
-# Pool slots per extract API (the warehouse pool always has one slot: DuckDB has one writer).
-export OVERLAP_POOL_FILES_SLOTS=${OVERLAP_POOL_FILES_SLOTS:-4}
-export OVERLAP_POOL_GMAIL_SLOTS=${OVERLAP_POOL_GMAIL_SLOTS:-8}
-export OVERLAP_POOL_GOOGLE_CALENDAR_SLOTS=${OVERLAP_POOL_GOOGLE_CALENDAR_SLOTS:-8}
-export OVERLAP_POOL_MSGRAPH_SLOTS=${OVERLAP_POOL_MSGRAPH_SLOTS:-4}
+# Pool slots per extract group: the defaults are in the source registry (overlap/sources.py);
+# override one with OVERLAP_POOL_<GROUP>_SLOTS, e.g. OVERLAP_POOL_GMAIL_SLOTS=4. The warehouse
+# pool always has one slot (DuckDB has one writer).
 AIRFLOW=${AIRFLOW:-$REPO/.venv/bin/airflow}
 
 airflow_prepare() {
-  # One JWT secret for every process (api-server signs, workers and scheduler verify).
+  # One JWT secret for every process (api-server signs, workers and scheduler verify): 64
+  # random bytes (86 characters), so HS512 gets a full-length key and logs no key warning.
   mkdir -p "$AIRFLOW_HOME"
   if [ -z "${AIRFLOW__API_AUTH__JWT_SECRET:-}" ]; then
-    [ -s "$AIRFLOW_HOME/jwt_secret" ] || (umask 077 && "$REPO/.venv/bin/python" -c \
-      'import secrets; print(secrets.token_urlsafe(32))' > "$AIRFLOW_HOME/jwt_secret")
+    [ "$(wc -c 2>/dev/null <"$AIRFLOW_HOME/jwt_secret" || echo 0)" -gt 64 ] \
+      || (umask 077 && "$REPO/.venv/bin/python" -c \
+        'import secrets; print(secrets.token_urlsafe(64))' > "$AIRFLOW_HOME/jwt_secret")
     AIRFLOW__API_AUTH__JWT_SECRET=$(cat "$AIRFLOW_HOME/jwt_secret")
     export AIRFLOW__API_AUTH__JWT_SECRET
   fi
@@ -42,11 +44,7 @@ airflow_prepare() {
 }
 
 airflow_pools() {
-  "$AIRFLOW" pools set overlap_warehouse 1 "DuckDB warehouse: its only writer" >/dev/null
-  "$AIRFLOW" pools set overlap_files "$OVERLAP_POOL_FILES_SLOTS" "file-source extracts" >/dev/null
-  "$AIRFLOW" pools set overlap_gmail "$OVERLAP_POOL_GMAIL_SLOTS" "Gmail API extracts" >/dev/null
-  "$AIRFLOW" pools set overlap_google_calendar "$OVERLAP_POOL_GOOGLE_CALENDAR_SLOTS" \
-    "Google Calendar API extracts" >/dev/null
-  "$AIRFLOW" pools set overlap_msgraph "$OVERLAP_POOL_MSGRAPH_SLOTS" \
-    "Microsoft Graph extracts" >/dev/null
+  # Overlap's pools, generated from the source registry (one `airflow pools import`).
+  "$REPO/.venv/bin/python" -m overlap.sources pools >"$AIRFLOW_HOME/pools.json"
+  "$AIRFLOW" pools import "$AIRFLOW_HOME/pools.json" >/dev/null
 }

@@ -19,6 +19,7 @@ from connectors.addresses import normalize_address
 from connectors.records import EmailCopy, MeetingCopy, Quarantined, Window
 from overlap.errors import InputError
 
+# The file kinds this package reads; the source registry (overlap/sources.py) takes them from here.
 FILE_KINDS = ("maildir", "mbox", "eml", "ics")
 
 

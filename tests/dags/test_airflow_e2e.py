@@ -2,8 +2,10 @@
 (LocalExecutor, SQLite, a temporary AIRFLOW_HOME), driven over the REST API the UI uses.
 
 One test, in steps that build on each other (starting Airflow costs a minute): a triggered
-run; a UI-style clear of one mapped extract and the load (the warehouse is unchanged); a run
-where one mailbox fails (the report states the gap); a backfill of three past weeks."""
+run (its note names the week, its report is one click away: the report task's link, served by
+the plugin); a UI-style clear of one mapped extract and the load (the warehouse is
+unchanged); a run where one mailbox fails (the report states the gap); a backfill of three
+past weeks; a trigger with a bad week, which fails within a minute naming the form field."""
 
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ import pytest
 from overlap.config import load_config
 from overlap.staging import safe_component
 from overlap.weeks import iso_week_label
-from tests.dags.conftest import DAGS
+from tests.dags.conftest import DAGS, REPO
 from tests.e2e.tinyorg import WEEK, message, write_org
 
 pytestmark = pytest.mark.slow
@@ -72,6 +74,7 @@ class Stack:
         self.env.update({
             "AIRFLOW_HOME": str(home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__PARALLELISM": "4",
@@ -79,7 +82,9 @@ class Stack:
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db?timeout=60",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base}/execution/",
             "AIRFLOW__API__BASE_URL": self.base,
-            "AIRFLOW__API_AUTH__JWT_SECRET": "overlap-e2e-test-secret-not-for-production",
+            # 64 bytes or more: a shorter HS512 key logs a warning in every process
+            "AIRFLOW__API_AUTH__JWT_SECRET": "overlap-e2e-test-secret-not-for-production-"
+                                             "0123456789abcdef0123456789",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
@@ -156,6 +161,10 @@ class Stack:
         assert r.status_code in ok, (path, r.status_code, r.text)
         return r.json()
 
+    def fetch(self, url: str, *, auth: bool = True) -> httpx.Response:
+        return httpx.get(url if url.startswith("http") else self.base + url,
+                         headers=self._headers() if auth else {}, timeout=HTTP_TIMEOUT)
+
     def post(self, path: str, body: dict[str, Any]) -> Any:
         r = httpx.post(self.base + path, headers=self._headers(), json=body,
                        timeout=HTTP_TIMEOUT)
@@ -228,6 +237,18 @@ def _fingerprint(warehouse: Path) -> dict[str, Any]:
         con.close()
 
 
+def _strings(value: Any) -> Iterator[str]:
+    """Every string in a JSON document (a structured task log: events, error details)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+
+
 def _report(config_path: Path, week: date) -> Path:
     label = iso_week_label(week)
     return load_config(config_path).out_dir / label / f"overlap-{label}.html"
@@ -249,6 +270,23 @@ def test_airflow_end_to_end(stack: tuple[Stack, Path]) -> None:
         "maildir owner@corp.example", "maildir rep@corp.example"]
     before = _fingerprint(config.warehouse)
     assert all(row[-1] == 1 for row in before["run_rows"]), before["run_rows"]
+    assert (run_id, "run", None, None, 1) in before["run_rows"], "warehouse run id = Airflow's"
+    label = iso_week_label(WEEK)
+    assert label in (s.get(f"/api/v2/dags/{DAG}/dagRuns/{run_id}")["note"] or "")
+
+    # The report task's extra link, read from the task instance over REST as the UI does,
+    # opens the report through the api-server (logged-in users only).
+    links = s.get(f"/api/v2/dags/{DAG}/dagRuns/{run_id}/taskInstances/report/links")
+    url = links["extra_links"]["Report"]
+    assert url.endswith(f"/overlap-reports/{label}/overlap-{label}.html"), url
+    page = s.fetch(url)
+    assert page.status_code == 200, (page.status_code, page.text[:300])
+    assert page.content == _report(config_path, WEEK).read_bytes()
+    assert s.fetch(url, auth=False).status_code in (401, 403)
+    for outside in ("/overlap-reports/%2e%2e/overlap.toml", f"/overlap-reports/{label}/%2e%2e",
+                    f"/overlap-reports/{label}/..%2F..%2Foverlap.toml"):
+        assert s.fetch(outside).status_code == 404, outside  # only report files under out_dir
+    assert label in s.fetch("/overlap-reports/").text
 
     # 2. Clear one mapped extract and the load the way the UI does (preview, then for real).
     body = {"dag_run_id": run_id, "task_ids": [["extract_files", 1], "load"],
@@ -305,3 +343,25 @@ def test_airflow_end_to_end(stack: tuple[Stack, Path]) -> None:
     assert len(runs) == 3
     for week in BACKFILL_WEEKS:
         assert _report(config_path, week).is_file(), week
+
+    # 5. A trigger with a week that is no day: plan fails at once naming the form field, load
+    # fails without retrying (no crash on the missing plan), the run is failed within a minute.
+    s.wait_idle()
+    after_backfill = _fingerprint(config.warehouse)
+    bad = s.trigger({"week_start": "2026-11-31"})
+    started = time.monotonic()
+
+    def failed() -> bool:
+        state = s.get(f"/api/v2/dags/{DAG}/dagRuns/{bad}")["state"]
+        assert state != "success", "a bad week must not succeed"
+        return bool(state == "failed")
+
+    s.wait(failed, 120, "the bad-week run to fail")
+    assert time.monotonic() - started < 60, f"took {time.monotonic() - started:.0f} s"
+    tis = {t["task_id"]: t for t in s.task_instances(bad) if t["map_index"] == -1}
+    assert tis["plan"]["state"] == "failed" and tis["plan"]["try_number"] == 1
+    assert tis["load"]["state"] == "failed" and tis["load"]["try_number"] == 1
+    log = "\n".join(_strings(s.get(f"/api/v2/dags/{DAG}/dagRuns/{bad}/taskInstances/plan/logs/1")))
+    assert 'trigger form field "Week" (week_start)' in log, log[-2000:]
+    assert "Bad trigger" in (s.get(f"/api/v2/dags/{DAG}/dagRuns/{bad}")["note"] or "")
+    assert _fingerprint(config.warehouse) == after_backfill

@@ -11,12 +11,16 @@ from typing import Any
 
 import yaml
 
+from overlap import sources
 from tests.dags.conftest import REPO
 
 AIRFLOW_SERVICES = {"airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
                     "airflow-worker", "airflow-triggerer", "airflow-init"}
 POOLS = {"overlap_warehouse", "overlap_files", "overlap_gmail", "overlap_google_calendar",
          "overlap_msgraph"}
+# `airflow pools set NAME ${ENV:-DEFAULT} "DESCRIPTION"` (an extract pool) or `... NAME 1 "..."`
+_POOL_LINE = re.compile(
+    r'airflow pools set (\S+) (?:\$\{(\w+):-(\d+)\}|(\d+)) "([^"]*)"')
 
 
 def _compose() -> dict[str, Any]:
@@ -50,6 +54,19 @@ def test_config_path_lives_on_a_mounted_volume_and_pools_are_created() -> None:
     assert re.search(r"pools set overlap_warehouse 1\b", init), "the warehouse has one writer"
 
 
+def test_compose_pools_match_the_source_registry() -> None:
+    """docker-compose.yml lists the pools by hand: same names, slot variables, defaults and
+    descriptions as overlap/sources.py (fails when either drifts)."""
+    init = "\n".join(_compose()["services"]["airflow-init"]["command"])
+    found = {}
+    for name, env, default, fixed, description in _POOL_LINE.findall(init):
+        found[name] = (env or None, int(default or fixed), description)
+    expected = {sources.WAREHOUSE_POOL: (None, 1, sources.WAREHOUSE_POOL_DESCRIPTION)}
+    for group in sources.GROUPS.values():
+        expected[group.pool] = (group.slots_env, group.default_slots, group.description)
+    assert found == expected
+
+
 def test_dockerfile_extends_the_locked_airflow_and_installs_from_the_lockfile() -> None:
     docker = (REPO / "Dockerfile").read_text(encoding="utf-8")
     lock = tomllib.loads((REPO / "uv.lock").read_text(encoding="utf-8"))
@@ -65,7 +82,8 @@ def test_dockerfile_extends_the_locked_airflow_and_installs_from_the_lockfile() 
 
 def test_local_scripts_create_the_same_pools() -> None:
     env = (REPO / "scripts" / "airflow-env.sh").read_text(encoding="utf-8")
-    assert set(re.findall(r"pools set (\w+)", env)) == POOLS
+    assert "-m overlap.sources pools" in env and "pools import" in env
+    assert set(sources.pools()) == POOLS
     dag = (REPO / "dags" / "overlap_weekly.py").read_text(encoding="utf-8")
     assert "os.environ.get(\"OVERLAP_TIMEZONE\", \"UTC\")" in dag
     assert Path(REPO / "scripts" / "airflow-demo.sh").stat().st_mode & 0o111

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -78,3 +79,39 @@ def test_dag_test_matches_the_cli(tmp_path: Path, migrated_db: None) -> None:
     assert dag_views == cli_views
     assert dag_views["runs"][-1][3] == "succeeded" or any(
         r[0] == "run" and r[3] == "succeeded" for r in dag_views["runs"])
+    con = duckdb.connect(str(dag_config.snapshot), read_only=True)
+    try:
+        run_ids = con.execute("select distinct run_id from runs where scope = 'run'").fetchall()
+    finally:
+        con.close()
+    assert run_ids == [(dag_run.run_id,)], "the warehouse's run id is Airflow's"
+
+
+def test_bad_week_fails_fast_naming_the_form_field(tmp_path: Path, migrated_db: None,
+                                                    capfd: pytest.CaptureFixture[str]) -> None:
+    """A week the plan cannot read fails plan at once; load (trigger rule all_done) fails
+    without retrying instead of crashing on the missing plan; nothing is written."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    from tests.e2e.tinyorg import write_org
+
+    config_path = write_org(tmp_path / "org", messages={"rep@corp.example": []})
+    os.environ["OVERLAP_CONFIG"] = str(config_path)
+    os.environ["OVERLAP_RETRY_DELAY_SECONDS"] = "600"  # a retry would hang this test
+    try:
+        dag = DagBag(dag_folder=str(DAGS)).dags["overlap_weekly"]
+        started = time.monotonic()
+        dag_run = dag.test(run_conf={"week_start": "2026-11-31"})
+        seconds = time.monotonic() - started
+    finally:
+        os.environ.pop("OVERLAP_CONFIG", None)
+        os.environ["OVERLAP_RETRY_DELAY_SECONDS"] = "1"
+    assert str(dag_run.state) in ("failed", "DagRunState.FAILED")
+    assert seconds < 60, f"the bad week took {seconds:.0f} s to fail"
+    states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
+    assert states["plan"].endswith("failed") and states["load"].endswith("failed"), states
+    assert all(not s.endswith("success") for s in states.values()), states
+    err = capfd.readouterr()
+    assert 'trigger form field "Week" (week_start)' in err.out + err.err
+    assert "not subscriptable" not in err.out + err.err
+    assert not load_config(config_path).warehouse.exists()

@@ -9,7 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from overlap import connections as conns_mod
+from overlap import digests as dig
 from overlap import orchestration as orch
+from overlap.config import load_config
 from overlap.errors import InputError
 from overlap.pipeline import ExtractOutcome, ExtractTask, RunPlan
 
@@ -34,10 +37,43 @@ def test_resolve_weeks(param: str | None, start: datetime | None, end: datetime 
                               run_after=run_after, tz=BERLIN) == [week]
 
 
-def test_week_param_must_be_a_monday() -> None:
-    with pytest.raises(InputError, match="Wednesday"):
-        orch.resolve_weeks("2026-11-18", data_interval_start=None, data_interval_end=None,
+@pytest.mark.parametrize("param", ["2026-11-18", "2026-11-22", " 2026-11-16 ", "2026-W47"])
+def test_week_param_is_any_day_of_the_week(param: str) -> None:
+    assert orch.resolve_weeks(param, data_interval_start=None, data_interval_end=None,
+                              run_after=None, tz=BERLIN) == [date(2026, 11, 16)]
+
+
+@pytest.mark.parametrize("param", ["last week", "2026-11-31", "2026-W60", "16.11.2026"])
+def test_bad_week_param_names_the_form_field(param: str) -> None:
+    with pytest.raises(InputError) as caught:
+        orch.resolve_weeks(param, data_interval_start=None, data_interval_end=None,
                            run_after=None, tz=BERLIN)
+    message = str(caught.value)
+    assert message.startswith('trigger form field "Week" (week_start): '), message
+    assert "--week" not in message and "2026-W47" in message
+
+
+def test_form_values_are_checked_with_readable_errors(tmp_path: Path) -> None:
+    from tests.e2e.tinyorg import write_org
+
+    config = load_config(write_org(tmp_path / "org", messages={"rep@corp.example": []}))
+    assert orch.check_sources(config, None) is None and orch.check_sources(config, [""]) is None
+    assert orch.check_sources(config, ["maildir"]) == ["maildir"]
+    with pytest.raises(InputError, match='"Only these sources" .*\'gmial\'.*its sources: maildir'):
+        orch.check_sources(config, ["gmial"])
+    assert orch.check_mailbox_params([" Rep@Corp.Example "]) == ["rep@corp.example"]
+    assert orch.check_mailbox_params([]) is None
+    with pytest.raises(InputError, match='"Only these mailboxes" .*not an email address'):
+        orch.check_mailbox_params(["rep at corp"])
+    with pytest.raises(InputError, match='"Only these mailboxes" .*x@corp.example'):
+        orch.check_mailboxes(_plan([_task("rep@corp.example")]), ["x@corp.example"])
+
+
+def test_run_label_and_plan_guard() -> None:
+    assert orch.run_label([date(2026, 11, 16)]) == "Week 2026-W47 (Mon 16 Nov – Sun 22 Nov 2026)"
+    with pytest.raises(InputError, match="plan task did not succeed"):
+        orch.require_plan(None, "load")
+    assert orch.require_plan({"plan": "/p"}, "load") == {"plan": "/p"}
 
 
 def _task(mailbox: str, kind: str = "maildir", source: str | None = None) -> ExtractTask:
@@ -75,26 +111,26 @@ class Conn:
 def test_credentials_by_source_kind() -> None:
     key = {"type": "service_account", "private_key": "-----BEGIN", "client_email": "a@b"}
     google = Conn("overlap_google", extra={"keyfile_dict": key})
-    assert orch.credentials_from_connection("gmail", google) == key
+    assert conns_mod.credentials_from_connection("gmail", google) == key
     graph = Conn("overlap_msgraph", login="cid", password="secret", extra={"tenant_id": "t"})
-    assert orch.credentials_from_connection("msgraph", graph) == {
+    assert conns_mod.credentials_from_connection("msgraph", graph) == {
         "tenant_id": "t", "client_id": "cid", "client_secret": "secret"}
     with pytest.raises(InputError, match="tenant_id"):
-        orch.credentials_from_connection("msgraph", Conn("m", login="cid", password="s"))
+        conns_mod.credentials_from_connection("msgraph", Conn("m", login="cid", password="s"))
     conns = {"overlap_msgraph": graph}
-    assert orch.credentials_for(_task("a@x", "maildir"), conns.get) is None
-    assert orch.credentials_for(_task("a@x", "msgraph"), conns.get)["client_id"] == "cid"
-    assert orch.credentials_for(_task("a@x", "gmail"), conns.get) is None  # connector decides
+    assert conns_mod.credentials_for(_task("a@x", "maildir"), conns.get) is None
+    assert conns_mod.credentials_for(_task("a@x", "msgraph"), conns.get)["client_id"] == "cid"
+    assert conns_mod.credentials_for(_task("a@x", "gmail"), conns.get) is None  # connector decides
     named = ExtractTask("g", "gmail", "a@x", None, datetime.now(UTC), datetime.now(UTC), "drop",
                         "/s", options={"airflow_conn_id": "missing"})
     with pytest.raises(InputError, match="missing"):
-        orch.credentials_for(named, conns.get)
+        conns_mod.credentials_for(named, conns.get)
 
 
 def test_extract_chunk_retries_transient_errors_until_the_last_try(tmp_path: Path) -> None:
     plan = _plan([_task("a@x.example"), _task("b@x.example")])
     plan_path = tmp_path / "plan.json"
-    orch._write_json(plan_path, plan.to_json())
+    orch.write_json(plan_path, plan.to_json())
     chunk = orch.chunks(plan, plan_path, max_mapped=1)["files"][0]
 
     def flaky(task: ExtractTask, _creds: Any) -> ExtractOutcome:
@@ -120,7 +156,7 @@ def test_extract_chunk_retries_transient_errors_until_the_last_try(tmp_path: Pat
 
 def test_missing_outcome_counts_as_a_failed_mailbox(tmp_path: Path) -> None:
     plan = _plan([_task("a@x.example")])
-    orch._write_json(tmp_path / "plan.json", plan.to_json())
+    orch.write_json(tmp_path / "plan.json", plan.to_json())
     _, outcomes = orch.collect_outcomes(tmp_path / "plan.json")
     assert outcomes[0].manifest is None and "did not finish" in (outcomes[0].error or "")
 
@@ -150,16 +186,16 @@ class FakeSMTP:
 def test_digests_are_mailed_once(tmp_path: Path) -> None:
     digest = tmp_path / "owner.html"
     digest.write_text("<p>your accounts</p>", encoding="utf-8")
-    settings = orch.SmtpSettings.from_connection(
+    settings = dig.SmtpSettings.from_connection(
         Conn("overlap_smtp", host="smtp.example", login="bot", password="pw",
              extra={"from_email": "overlap@corp.example"}))
     assert (settings.port, settings.security) == (587, "starttls")
     state = tmp_path / "sent.json"
     index = {"2026-11-16": {"owner@corp.example": str(digest)}}
     FakeSMTP.sent = []
-    assert orch.send_digests(index, settings, state_file=state, smtp_factory=FakeSMTP) == {
+    assert dig.send_digests(index, settings, state_file=state, smtp_factory=FakeSMTP) == {
         "sent": 1, "unchanged": 0}
     assert FakeSMTP.sent[0]["To"] == "owner@corp.example"
-    assert orch.send_digests(index, settings, state_file=state, smtp_factory=FakeSMTP) == {
+    assert dig.send_digests(index, settings, state_file=state, smtp_factory=FakeSMTP) == {
         "sent": 0, "unchanged": 1}
     assert len(FakeSMTP.sent) == 1
