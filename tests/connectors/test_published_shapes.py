@@ -294,6 +294,14 @@ def test_gmail_metadata_messages_and_skipped_labels() -> None:
     assert reply.provider_thread_id == first.provider_thread_id  # Gmail's thread joins them
 
 
+@pytest.mark.parametrize(("labels", "kept"), [
+    (["INBOX"], True), (["SENT"], True), ([], True), (["CATEGORY_UPDATES", "UNREAD"], True),
+    (["DRAFT"], False), (["SPAM"], False), (["TRASH"], False), (["CHAT"], False),
+    (["INBOX", "TRASH"], False), (["SENT", "DRAFT"], False)])
+def test_gmail_labels_that_are_not_exchanged_mail(labels: list[str], kept: bool) -> None:
+    assert gmail.exchanged({"id": "x", "labelIds": labels}) is kept
+
+
 def test_google_pages_follow_the_token_and_end_on_the_last_page() -> None:
     sample = fixture("gmail_list_and_history.json")
     served: list[str | None] = []
