@@ -83,13 +83,19 @@ def _rfc3339(moment: datetime) -> str:
 
 def complete_cancelled(event: dict[str, Any], parent: dict[str, Any] | None) -> dict[str, Any]:
     """A cancelled exception trimmed to id/recurringEventId/originalStartTime, with its
-    recurring event's identity and people filled in; it starts at its original start."""
+    recurring event's identity and people filled in; it starts at its original start and
+    lasts as long as the series' occurrences."""
     if parent is None or event.get("status") != "cancelled" or event.get("iCalUID"):
         return event
     out = {k: parent[k] for k in _FROM_PARENT if k in parent}
     out.update(event)
-    if not out.get("start") and out.get("originalStartTime"):
+    original = _time(out.get("originalStartTime"))
+    if not out.get("start") and original is not None:
         out["start"] = out["originalStartTime"]
+        # It lasted as long as the series' occurrences do.
+        first, last = _time(parent.get("start")), _time(parent.get("end"))
+        if not out.get("end") and first is not None and last is not None:
+            out["end"] = {"dateTime": _rfc3339(original + (last - first))}
     return out
 
 

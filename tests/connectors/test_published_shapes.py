@@ -343,6 +343,7 @@ def test_trimmed_cancelled_calendar_events() -> None:
     assert isinstance(rec, MeetingCopy) and rec.cancelled
     assert rec.ical_uid == "3if6lf59tove1e037baa75l54t@google.com"
     assert rec.original_start == rec.occurred_at == datetime(2018, 4, 8, 8, 30, tzinfo=UTC)
+    assert rec.ended_at == datetime(2018, 4, 8, 9, 30, tzinfo=UTC)  # the series' hour
     assert rec.copy_id == exception["id"]
     assert meeting_from_event(deleted, req) is None  # deleted: the copy is removed
 
