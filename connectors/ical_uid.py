@@ -30,7 +30,7 @@ _HEX = frozenset("0123456789abcdefABCDEF")
 def canonical_uid(uid: str) -> str:
     """The meeting's UID as both providers can agree on it (see the module docstring)."""
     text = uid.strip()
-    if (len(text) < 2 * _HEADER or len(text) % 2 or not text[:32].upper() == CLASS_ID
+    if (len(text) < 2 * _HEADER + 2 or len(text) % 2 or not text[:32].upper() == CLASS_ID
             or not set(text) <= _HEX):
         return uid  # a third-party UID (RFC 5545 text): already what everyone sees
     raw = bytearray(binascii.unhexlify(text))
