@@ -7,7 +7,7 @@ default, and the API sandbox that emulates it. Everything else is derived from h
 validation (overlap/config.py), the pipeline's connector dispatch (overlap/pipeline.py), the
 plan's chunks and credentials (overlap/orchestration.py, overlap/connections.py), the DAG's
 extract task groups (dags/overlap_weekly.py) and the pools the local scripts create
-(``python -m overlap.sources pools``; docker-compose.yml lists them by hand and
+(``python -m overlap.sources_cli pools``; docker-compose.yml lists them by hand and
 tests/dags/test_compose.py fails when it drifts from this file).
 
 The file kinds are the readers connectors/files/ has (its ``FILE_KINDS``), so a new reader
@@ -20,9 +20,7 @@ DAG file imports it at parse time.
 
 from __future__ import annotations
 
-import json
 import os
-import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -88,7 +86,7 @@ EXTRACT_GROUPS: tuple[str, ...] = tuple(GROUPS)
 
 # The DAG builds one extract task group per name listed here (comma-separated; default: all).
 # A deployment with API sources only sets it to e.g. "gmail,google_calendar" so the UI shows
-# no always-skipped extract_files; `python -m overlap.sources groups CONFIG` prints the value
+# no always-skipped extract_files; `python -m overlap.sources_cli groups CONFIG` prints the value
 # a config needs. Read at DAG parse time (an environment variable, no I/O).
 GROUPS_ENV = "OVERLAP_EXTRACT_GROUPS"
 
@@ -130,30 +128,3 @@ def pools(environ: Mapping[str, str] | None = None) -> dict[str, dict[str, objec
         out[group.pool] = {"slots": int(raw) if raw else group.default_slots,
                            "description": group.description}
     return out
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m overlap.sources pools`` prints the pools as JSON (for ``airflow pools
-    import``); ``python -m overlap.sources groups CONFIG`` prints the extract groups that
-    config's sources need (a value for $OVERLAP_EXTRACT_GROUPS)."""
-    args = sys.argv[1:] if argv is None else argv
-    if args == ["pools"]:
-        print(json.dumps(pools(), indent=1))
-        return 0
-    if len(args) == 2 and args[0] == "groups":
-        from overlap.config import load_config
-        from overlap.errors import InputError
-
-        try:
-            config = load_config(args[1])
-        except InputError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        print(",".join(groups_for(s.kind for s in config.sources)))
-        return 0
-    print("usage: python -m overlap.sources pools | groups CONFIG", file=sys.stderr)
-    return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -4,7 +4,8 @@
   not yet in ``schema_migrations``, each in its own transaction, then (re)creates the views.
 * ``sql/model/*.sql`` — one ``create or replace table <name> as …`` per file, run in file-name
   order by ``build`` inside ONE transaction, followed by the audits; any failure rolls the whole
-  build back, so readers never see half a model.
+  build back, so readers never see half a model. Each file's header declares how an
+  incremental build maintains it (``-- kind:``; ``overlap.incremental`` applies it).
 * ``sql/views/*.sql`` — the analyst contract (docs/architecture.md §5): ``create or replace
   view``. DuckDB binds a view when it is created, so the model tables must exist first: on a
   fresh warehouse ``migrate`` builds the (empty) models once before creating the views, and
@@ -17,56 +18,41 @@ parameters (``$dormant_days``) inside ``CREATE TABLE … AS``, including in recu
 each model binds them directly. DuckDB rejects a parameter the statement does not use, so each
 file is given only the names it references (found by a regex over the file with comments and
 string literals removed). Identifiers never come from input: table names are those of the files
-shipped in the package.
+shipped in the package. Reading the files (``overlap.sqlfiles``) is shared with
+``overlap.incremental``, which this module calls and which does not import it.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from importlib import resources
 
 import duckdb
 
+from overlap import incremental as inc
 from overlap.config import Config, Rules
-from overlap.errors import AuditFailed
+from overlap.errors import AuditFailed, rollback
+from overlap.sqlfiles import (
+    LINE_COMMENT,
+    TRACE,
+    SqlFile,
+    bound,
+    model_tables,
+    sql_files,
+    substitute,
+    target,
+)
 
-# OVERLAP_TRACE_INCREMENTAL=1: print each statement of an incremental build and each audit
-# with its time (overlap/incremental.py reads it from here)
-TRACE = bool(os.environ.get("OVERLAP_TRACE_INCREMENTAL"))
+__all__ = ["BuildStats", "SqlFile", "build", "create_views", "default_params", "migrate",
+           "model_tables", "params_from_config", "params_from_rules", "run_audits", "sql_files"]
 
-SQL_PACKAGE = "sql"
 AUDIT_SAMPLE = 5
 
-_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
-_LINE_COMMENT = re.compile(r"--[^\n]*")
-_STRING = re.compile(r"'(?:[^']|'')*'")
-_TARGET = re.compile(r"create\s+or\s+replace\s+table\s+([a-z_][a-z0-9_]*)\s", re.IGNORECASE)
 _VIEW = re.compile(r"create\s+or\s+replace\s+view\s+([a-z_][a-z0-9_]*)\s", re.IGNORECASE)
 _MIGRATION = re.compile(r"^(\d+)_[A-Za-z0-9_-]+\.sql$")
-
-
-@dataclass(frozen=True)
-class SqlFile:
-    """One ``.sql`` file of the package: its folder, file name and text."""
-
-    folder: str
-    name: str
-    text: str
-
-    @property
-    def stem(self) -> str:
-        return self.name.removesuffix(".sql")
-
-    @property
-    def params(self) -> frozenset[str]:
-        """Named parameters the statement uses (comments and string literals ignored)."""
-        code = _STRING.sub("''", _LINE_COMMENT.sub("", self.text))
-        return frozenset(_PARAM.findall(code))
 
 
 @dataclass(frozen=True)
@@ -86,31 +72,6 @@ class BuildStats:
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
-
-
-def sql_files(folder: str) -> list[SqlFile]:
-    """The ``.sql`` files of ``sql/<folder>`` in file-name order."""
-    root = resources.files(SQL_PACKAGE).joinpath(folder)
-    if not root.is_dir():
-        return []
-    files = [
-        SqlFile(folder, entry.name, entry.read_text(encoding="utf-8"))
-        for entry in root.iterdir()
-        if entry.is_file() and entry.name.endswith(".sql")
-    ]
-    return sorted(files, key=lambda f: f.name)
-
-
-def model_tables() -> list[str]:
-    """The tables the models create, in build order."""
-    return [_target(f) for f in sql_files("model")]
-
-
-def _target(f: SqlFile) -> str:
-    match = _TARGET.search(_LINE_COMMENT.sub("", f.text))
-    if match is None:
-        raise ValueError(f"sql/model/{f.name}: expected one 'create or replace table <name> as'")
-    return match.group(1).lower()
 
 
 def params_from_rules(rules: Rules, timezone: str) -> dict[str, object]:
@@ -176,7 +137,7 @@ def migrate(con: duckdb.DuckDBPyConnection, params: Mapping[str, object] | None 
             )
             con.commit()
         except BaseException:
-            con.rollback()
+            rollback(con)
             raise
         applied.append(version)
 
@@ -190,7 +151,7 @@ def migrate(con: duckdb.DuckDBPyConnection, params: Mapping[str, object] | None 
             create_views(con)
             con.commit()
         except BaseException:
-            con.rollback()
+            rollback(con)
             raise
     except (duckdb.BinderException, duckdb.CatalogException):
         # a view names a column the existing model tables lack: rebuild them from the new SQL
@@ -202,7 +163,7 @@ def create_views(con: duckdb.DuckDBPyConnection) -> list[str]:
     """(Re)create every view of ``sql/views``; returns their names. No transaction of its own."""
     names = []
     for f in sql_files("views"):
-        match = _VIEW.search(_LINE_COMMENT.sub("", f.text))
+        match = _VIEW.search(LINE_COMMENT.sub("", f.text))
         if match is None:
             raise ValueError(f"sql/views/{f.name}: expected 'create or replace view <name> as'")
         con.execute(f.text)
@@ -210,28 +171,18 @@ def create_views(con: duckdb.DuckDBPyConnection) -> list[str]:
     return names
 
 
-def _bound(f: SqlFile, params: Mapping[str, object]) -> dict[str, object] | None:
-    wanted = f.params
-    missing = sorted(wanted - params.keys())
-    if missing:
-        raise KeyError(f"sql/{f.folder}/{f.name} needs parameter(s) {', '.join(missing)}")
-    return {name: params[name] for name in sorted(wanted)} or None
-
-
 def run_audits(con: duckdb.DuckDBPyConnection, params: Mapping[str, object] | None = None,
                scoped: Callable[[SqlFile], Mapping[str, str]] | None = None) -> int:
     """Run every ``sql/audits`` query; raise AuditFailed for the first that returns rows.
     Returns the number of audits that passed. ``scoped`` (an incremental build) maps an
     audit to the scoped tables its unqualified table references are replaced with."""
-    from overlap.incremental import substitute
-
     files = sql_files("audits")
     for f in files:
         text = f.text
         for name, scope in (scoped(f) if scoped else {}).items():
             text = substitute(text, name, scope)
         t0 = time.perf_counter()
-        cursor = con.execute(text, _bound(f, params or {}))
+        cursor = con.execute(text, bound(f, params or {}))
         sample = cursor.fetchmany(AUDIT_SAMPLE)
         if TRACE:
             print(f"{time.perf_counter() - t0:6.3f} AUDIT {f.stem}")
@@ -253,8 +204,6 @@ def build(con: duckdb.DuckDBPyConnection, params: Mapping[str, object], *,
     there is no build state yet, or the CRM snapshot, the rule parameters or the model SQL
     changed. Either way the tables are identical to a full rebuild's, and every audit runs over
     the whole model."""
-    from overlap import incremental as inc
-
     started = time.perf_counter()
     steps: dict[str, float] = {}
     scope: dict[str, int] = {}
@@ -274,8 +223,8 @@ def build(con: duckdb.DuckDBPyConnection, params: Mapping[str, object], *,
             scope.clear()
             for f in sql_files("model"):
                 t0 = time.perf_counter()
-                con.execute(f.text, _bound(f, params))
-                steps[_target(f)] = time.perf_counter() - t0
+                con.execute(f.text, bound(f, params))
+                steps[target(f)] = time.perf_counter() - t0
         steps["fingerprint"] = fingerprint_s
         t0 = time.perf_counter()
         inc.save_state(con, fingerprint)
@@ -295,7 +244,7 @@ def build(con: duckdb.DuckDBPyConnection, params: Mapping[str, object], *,
         con.commit()
         steps["commit"] = time.perf_counter() - t0
     except BaseException:
-        con.rollback()
+        rollback(con)
         raise
     return BuildStats(tables=tables, audits=audits, seconds=time.perf_counter() - started,
                       mode="full" if reason is not None else "incremental",

@@ -45,6 +45,6 @@ airflow_prepare() {
 
 airflow_pools() {
   # Overlap's pools, generated from the source registry (one `airflow pools import`).
-  "$REPO/.venv/bin/python" -m overlap.sources pools >"$AIRFLOW_HOME/pools.json"
+  "$REPO/.venv/bin/python" -m overlap.sources_cli pools >"$AIRFLOW_HOME/pools.json"
   "$AIRFLOW" pools import "$AIRFLOW_HOME/pools.json" >/dev/null
 }

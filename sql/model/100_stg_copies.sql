@@ -1,4 +1,5 @@
 -- grain: one row per raw copy (source × mailbox × kind × copy_id), keyed to its interaction (rule 4)
+-- kind: incremental by source, mailbox, kind, copy_id; scope copies
 create or replace table stg_copies as
 with copies as (
     select

@@ -1,4 +1,5 @@
 -- grain: one row per participant entry of one copy (a copy may name an address twice)
+-- kind: incremental by source, mailbox, kind, copy_id; scope copies
 create or replace table stg_participants as
 with entries as (
     -- the participants stay in raw_copies; stg_copies gives the copy its interaction

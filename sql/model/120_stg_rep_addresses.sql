@@ -1,4 +1,5 @@
 -- grain: one row per address that names a rep (the rep's own email or one of their aliases)
+-- kind: full
 create or replace table stg_rep_addresses as
 with reps as (
     -- the CRM import rejects duplicate reps; keep the first line if one slips through

@@ -1,4 +1,5 @@
 -- grain: one row per distinct address named by a participant, split into local part and domain
+-- kind: set by address; scope gone_addresses
 create or replace table stg_addresses as
 with seen as (
     select distinct address

@@ -1,4 +1,5 @@
 -- grain: one row per domain seen on a participant or listed on an account, with its match (rule 2)
+-- kind: set by domain; scope gone_domains
 create or replace table match_domains as
 with seen as (
     select distinct domain from stg_addresses where domain <> ''

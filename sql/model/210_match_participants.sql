@@ -1,4 +1,5 @@
 -- grain: one row per (interaction, address): the union over copies, with its party (rules 1-3)
+-- kind: incremental by interaction_id; scope interactions
 create or replace table match_participants as
 with contacts as (
     -- contacts.csv is keyed by address; a duplicate keeps the smaller account id

@@ -1,4 +1,5 @@
 -- grain: one row per interaction (an email or a meeting occurrence), merged over its copies
+-- kind: incremental by interaction_id; scope threads; over thread_groups
 create or replace table match_interactions as
 with senders as (
     -- From of an email, organizer of a meeting (rule 7)

@@ -1,4 +1,5 @@
 -- grain: one row per account, with its owner resolved to a rep (through aliases) where possible
+-- kind: full
 create or replace table match_accounts as
 with accounts as (
     -- the CRM import rejects duplicate accounts; keep the first line if one slips through

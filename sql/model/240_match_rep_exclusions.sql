@@ -1,4 +1,5 @@
 -- grain: one row per (account, rep, reason) where the rep's contact is not overlap (rule 5)
+-- kind: full
 create or replace table match_rep_exclusions as
 with recursive managers as (
     select r.rep_email, m.rep_email as manager_email

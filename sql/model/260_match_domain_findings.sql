@@ -1,4 +1,5 @@
 -- grain: one row per data-quality finding about a domain (kind × domain)
+-- kind: delta; scope threads
 create or replace table match_domain_findings as
 with customer_looking as (
     -- what would be a customer interaction if the domain matched: not bulk, a rep present,

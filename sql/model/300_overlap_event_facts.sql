@@ -1,4 +1,5 @@
 -- grain: one row per overlap event (interaction, account, rep) — rules 5, 6 and 7
+-- kind: incremental by interaction_id; scope events
 create or replace table overlap_event_facts as
 with left_out as (
     -- customer interactions with an account's people where the owner took no part
@@ -41,7 +42,7 @@ candidate_threads as (
 
 thread_members as (
     -- every interaction of those threads, anywhere in the warehouse (`main.`: an incremental
-    -- build gives every member of the candidates' threads, see overlap/incremental.py)
+    -- build gives every member of the candidates' threads, see overlap/incremental/models.py)
     select i.interaction_id, i.thread_id
     from main.match_interactions as i
     semi join candidate_threads as t on t.thread_id = i.thread_id

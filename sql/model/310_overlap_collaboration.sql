@@ -1,4 +1,5 @@
 -- grain: one row per (customer interaction, account) where the owner and other reps took part
+-- kind: incremental by interaction_id; scope threads
 create or replace table overlap_collaboration as
 with together as (
     select *

@@ -1,4 +1,5 @@
 -- grain: one row per (week_start, account, rep) with overlap events — the score of rule 9
+-- kind: incremental by account_id, rep_email since week_start; scope score_pairs
 create or replace table score_weekly as
 with events as (
     select
@@ -50,7 +51,7 @@ weekly as (
 
 active_weeks as (
     -- the weeks each account and rep had events (`main.`: an incremental build gives the
-    -- weeks before the ones it scores here, see overlap/incremental.py)
+    -- weeks before the ones it scores here, see overlap/incremental/models.py)
     select distinct week_start, account_id, rep_email
     from main.overlap_event_facts
 ),

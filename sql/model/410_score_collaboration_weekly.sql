@@ -1,4 +1,5 @@
 -- grain: one row per (week_start, account) with customer interactions the owner shared with other reps
+-- kind: incremental by week_start, account_id; scope collaboration_keys
 create or replace table score_collaboration_weekly as
 with contacts as (
     select week_start, account_id, count(distinct contact) as contacts

@@ -17,9 +17,9 @@ import pytest
 from connectors import gmail
 from connectors.api import AuthError, SyncRequest, SyncResult
 from connectors.records import EmailCopy, Window
-from overlap.sandbox import google
-from overlap.sandbox.google import Fault, GoogleSandbox
-from overlap.sandbox.google_seed import mail_seed, message_head
+from sandbox import google
+from sandbox.google import Fault, GoogleSandbox
+from sandbox.google_seed import mail_seed, message_head
 
 REP = "rep@corp.example"
 OTHER = "other@corp.example"

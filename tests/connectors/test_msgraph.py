@@ -25,9 +25,9 @@ from connectors.files import extract
 from connectors.records import EmailCopy, MeetingCopy, Quarantined, Record, Window
 from connectors.retry import RetryPolicy
 from overlap.config import load_config
-from overlap.sandbox import microsoft
-from overlap.sandbox.generator import generate
-from overlap.sandbox.seed import MailboxSeed, SeedMessage, seed_from_config
+from sandbox import microsoft
+from sandbox.generator import generate
+from sandbox.seed import MailboxSeed, SeedMessage, seed_from_config
 
 WINDOW = Window(datetime(2026, 8, 1, tzinfo=UTC), datetime(2026, 11, 16, tzinfo=UTC))
 
@@ -140,11 +140,11 @@ def test_recurring_series_use_the_masters_uid_not_the_occurrences(
     else:
         pytest.skip("the generated organisation has no recurring meeting")
     ev = occurrences[0]
-    assert ev.ical_uid != ev.occ.ical_uid  # Graph's per-occurrence iCalUId differs
-    result = run(sandbox, mailbox, window=Window(ev.occ.occurred_at - timedelta(days=1),
-                                                 ev.occ.occurred_at + timedelta(days=1)))
+    assert ev.ical_uid != ev.occ.uid  # Graph's per-occurrence iCalUId differs
+    result = run(sandbox, mailbox, window=Window(ev.occ.start - timedelta(days=1),
+                                                 ev.occ.start + timedelta(days=1)))
     got = [r for r in result.records if isinstance(r, MeetingCopy) and r.copy_id == ev.id]
-    assert got and got[0].ical_uid == ev.occ.ical_uid
+    assert got and got[0].ical_uid == ev.occ.uid
     assert got[0].original_start == ev.occ.original_start
     # the masters were read through $batch, not one GET each
     assert sandbox.graph_requests(None, lambda r: r.path == "/v1.0/$batch")

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import requests
 
-from overlap.sandbox import microsoft
-from overlap.sandbox.seed import MailboxSeed, SeedCalendar, SeedMessage
+from sandbox import microsoft
+from sandbox.seed import MailboxSeed, SeedCalendar, SeedMessage
 
 MB = "rep@corp.example"
 HEAD = (b"Message-ID: <m1@acme.example>\nDate: Tue, 10 Nov 2026 10:00:00 +0000\n"

@@ -9,8 +9,11 @@ that span windows; after every incremental build each model table must equal a f
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import duckdb
@@ -18,6 +21,10 @@ import pytest
 
 from overlap import sqlrunner
 from overlap.config import Rules
+from overlap.incremental import CRM_INPUTS, kinds, models, scopes
+from overlap.incremental.context import Build
+from overlap.incremental.engine import apply
+from overlap.sqlfiles import LINE_COMMENT
 
 from .seed import Seed
 
@@ -143,6 +150,10 @@ def _check(con: duckdb.DuckDBPyConnection, params: dict[str, object]) -> sqlrunn
 
 @pytest.mark.parametrize("rnd_seed", [1, 2, 3])
 def test_incremental_builds_equal_a_full_rebuild(seed: Seed, rnd_seed: int) -> None:
+    _shuffled_loads(seed, rnd_seed)
+
+
+def _shuffled_loads(seed: Seed, rnd_seed: int) -> None:
     rnd = random.Random(rnd_seed)
     world = World(seed, rnd)
     params = _params(dormant_days=4)
@@ -183,6 +194,10 @@ def test_incremental_builds_equal_a_full_rebuild(seed: Seed, rnd_seed: int) -> N
 def test_a_new_week_scores_with_the_unchanged_weeks_before(seed: Seed) -> None:
     """The usual weekly run: only the newest week changes, and its scores' persistence counts
     the 4 weeks before it, which the build does not recompute."""
+    _new_week(seed)
+
+
+def _new_week(seed: Seed) -> None:
     world = World(seed, random.Random(5))
     params = _params(dormant_days=4)
     sqlrunner.build(seed.con, params)
@@ -209,6 +224,10 @@ def test_a_reloaded_copy_rethreads_another_mailboxs_provider_thread(seed: Seed) 
     """One mailbox's copy of an email is reloaded with its References root: the email's
     thread key changes, and so does the thread of an email the load did not touch, which
     shares a provider thread only with the email's copy in another, untouched mailbox."""
+    _rethread(seed)
+
+
+def _rethread(seed: Seed) -> None:
     world = World(seed, random.Random(11))
     params = _params(dormant_days=4)
     sqlrunner.build(seed.con, params)
@@ -227,6 +246,59 @@ def test_a_reloaded_copy_rethreads_another_mailboxs_provider_thread(seed: Seed) 
     world.load(x, 0, [copy(x, "m1@x", "t1@x", "gx")])
     assert _check(seed.con, params).mode == "incremental"
     assert seed.rows(thread_of_m9) != before
+
+
+def test_a_reload_without_the_owners_shared_email_ends_its_collaboration(seed: Seed) -> None:
+    """A window reloaded without the only email an owner shared with another rep: the
+    week's collaboration row of the account goes, though no new row names its key."""
+    _collaboration_ends(seed)
+
+
+def _collaboration_ends(seed: Seed) -> None:
+    world = World(seed, random.Random(13))
+    params = _params(dormant_days=4)
+    sqlrunner.build(seed.con, params)
+    owner, domain = ACCOUNTS["a0"]
+    rep = next(r for r in REPS if r != owner)
+    shared = {"mailbox": rep, "frm": rep, "to": [f"p0@{domain}"], "cc": [owner],
+              "at": START + timedelta(days=2), "message_id": "shared@x", "thread_root": None,
+              "provider_thread_id": None, "source": "gmail"}
+    world.load(rep, 0, [shared])
+    _check(seed.con, params)
+    collaboration = "select count(*) as n from score_collaboration_weekly"
+    assert seed.rows(collaboration) == [{"n": 1}]
+    world.load(rep, 0, [])
+    assert _check(seed.con, params).mode == "incremental"
+    assert seed.rows(collaboration) == [{"n": 0}]
+
+
+def test_a_scope_can_be_computed_on_its_own(seed: Seed) -> None:
+    """The scopes are functions of the warehouse: after a reload that drops one of two
+    emails, C holds both old copies and the one new copy, and A both interactions, neither
+    fresh; a new email in another week is a fresh interaction."""
+    world = World(seed, random.Random(17))
+    params = _params(dormant_days=4)
+    sqlrunner.build(seed.con, params)
+    rep = REPS[0]
+
+    def copy(msg: str, week: int) -> dict[str, Any]:
+        return {"mailbox": rep, "frm": rep, "to": ["p0@acct0.com"], "cc": [],
+                "at": START + timedelta(weeks=week, days=1), "message_id": msg,
+                "thread_root": None, "provider_thread_id": None, "source": "gmail"}
+
+    world.load(rep, 0, [copy("m1@x", 0), copy("m2@x", 0)])
+    _check(seed.con, params)
+    world.load(rep, 0, [copy("m1@x", 0)])
+    world.load(rep, 1, [copy("m3@x", 1)])
+    b = Build(seed.con, params, kinds.models(sqlrunner.sql_files("model")), {}, {})
+    scopes.copies(b)
+    assert (b.sizes["copies_old"], b.sizes["copies_new"]) == (2, 2)
+    assert not b.scopes["copies"].fresh
+    apply(b, b.models["stg_copies"])
+    scopes.interactions(b)
+    assert b.count("_inc_a") == 3
+    assert b.count("_inc_fresh") == 1  # m3
+    assert not b.scopes["interactions"].fresh
 
 
 def test_crm_or_rule_change_rebuilds_in_full(seed: Seed) -> None:
@@ -267,3 +339,86 @@ def test_incremental_audits_still_catch_a_bad_row(seed: Seed,
     with pytest.raises(AuditFailed):
         sqlrunner.build(seed.con, params, incremental=True)
     assert _tables(seed.con) == before  # rolled back
+
+
+# Each part of a scope is one reason a key's rows may change; without it the scope misses
+# rows and some scenario above must tell (a wrong table, or a full rebuild where an
+# incremental one was expected). (registry in overlap.incremental.scopes, part)
+MUTATIONS = [
+    ("COPY_SEARCHES", "same_keys"),
+    ("COPY_SEARCHES", "removed"),
+    ("THREAD_PARTS", "provider_threads"),
+    ("EVENT_PARTS", "thread_members"),
+    ("EVENT_PARTS", "dormancy"),
+    ("PAIR_PARTS", "old_events"),
+    ("COLLABORATION_PARTS", "old_collaboration"),
+]
+SCENARIOS: list[Callable[[Seed], None]] = [
+    _collaboration_ends, _rethread, _new_week, *(partial(_shuffled_loads, rnd_seed=n) for n in (1, 2, 3))]
+
+
+@pytest.mark.parametrize(("registry", "part"), MUTATIONS)
+def test_the_proof_fails_without_any_part_of_a_scope(monkeypatch: pytest.MonkeyPatch,
+                                                     registry: str, part: str) -> None:
+    monkeypatch.delitem(getattr(scopes, registry), part)
+    for scenario in SCENARIOS:
+        try:
+            scenario(Seed())
+        except AssertionError:
+            return  # caught
+    pytest.fail(f"no scenario notices the scope without {registry}[{part!r}]")
+
+
+def _tables_read(f: sqlrunner.SqlFile) -> set[str]:
+    """The tables (not CTEs) a model file reads."""
+    code = LINE_COMMENT.sub("", f.text)
+    ctes = set(re.findall(r"(\w+)\s*(?:\([\w\s,]*\))?\s+as\s*\(", code))
+    return set(re.findall(r"(?:from|join)\s+(?:main\.)?(\w+)", code)) - ctes
+
+
+def test_every_model_declares_how_it_is_maintained() -> None:
+    """Every model file has a known kind; a ``full`` model reads only the CRM snapshot and
+    other full models (so an incremental build may leave it alone); every other model names a
+    scope the build computes before the model is reached, and has its scoped inputs."""
+    declared = kinds.models(sqlrunner.sql_files("model"))
+    assert {m.kind.strategy for m in declared} == {"full", "incremental", "set", "delta"}
+    full = {m.table for m in declared if m.kind.strategy == "full"}
+    assert full == {"stg_rep_addresses", "match_accounts", "match_rep_exclusions"}
+    done: set[str] = set()
+    ready = {name for name, sd in scopes.SCOPES.items() if not sd.needs}
+    for m in declared:
+        if m.kind.strategy == "full":
+            assert _tables_read(m.file) <= set(CRM_INPUTS) | full, m.table
+        else:
+            assert m.kind.scope in ready, f"{m.table}: scope {m.kind.scope} not ready"
+            assert m.table in models.INPUTS
+            assert m.kind.strategy != "delta" or m.table in models.DELTAS
+        done.add(m.table)
+        ready |= {name for name, sd in scopes.SCOPES.items() if set(sd.needs) <= done}
+    assert ready == set(scopes.SCOPES)
+
+
+@pytest.mark.parametrize(("line", "kind"), [
+    ("full", kinds.Kind("full")),
+    ("incremental by interaction_id; scope events",
+     kinds.Kind("incremental", ("interaction_id",), "events")),
+    ("incremental by account_id, rep_email since week_start; scope score_pairs",
+     kinds.Kind("incremental", ("account_id", "rep_email"), "score_pairs", "week_start")),
+    ("incremental by interaction_id; scope threads; over thread_groups",
+     kinds.Kind("incremental", ("interaction_id",), "threads", over="thread_groups")),
+    ("set by domain; scope gone_domains", kinds.Kind("set", ("domain",), "gone_domains")),
+    ("delta; scope threads", kinds.Kind("delta", (), "threads")),
+])
+def test_kind_lines(line: str, kind: kinds.Kind) -> None:
+    f = sqlrunner.SqlFile("model", "x.sql", f"-- grain: x\n-- kind: {line}\ncreate or replace"
+                          " table x as select 1")
+    assert kinds.kind_of(f) == kind
+
+
+@pytest.mark.parametrize("text", ["-- grain: x\ncreate or replace table x as select 1",
+                                  "-- kind: sometimes\ncreate or replace table x as select 1",
+                                  "-- kind: full\n-- kind: full\ncreate or replace table x as"
+                                  " select 1"])
+def test_a_model_without_one_known_kind_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="kind"):
+        kinds.kind_of(sqlrunner.SqlFile("model", "x.sql", text))

@@ -47,10 +47,10 @@ def test_enabled_groups() -> None:
 
 
 def test_command_line(tmp_path: Path) -> None:
-    out = subprocess.run([sys.executable, "-m", "overlap.sources", "pools"], check=True,
+    out = subprocess.run([sys.executable, "-m", "overlap.sources_cli", "pools"], check=True,
                          capture_output=True, text=True).stdout
     assert set(json.loads(out)) == {"overlap_warehouse", *(g.pool for g in
                                                            sources.GROUPS.values())}
-    bad = subprocess.run([sys.executable, "-m", "overlap.sources", "groups",
+    bad = subprocess.run([sys.executable, "-m", "overlap.sources_cli", "groups",
                           str(tmp_path / "absent.toml")], capture_output=True, text=True)
     assert bad.returncode == 2 and "config file not found" in bad.stderr

@@ -1,0 +1,133 @@
+"""What every step of an incremental build works with: ``Build`` (the connection, the model
+files, timing, and the few statement shapes every step uses) and ``Scope`` (a computed scope).
+
+Temporary tables and views of a build are named ``_inc_*`` (``cleanup`` drops them):
+``_inc_d_<table>`` the rows a step appended to ``<table>``, ``_inc_s_<table>`` a scope's rows
+of ``<table>``, ``_inc_old_*`` rows as they were before the build changed them.
+"""
+
+# Every identifier in the SQL below is a fixed name or a table of the shipped model files;
+# values are bound. Hence no S608 (string-built SQL) findings here.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+from overlap.incremental.kinds import Model
+from overlap.sqlfiles import TRACE, bound, scoped
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A computed scope: ``table`` holds its keys (the key columns of the models declaring
+    it). ``fresh``: no model row of any of its keys exists yet — nothing to delete or read
+    back. ``since``: the first changed value of a model's ``since`` column. ``empty``: no
+    key at all — the models declaring the scope are left alone."""
+
+    name: str
+    table: str
+    fresh: bool = False
+    since: Any = None  # a week (date) or None
+    empty: bool = False
+
+
+class Build:
+    """One incremental build in progress (inside the caller's transaction)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, params: Mapping[str, object],
+                 models: list[Model], steps: dict[str, float], scope: dict[str, int]) -> None:
+        self.con = con
+        self.params = params
+        self.models = {m.table: m for m in models}
+        self.steps = steps
+        self.sizes = scope  # the sizes of the scopes, reported in BuildStats.scope
+        self.scopes: dict[str, Scope] = {}
+        self._clock = time.perf_counter()
+
+    def x(self, sql: str, args: object = None, label: str = "") -> list[Any]:
+        """Run one statement; its rows (traced with OVERLAP_TRACE_INCREMENTAL=1)."""
+        t0 = time.perf_counter()
+        rows = self.con.execute(sql, args).fetchall()
+        if TRACE:
+            print(f"{time.perf_counter() - t0:6.3f} {label or sql[:90]}")
+        return rows
+
+    def value(self, sql: str, args: object = None) -> Any:
+        """The one value a query returns."""
+        return self.con.execute(sql, args).fetchall()[0][0]
+
+    def lap(self, name: str) -> None:
+        """Add the time since the last lap to step ``name``."""
+        now = time.perf_counter()
+        self.steps[name] = self.steps.get(name, 0.0) + now - self._clock
+        self._clock = now
+
+    def count(self, table: str) -> int:
+        return int(self.value(f"select count(*) from {table}"))
+
+    def count_from(self, table: str, week: object) -> int:
+        """Rows of ``table`` from ``week`` on (a constant bound: older row groups skipped)."""
+        return int(self.value(f"select count(*) from {table} where week_start >= ?", [week]))
+
+    def same(self, a: str, b: str) -> bool:
+        """Key sets ``a`` and ``b`` (distinct keys), one a subset of the other by construction,
+        are equal: their sizes tell, no join needed."""
+        return self.count(a) == self.count(b)
+
+    def run(self, table: str, inputs: Mapping[str, str], into: str = "") -> str:
+        """Run ``table``'s model file over ``inputs`` into temp table ``into`` (default
+        ``_inc_d_<table>``); returns its name."""
+        f = self.models[table].file
+        into = into or f"_inc_d_{table}"
+        self.x(scoped(f, f"create or replace temp table {into} as ", inputs),
+               bound(f, self.params), label=f"RUN {table}")
+        return into
+
+    def append(self, table: str, inputs: Mapping[str, str]) -> str:
+        """Run the file straight into its model table — written once, as a full build's
+        ``create table as`` writes it, not into a scratch table and then copied — and return
+        ``_inc_d_<table>``: a view of the rows it appended, which the later scopes read. DuckDB
+        numbers the rows a transaction appends past every row id the table had (its deletes
+        leave the numbers of the other rows alone), so they are the rows above the largest
+        row id before the insert, a filter its scan applies per row group; the view's size is
+        checked against the insert's."""
+        f = self.models[table].file
+        (top,), = self.x(f"select coalesce(max(rowid), -1) from {table}")
+        (appended,), = self.x(scoped(f, f"insert into {table} by name ", inputs),
+                              bound(f, self.params), label=f"APPEND {table}")
+        view = f"_inc_d_{table}"
+        self.x(f"create or replace temp view {view} as select * from {table}"
+               f" where rowid > {top}")
+        if self.count(view) != appended:
+            raise RuntimeError(f"incremental build: {table} has {self.count(view)} rows past"
+                               f" row id {top}, the insert appended {appended}")
+        return view
+
+    def rows_of(self, into: str, table: str, keys: str, known: str, known_keys: str, *,
+                exact: bool, within: bool = False) -> None:
+        """``into`` := the rows of model table ``table`` of the interactions in ``keys``.
+        ``known`` holds all of ``table``'s rows of the interactions in ``known_keys`` (rows
+        this build just computed or fetched and will not change; it may hold rows of other
+        interactions too), so ``table`` itself — all of history — is read only for the
+        interactions of ``keys`` outside ``known_keys``, and not at all when ``within``
+        (``keys`` is a subset of ``known_keys`` by construction). ``exact``: ``known`` holds
+        exactly the rows wanted — the caller knows it from the sizes of nested key sets
+        (``same``) — and ``into`` is a view of it: no copy, and no filter to run again at
+        every use."""
+        if exact:
+            self.x(f"create or replace temp view {into} as select * from {known}")
+            return
+        part = f"select * from {known} semi join {keys} using (interaction_id)"
+        if keys != known_keys:
+            part += f" semi join {known_keys} using (interaction_id)"
+        self.x(f"create or replace temp table {into} as {part}")
+        if not within:
+            self.x(f"insert into {into} select * from {table} semi join (select"
+                   f" interaction_id from {keys} except select interaction_id"
+                   f" from {known_keys}) using (interaction_id)")

@@ -1,0 +1,356 @@
+"""The named scopes of an incremental build: which keys' rows a load can have changed.
+
+Each scope is a small function that writes its keys to a temp table and registers a
+``Scope`` under its name (``Build.scopes``); the model files name the scope they are
+maintained by (``-- kind: … scope <name>``). ``SCOPES`` lists them in the order the build
+computes them, each with the models whose *new* rows it reads: the engine computes a scope as
+soon as those are up to date, before any later model changes — so a scope may also read the
+old rows of the later models (its ``_inc_old_*`` tables). A scope built as a union of parts
+names its parts (``THREAD_PARTS``, ``EVENT_PARTS``, …): each part is one reason a key is in
+the scope, and the test of the incremental build fails when any one is removed.
+
+The scopes (docs/architecture.md §4): copies C → interactions A → threads R (and the wider
+thread_groups R2) → events E → score_pairs; gone_addresses and gone_domains for the set
+models; collaboration_keys.
+"""
+
+# Every identifier in the SQL below is a fixed name or a table of the shipped model files;
+# values are bound. Hence no S608 (string-built SQL) findings here.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from overlap.incremental.context import Build, Scope
+
+EXTRACT_COLS = "run_id, source, mailbox, window_start, window_end, finished_at"
+BUILT = "model_build_extracts"  # the run_log extract rows the last build had seen
+_COPY_KEY = "s.source, s.mailbox, s.kind, s.copy_id, s.interaction_id, s.provider_thread_id"
+
+Part = Callable[[Build], tuple[str, dict[str, object] | None]]
+
+
+class Unexplained(Exception):  # noqa: N818 (a condition, not an error of the code)
+    """raw_copies changed in a way the loader did not record: rebuild in full."""
+
+
+@dataclass(frozen=True)
+class ScopeDef:
+    """A scope function and the models whose new rows it reads."""
+
+    compute: Callable[[Build], None]
+    needs: tuple[str, ...] = ()
+
+
+def _union(b: Build, parts: dict[str, Part], op: str = " union ") -> tuple[str, dict | None]:
+    sqls, args = [], {}
+    for part in parts.values():
+        sql, part_args = part(b)
+        sqls.append(sql)
+        args.update(part_args or {})
+    return op.join(sqls), args or None
+
+
+# --- copies C: the copies the new extracts changed -----------------------------------------
+
+def _same_keys(b: Build) -> str:
+    """Older versions of the new copies, under the same key outside the window (upserts)."""
+    return ("semi join _inc_new_keys as k on k.source = s.source and k.mailbox = s.mailbox"
+            " and k.kind = s.kind and k.copy_id = s.copy_id")
+
+
+def _removed(b: Build) -> str:
+    """Copies of the extracts' mailboxes no longer in raw_copies (an API delta's removals)."""
+    return ("semi join (select distinct source, mailbox from _inc_extracts) as m"
+            "  on m.source = s.source and m.mailbox = s.mailbox"
+            " anti join raw_copies as r on r.source = s.source"
+            "  and r.mailbox = s.mailbox and r.kind = s.kind"
+            "  and r.copy_id = s.copy_id")
+
+
+# looked for, in this order, only while the row count says some old copies are unaccounted for
+COPY_SEARCHES: dict[str, Callable[[Build], str]] = {"same_keys": _same_keys, "removed": _removed}
+
+
+def copies(b: Build) -> None:
+    """C: the raw copies the new extracts wrote, and the copies the previous build knew that
+    the loads replaced or removed (``_inc_old_copies``: what stg_copies and stg_participants
+    delete). Raises Unexplained when the row count cannot be accounted for."""
+    b.x(f"create or replace temp table _inc_extracts as select distinct source, mailbox,"
+        f" window_start, window_end from (select {EXTRACT_COLS} from run_log"
+        f" where scope = 'extract' and status = 'succeeded'"
+        f" except select {EXTRACT_COLS} from {BUILT})")
+    # Every row a load writes carries its extract's window (warehouse._load_extracts). (A row
+    # written without it would make the row count below disagree: a full rebuild, never a
+    # wrong model.) A view, not a copy: DuckDB pushes the join's window bounds into the scan
+    # as dynamic filters and skips the row groups of older loads (4 of 48 read at M week 12).
+    b.x("create or replace temp view _inc_raw as select c.* from raw_copies as c"
+        " semi join _inc_extracts as e on e.source = c.source and e.mailbox = c.mailbox"
+        "  and c.window_start = e.window_start and c.window_end = e.window_end")
+    b.x("create or replace temp view _inc_new_keys as"
+        " select source, mailbox, kind, copy_id from _inc_raw")
+    # The copies the previous build knew that the loads replaced or removed: those in the new
+    # extracts' windows (a load replaces its window). A load also replaces a copy under the
+    # same key outside its window (an upsert), and an API delta's @removed deletes copies
+    # anywhere in the mailbox; either makes raw_copies smaller than predicted from the
+    # window's copies alone, so the row count tells whether to look for them — each a scan
+    # of all of stg_copies — and, if still not explained, the build falls back.
+    wlo, whi = b.x("select min(window_start), max(window_end) from _inc_extracts")[0]
+    b.x("create or replace temp table _inc_old_copies as"
+        f" select distinct {_COPY_KEY} from stg_copies as s join _inc_extracts as e"
+        "  on e.source = s.source and e.mailbox = s.mailbox"
+        " and s.occurred_at >= e.window_start and s.occurred_at < e.window_end"
+        " where s.occurred_at >= ? and s.occurred_at < ?", [wlo, whi])
+
+    def predicted() -> int:
+        return b.count("stg_copies") - b.count("_inc_old_copies") + b.count("_inc_new_keys")
+
+    for search in COPY_SEARCHES.values():
+        if predicted() == b.count("raw_copies"):
+            break
+        b.x(f"insert into _inc_old_copies select {_COPY_KEY} from stg_copies as s {search(b)}"
+            "  anti join _inc_old_copies as o on o.source = s.source and o.mailbox = s.mailbox"
+            "   and o.kind = s.kind and o.copy_id = s.copy_id")
+    if predicted() != b.count("raw_copies"):
+        raise Unexplained
+    old = b.count("_inc_old_copies")
+    b.sizes["copies_old"] = old
+    b.sizes["copies_new"] = b.count("_inc_new_keys")
+    if old:  # the addresses the old copies named (gone_addresses), before stg_participants changes
+        b.x("create or replace temp table _inc_old_addresses as select distinct p.address"
+            " from stg_participants as p semi join _inc_old_copies as k"
+            " on k.source = p.source and k.mailbox = p.mailbox and k.kind = p.kind"
+            " and k.copy_id = p.copy_id")
+    b.scopes["copies"] = Scope("copies", "_inc_old_copies", fresh=not old)
+
+
+# --- interactions A ------------------------------------------------------------------------
+
+def interactions(b: Build) -> None:
+    """A: the interactions of C, old and new (identity, participants: rules 1-4); of them,
+    A_new — all of whose copies are new — and the fresh ones, which the warehouse never had."""
+    b.x("create or replace temp table _inc_a as select distinct interaction_id from ("
+        " select interaction_id from _inc_old_copies union all select interaction_id"
+        " from _inc_d_stg_copies)")
+    # A's interactions the warehouse had before, with how many of their copies this load left
+    # alone (match_interactions counts each interaction's copies; not yet changed here)
+    b.x("create or replace temp table _inc_prev as select i.interaction_id,"
+        " i.copies - coalesce(o.n, 0) as untouched from match_interactions as i"
+        " semi join _inc_a using (interaction_id) left join (select interaction_id,"
+        " count(*) as n from _inc_old_copies group by all) as o using (interaction_id)")
+    # A_new: A's interactions whose copies are all new (usually all of them: every mailbox
+    # that holds an interaction was reloaded): their stg rows are exactly the ones just
+    # computed. Fresh: those the warehouse never had — no model table has a row of them,
+    # so there is nothing of them to delete or to read back.
+    b.x("create or replace temp table _inc_a_new as select interaction_id from _inc_a"
+        " except select interaction_id from _inc_prev where untouched > 0")
+    b.x("create or replace temp table _inc_fresh as select interaction_id from _inc_a"
+        " except select interaction_id from _inc_prev")
+    b.scopes["interactions"] = Scope("interactions", "_inc_a",
+                                     fresh=b.same("_inc_fresh", "_inc_a"))
+
+
+# --- threads R (and thread_groups R2) ------------------------------------------------------
+
+_GROUP_OF = ("select distinct source, provider_thread_id from {} where kind = 'email'"
+             " and provider_thread_id is not null")
+
+
+def _r_interactions(b: Build) -> tuple[str, None]:
+    return "select interaction_id from _inc_a", None
+
+
+def _r_provider_threads(b: Build) -> tuple[str, None]:
+    """Rule 6: a thread id is the smallest key of a provider-thread group."""
+    return ("select s.interaction_id from stg_copies as s semi join _inc_groups as g"
+            " on g.source = s.source and g.provider_thread_id = s.provider_thread_id"
+            " where s.kind = 'email'"), None
+
+
+THREAD_PARTS: dict[str, Part] = {"interactions": _r_interactions,
+                                 "provider_threads": _r_provider_threads}
+
+
+def threads(b: Build) -> None:
+    """R: A plus the interactions sharing a provider thread with A; R2 (``thread_groups``):
+    R plus the members of R's provider-thread groups, what match_interactions reads to give R
+    its thread keys. Also R's old rows (``_inc_old_*``), read before any match_* table
+    changes: what match_domain_findings' delta, events and the collaboration keys take off."""
+    # A's copies now: when no copy of A was left alone (A_new is A), exactly the ones just
+    # appended — no scan of all of stg_copies
+    a_copies = ("_inc_d_stg_copies" if b.same("_inc_a_new", "_inc_a") else
+                "(select s.source, s.kind, s.provider_thread_id from stg_copies as s"
+                " semi join _inc_a using (interaction_id))")
+    b.x("create or replace temp table _inc_groups as " + _GROUP_OF.format(a_copies)
+        + " union " + _GROUP_OF.format("_inc_old_copies"))
+    sql, args = _union(b, THREAD_PARTS)
+    b.x(f"create or replace temp table _inc_r as {sql}", args)
+    if b.same("_inc_a", "_inc_r"):
+        # no interaction outside A shares a provider thread with A: R's groups are A's, and
+        # their members are all in R
+        b.x("create or replace temp view _inc_r2 as select interaction_id from _inc_r")
+    else:
+        b.x("create or replace temp table _inc_r2 as select interaction_id from _inc_r union"
+            " select s.interaction_id from stg_copies as s semi join ("
+            + _GROUP_OF.format("(select s.source, s.kind, s.provider_thread_id from"
+                               " stg_copies as s semi join _inc_r using (interaction_id))")
+            + ") as g on g.source = s.source and g.provider_thread_id = s.provider_thread_id"
+            " where s.kind = 'email'")
+    # fresh ⊆ A_new ⊆ A ⊆ R ⊆ R2 by construction, so sizes tell which are equal
+    fresh_r = b.same("_inc_fresh", "_inc_r")
+    b.scopes["threads"] = Scope("threads", "_inc_r", fresh=fresh_r)
+    b.scopes["thread_groups"] = Scope("thread_groups", "_inc_r2", fresh=fresh_r)
+    _old_rows_of_threads(b, fresh_r)
+    b.sizes["interactions"] = b.count("_inc_a")
+    b.sizes["interactions_threads"] = b.count("_inc_r")
+    b.sizes["interactions_fresh"] = b.count("_inc_fresh")
+
+
+def _old_rows_of_threads(b: Build, fresh_r: bool) -> None:
+    none_r = " limit 0" if fresh_r else ""  # no old row of R anywhere: skip the scan
+
+    def old(into: str, select: str, table: str, where: str = "true") -> None:
+        b.x(f"create or replace temp table {into} as select {select} from {table}"
+            f" semi join _inc_old_keys using (interaction_id) where {where}{none_r}")
+
+    b.x("create or replace temp table _inc_old_keys as select interaction_id from _inc_r"
+        " except select interaction_id from _inc_fresh")
+    old("_inc_old_mi", "*", "match_interactions")
+    old("_inc_old_mp", "*", "match_participants")
+    old("_inc_old_touches", "account_id, owner_email, occurred_at",
+        "match_interaction_accounts", "owner_present")
+    old("_inc_old_collab", "week_start, account_id", "overlap_collaboration")
+
+
+# --- gone_addresses, gone_domains: keys of the set models no copy names any more -----------
+
+def gone_addresses(b: Build) -> None:
+    """The addresses of the old copies no participant names now (and their domains)."""
+    fresh = b.scopes["copies"].fresh
+    if not fresh:
+        b.x("create or replace temp table _inc_gone_addresses as select o.address"
+            " from _inc_old_addresses as o anti join stg_participants as p"
+            " on p.address = o.address")
+        b.x("create or replace temp table _inc_gone_domains as select distinct a.domain"
+            " from stg_addresses as a semi join _inc_gone_addresses as g"
+            " on g.address = a.address")
+    b.scopes["gone_addresses"] = Scope("gone_addresses", "_inc_gone_addresses", fresh=fresh)
+
+
+def gone_domains(b: Build) -> None:
+    """The domains of the gone addresses that no address and no account names now."""
+    fresh = b.scopes["copies"].fresh
+    if not fresh:
+        b.x("create or replace temp view _inc_no_domains as select g.domain"
+            " from _inc_gone_domains as g"
+            "  anti join stg_addresses as a on a.domain = g.domain"
+            "  anti join crm_account_domains as c on c.domain = g.domain")
+    b.scopes["gone_domains"] = Scope("gone_domains", "_inc_no_domains", fresh=fresh)
+
+
+# --- events E ------------------------------------------------------------------------------
+
+def _e_threads(b: Build) -> tuple[str, None]:
+    return "select interaction_id from _inc_r", None
+
+
+def _e_thread_members(b: Build) -> tuple[str, None]:
+    """A new message in an old thread can make an old event ``looped_in``."""
+    return "select interaction_id from _inc_t", None
+
+
+def _e_dormancy(b: Build) -> tuple[str, dict[str, object]]:
+    """Every customer interaction up to ``dormant_days`` after an owner touch of R (rule 7)."""
+    lowest = b.value("select min(since) from _inc_touch_spans")
+    return ("select m.interaction_id from match_interaction_accounts as m"
+            " join _inc_touch_spans as t"
+            "   on t.account_id = m.account_id and t.owner_email = m.owner_email"
+            "  and m.occurred_at > t.since"
+            # one day more than dormant_days: a superset whatever the calendar arithmetic
+            "  and m.occurred_at <= t.until + to_days($dormant_days::integer + 1)"
+            " where m.occurred_at > $lowest",
+            {"dormant_days": b.params["dormant_days"], "lowest": lowest})
+
+
+EVENT_PARTS: dict[str, Part] = {"threads": _e_threads, "thread_members": _e_thread_members,
+                                "dormancy": _e_dormancy}
+
+
+def events(b: Build) -> None:
+    """E: R, every interaction of an email thread of R (T, old or new thread id), and the
+    customer interactions R's owner touches can change the dormancy of. Reads R's new
+    match_interactions rows (``_inc_s_match_interactions``, the input of
+    match_interaction_accounts)."""
+    # Per (account, owner), one span from the first to the last changed owner touch: a join
+    # per touch would pair every touch with every interaction of the account (quadratic in
+    # an account's weekly volume); the span is a superset of the touches' windows.
+    b.x("create or replace temp table _inc_touch_spans as select account_id, owner_email,"
+        " min(occurred_at) as since, max(occurred_at) as until from ("
+        " select * from _inc_old_touches union all select account_id, owner_email,"
+        " occurred_at from _inc_d_match_interaction_accounts where owner_present)"
+        " group by all")
+    # T: every interaction, as it is now, of an email thread of R (old or new thread id);
+    # the columns 300_overlap_event_facts.sql reads of its thread members
+    b.x("create or replace temp table _inc_t as select i.interaction_id, i.thread_id, i.kind"
+        " from match_interactions as i"
+        " semi join (select thread_id from _inc_old_mi where thread_id is not null union"
+        "            select thread_id from _inc_s_match_interactions) as t"
+        "   on t.thread_id = i.thread_id")
+    sql, args = _union(b, EVENT_PARTS)
+    b.x(f"create or replace temp table _inc_e as {sql}", args)
+    fresh_e = b.same("_inc_fresh", "_inc_e")
+    b.x("create or replace temp table _inc_old_events as select week_start, account_id,"
+        " rep_email from overlap_event_facts semi join _inc_e using (interaction_id)"
+        + (" limit 0" if fresh_e else ""))
+    b.scopes["events"] = Scope("events", "_inc_e", fresh=fresh_e)
+    b.sizes["event_interactions"] = b.count("_inc_e")
+
+
+# --- score_pairs, collaboration_keys -------------------------------------------------------
+
+PAIR_PARTS: dict[str, Part] = {
+    "old_events": lambda b: ("select * from _inc_old_events", None),
+    "new_events": lambda b: ("select week_start, account_id, rep_email"
+                             " from _inc_d_overlap_event_facts", None)}
+
+
+def score_pairs(b: Build) -> None:
+    """The (account, rep) pairs of E's old and new events, each from its earliest week on
+    (persistence looks back 4 weeks: score_weekly's inputs)."""
+    sql, args = _union(b, PAIR_PARTS, " union all ")
+    b.x("create or replace temp table _inc_pairs as select account_id, rep_email,"
+        f" min(week_start) as week_start from ({sql}) group by all", args)
+    first = b.value("select min(week_start) from _inc_pairs")
+    b.sizes["score_pairs"] = b.count("_inc_pairs")
+    b.scopes["score_pairs"] = Scope("score_pairs", "_inc_pairs", since=first,
+                                    empty=first is None)
+
+
+COLLABORATION_PARTS: dict[str, Part] = {
+    "old_collaboration": lambda b: ("select * from _inc_old_collab", None),
+    "new_collaboration": lambda b: ("select week_start, account_id"
+                                    " from _inc_d_overlap_collaboration", None)}
+
+
+def collaboration_keys(b: Build) -> None:
+    """The (week, account) keys of R's old and new collaboration rows."""
+    sql, args = _union(b, COLLABORATION_PARTS, " union all ")
+    b.x("create or replace temp table _inc_ckeys as select distinct week_start, account_id"
+        f" from ({sql})", args)
+    lowest = b.value("select min(week_start) from _inc_ckeys")
+    b.scopes["collaboration_keys"] = Scope("collaboration_keys", "_inc_ckeys", since=lowest,
+                                           empty=lowest is None)
+
+
+SCOPES: dict[str, ScopeDef] = {
+    "copies": ScopeDef(copies),
+    "interactions": ScopeDef(interactions, needs=("stg_copies",)),
+    "threads": ScopeDef(threads, needs=("stg_copies",)),
+    "gone_addresses": ScopeDef(gone_addresses, needs=("stg_participants",)),
+    "gone_domains": ScopeDef(gone_domains, needs=("stg_addresses",)),
+    "events": ScopeDef(events, needs=("match_interaction_accounts",)),
+    "score_pairs": ScopeDef(score_pairs, needs=("overlap_event_facts",)),
+    "collaboration_keys": ScopeDef(collaboration_keys, needs=("overlap_collaboration",)),
+}
