@@ -22,9 +22,9 @@ from connectors.api import SyncRequest
 from connectors.files.ics import parse_calendar
 from connectors.records import MeetingCopy, Record, Window
 from connectors.retry import RetryPolicy
-from overlap.sandbox import google, microsoft
-from overlap.sandbox.google_seed import calendar_seed, event_ics
-from overlap.sandbox.seed import MailboxSeed
+from sandbox import google, microsoft
+from sandbox.google_seed import calendar_seed, event_ics
+from sandbox.seed import MailboxSeed
 
 GOOGLE_REP = "gina@corp.example"
 OUTLOOK_REP = "otto@corp.example"

@@ -28,8 +28,8 @@ import pytest
 from connectors import gmail, google_calendar
 from connectors.api import SyncRequest
 from connectors.records import EmailCopy, MeetingCopy, Window
-from overlap.sandbox import google
-from overlap.sandbox.seed import MailboxSeed
+from sandbox import google
+from sandbox.seed import MailboxSeed
 
 REP = "rep@corp.example"
 WINDOW = Window(datetime(2018, 4, 1, tzinfo=UTC), datetime(2018, 4, 15, tzinfo=UTC))

@@ -32,7 +32,7 @@ from connectors.api import SyncRequest, SyncResult
 from connectors.ical_uid import canonical_uid
 from connectors.records import EmailCopy, MeetingCopy, Window
 from connectors.retry import RetryPolicy
-from overlap.sandbox import microsoft
+from sandbox import microsoft
 
 REP = "rep@corp.example"
 WINDOW = Window(datetime(2026, 11, 2, tzinfo=UTC), datetime(2026, 11, 16, tzinfo=UTC))
