@@ -71,25 +71,12 @@ class Fidelity:
     def default(cls) -> Fidelity:
         """What the sandboxes serve unless told otherwise."""
         return cls.real().with_ideal([
-            # flipped to real when d-connectors lands: occurrences need their series master
-            "trimmed_occurrences",
-            # flipped to real when d-connectors lands: the connector must decode the GOID
-            "exchange_uids",
-            # flipped to real when d-connectors lands: the connector still sends $top on delta
-            "top_caps_delta_round",
-            # flipped to real when d-connectors lands: batches of > 4 parts for one mailbox
-            "throttled_batch_parts",
-            # flipped to real when d-connectors lands: CHAT is not among the skipped labels
-            "gmail_chats",
-            # flipped to real when d-connectors lands: the recurring event (events.get) must
-            # complete a trimmed cancelled exception, or the cancellation is lost
-            "trimmed_cancelled_exceptions",
-            # flipped to real when d-connectors lands: the Sent Items fallback must take
-            # References/bulk headers from the Inbox copies (test_msgraph equivalence)
+            # real once the model's thread rule prefers a References root from any copy: a
+            # Sent Items copy has none, and sql/model/220 takes the smallest thread key over
+            # the copies and the conversation, so thread_id labels differ from the file path
+            # (docs/microsoft.md, "Sent Items have no internetMessageHeaders"; events and
+            # weekly rows are equal)
             "sent_items_without_headers",
-            # flipped to real with test_gmail's exact request counts: the planted DRAFT is
-            # listed and fetched (+1 messages.get per mailbox), then skipped by its label
-            "gmail_drafts_spam_trash",
             # flipped to real when the thread rule is settled (connector or model): the model
             # merges interactions sharing a provider thread id (sql/model/220), and Gmail's
             # threads join messages whose References roots differ, so thread_id (and with it
