@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -155,6 +156,43 @@ def load_config(path: str | Path) -> Config:
     """Read and validate ``overlap.toml``; raises InputError naming the file and key."""
     cfg_path = Path(path).resolve()
     file = str(path)
+    doc = _read_toml(cfg_path, file)
+    _check_keys(doc, "", file)
+    for section in ("company", "crm", "warehouse", "report", "rules"):
+        if isinstance(doc.get(section), dict):
+            _check_keys(doc[section], section, file)
+    base = cfg_path.parent
+
+    def rel(p: str) -> Path:
+        return (base / p).resolve()
+
+    company = _table(doc, "company", file)
+    internal, tz = _company(company, file)
+    crm = _table(doc, "crm", file)
+    contacts = _get(crm, "contacts", str, file, "crm", None) or None
+    warehouse = _table(doc, "warehouse", file, required=False)
+    wh_path = rel(_get(warehouse, "path", str, file, "warehouse", "data/overlap.duckdb"))
+    report = _table(doc, "report", file, required=False)
+    return Config(
+        path=cfg_path,
+        title=_get(company, "name", str, file, "company", "Overlap"),
+        internal_domains=internal,
+        timezone=tz,
+        accounts_csv=rel(_get(crm, "accounts", str, file, "crm")),
+        reps_csv=rel(_get(crm, "reps", str, file, "crm")),
+        contacts_csv=rel(contacts) if contacts else None,
+        warehouse=wh_path,
+        out_dir=rel(_get(report, "out_dir", str, file, "report", "out")),
+        staging_dir=rel(_get(warehouse, "staging", str, file, "warehouse",
+                             str(wh_path.parent / "staging"))),
+        snapshot=rel(_get(warehouse, "snapshot", str, file, "warehouse",
+                          str(wh_path.with_name(wh_path.stem + "-snapshot.duckdb")))),
+        sources=_sources(doc, file, rel),
+        rules=_rules(_table(doc, "rules", file, required=False), file),
+    )
+
+
+def _read_toml(cfg_path: Path, file: str) -> dict[str, Any]:
     try:
         raw = cfg_path.read_bytes()
     except FileNotFoundError:
@@ -162,21 +200,15 @@ def load_config(path: str | Path) -> Config:
     except OSError as exc:
         raise InputError(f"cannot read config: {exc.strerror}", file=file) from None
     try:
-        doc = tomllib.loads(raw.decode("utf-8"))
+        return tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise InputError("config is not UTF-8", file=file) from None
     except tomllib.TOMLDecodeError as exc:
         raise toml_error(exc, raw.decode("utf-8"), file) from None
-    base = cfg_path.parent
-    _check_keys(doc, "", file)
-    for section in ("company", "crm", "warehouse", "report", "rules"):
-        if isinstance(doc.get(section), dict):
-            _check_keys(doc[section], section, file)
 
-    def rel(p: str) -> Path:
-        return (base / p).resolve()
 
-    company = _table(doc, "company", file)
+def _company(company: dict[str, Any], file: str) -> tuple[tuple[str, ...], str]:
+    """``[company]``: the normalized internal domains and the time zone."""
     domains = _get(company, "internal_domains", list, file, "company")
     if not domains or not all(isinstance(d, str) and d.strip() for d in domains):
         raise InputError("[company] internal_domains must be a non-empty list of domains", file=file)
@@ -193,17 +225,11 @@ def load_config(path: str | Path) -> Config:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
         raise InputError(f"[company] timezone: unknown time zone {tz!r}", file=file) from None
+    return tuple(internal), tz
 
-    crm = _table(doc, "crm", file)
-    contacts = _get(crm, "contacts", str, file, "crm", None) or None
-    warehouse = _table(doc, "warehouse", file, required=False)
-    wh_path = rel(_get(warehouse, "path", str, file, "warehouse", "data/overlap.duckdb"))
-    report = _table(doc, "report", file, required=False)
-    out_dir = rel(_get(report, "out_dir", str, file, "report", "out"))
-    staging = rel(_get(warehouse, "staging", str, file, "warehouse", str(wh_path.parent / "staging")))
-    snapshot = rel(_get(warehouse, "snapshot", str, file, "warehouse",
-                        str(wh_path.with_name(wh_path.stem + "-snapshot.duckdb"))))
 
+def _sources(doc: dict[str, Any], file: str, rel: Callable[[str], Path]) -> tuple[Source, ...]:
+    """``[[sources]]``: kinds from the registry, unique names, paths relative to the config."""
     sources: list[Source] = []
     raw_sources = doc.get("sources", [])
     if not isinstance(raw_sources, list):
@@ -232,8 +258,11 @@ def load_config(path: str | Path) -> Config:
                 options[key] = str(rel(value))
         sources.append(Source(kind=kind, name=name, path=rel(spath) if spath else None,
                               options=options))
+    return tuple(sources)
 
-    rules_t = _table(doc, "rules", file, required=False)
+
+def _rules(rules_t: dict[str, Any], file: str) -> Rules:
+    """``[rules]`` and ``[rules.weights]``."""
     dormant = _get(rules_t, "dormant_days", int, file, "rules", 60)
     if dormant < 0:
         raise InputError("[rules] dormant_days must be >= 0", file=file)
@@ -254,25 +283,10 @@ def load_config(path: str | Path) -> Config:
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
             raise InputError(f"[rules.weights] {key} must be a number >= 0", file=file)
         w[key] = float(value)
-    rules = Rules(
+    return Rules(
         dormant_days=dormant,
         management_chain=_get(rules_t, "management_chain", bool, file, "rules", True),
         subjects=subjects,
         freemail_domains=tuple(freemail) if freemail is not None else None,
         weights=Weights(**w),
-    )
-    return Config(
-        path=cfg_path,
-        title=_get(company, "name", str, file, "company", "Overlap"),
-        internal_domains=tuple(internal),
-        timezone=tz,
-        accounts_csv=rel(_get(crm, "accounts", str, file, "crm")),
-        reps_csv=rel(_get(crm, "reps", str, file, "crm")),
-        contacts_csv=rel(contacts) if contacts else None,
-        warehouse=wh_path,
-        out_dir=out_dir,
-        staging_dir=staging,
-        snapshot=snapshot,
-        sources=tuple(sources),
-        rules=rules,
     )
