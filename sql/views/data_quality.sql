@@ -49,8 +49,25 @@ mailboxes as (
     where status in ('failed', 'skipped')
 ),
 
+owners as (
+    -- an owner (in accounts.csv or ownership.csv, at any time) missing from reps.csv
+    select
+        'owner_not_in_reps' as kind,
+        owner_email_listed as item,
+        string_agg(distinct account_id, ', ' order by account_id) as detail,
+        cast(count(distinct account_id) as bigint) as volume,
+        cast(null as varchar) as source,
+        cast(null as varchar) as mailbox,
+        cast(null as varchar) as run_id
+    from match_account_owners
+    where not owner_in_reps
+    group by owner_email_listed
+),
+
 final as (
     select * from domains
+    union all
+    select * from owners
     union all
     select * from quarantined
     union all
