@@ -120,9 +120,9 @@ def load(
     try:
         # Loading the same run again (an Airflow retry or a cleared task) replaces its rows.
         con.execute("delete from run_log where run_id = ?", [run_id])
-        con.execute("delete from reported_weeks where run_id = ?", [run_id])
-        for week in weeks:
-            con.execute("insert into reported_weeks values (?, ?)", [week, run_id])
+        for week in weeks:  # (a week reported before keeps its first run)
+            con.execute("insert into reported_weeks values (?, ?) on conflict do nothing",
+                        [week, run_id])
         load_crm_snapshot(con, crm, run_id, now)
         con.execute(
             "insert into run_log (run_id, scope, source, mailbox, window_start,"

@@ -37,15 +37,16 @@ create table crm_ownership (
 
 -- the weeks runs were asked for (the reported weeks; not their look-back weeks)
 create table reported_weeks (
-    week_start date not null,
-    run_id     varchar not null
+    week_start date primary key,
+    run_id     varchar not null              -- the first run that reported the week
 );
 
 -- a warehouse from before this migration: every week its runs covered was reported
 insert into reported_weeks
-select distinct cast(w.week_start as date), r.run_id
+select cast(w.week_start as date), min(r.run_id)
 from run_log as r,
      unnest(generate_series(
          date_trunc('week', r.window_start), r.window_end - interval 1 microsecond,
          interval 7 day)) as w(week_start)
-where r.scope = 'run' and r.window_start is not null and r.window_end is not null;
+where r.scope = 'run' and r.window_start is not null and r.window_end is not null
+group by all;
