@@ -67,3 +67,15 @@ def test_crm_as_of_forms() -> None:
     for bad in ("2025-03-10T09:00:00", "10.03.2025", "", "now"):
         with pytest.raises(InputError):
             parse_crm_as_of(bad, berlin)
+
+
+def test_an_unchanged_import_keeps_the_build_incremental(tmp_path: Path) -> None:
+    con = duckdb.connect()
+    sqlrunner.migrate(con)
+    params = sqlrunner.default_params()
+    _import(con, tmp_path, T1)
+    assert sqlrunner.build(con, params, incremental=True).mode == "full"
+    _import(con, tmp_path, T2)  # the same files a week later
+    assert sqlrunner.build(con, params, incremental=True).mode == "incremental"
+    _import(con, tmp_path, T3, ACCOUNTS.replace("A1,Acme,jane@", "A1,Acme,john@"))
+    assert sqlrunner.build(con, params, incremental=True).mode == "full"
