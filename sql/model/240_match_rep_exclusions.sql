@@ -5,8 +5,11 @@
 create or replace table match_rep_exclusions as
 with recursive epochs as (
     -- the moments any rep's manager changed: within an epoch every chain is fixed
-    select valid_from, coalesce(lead(valid_from) over (order by valid_from),
-                                'infinity'::timestamptz) as valid_until
+    select
+        valid_from,
+        coalesce(lead(valid_from) over (order by valid_from), 'infinity'::timestamptz)
+            as valid_until,
+        row_number() over (order by valid_from) as epoch_no
     from (select distinct valid_from from match_rep_periods)
 ),
 
@@ -35,6 +38,24 @@ chain (epoch, owner_email, rep_email, path) as (
     from chain as c
     join managers as m on m.epoch = c.epoch and m.rep_email = c.rep_email
     where not list_contains(c.path, m.manager_email)
+),
+
+chain_spans as (
+    -- consecutive epochs in which a rep is in an owner's chain, as one span (gaps and
+    -- islands): a chain that never changes is one row, however many snapshots there are
+    select owner_email, rep_email, min(valid_from) as valid_from, max(valid_until) as valid_until
+    from (
+        select
+            c.owner_email,
+            c.rep_email,
+            e.valid_from,
+            e.valid_until,
+            e.epoch_no - row_number() over (
+                partition by c.owner_email, c.rep_email order by e.epoch_no) as island
+        from (select distinct epoch, owner_email, rep_email from chain) as c
+        join epochs as e on e.valid_from = c.epoch
+    )
+    group by owner_email, rep_email, island
 ),
 
 team_facts as (
@@ -83,14 +104,13 @@ final as (
     union
     select
         a.account_id,
-        c.rep_email,
+        e.rep_email,
         'management_chain' as reason,
         greatest(a.valid_from, e.valid_from) as valid_from,
         least(a.valid_until, e.valid_until) as valid_until
     from match_account_owners as a
-    join chain as c on c.owner_email = a.owner_email
-    join epochs as e
-        on e.valid_from = c.epoch
+    join chain_spans as e
+        on e.owner_email = a.owner_email
        and e.valid_from < a.valid_until and a.valid_from < e.valid_until
 )
 
