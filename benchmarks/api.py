@@ -98,9 +98,9 @@ def bench_gmail(work: Path, progress: Callable[[str], None], messages: int = 3_0
                 capped_per_mailbox: int = 50) -> list[Row]:
     """Rows of (name, value, unit, target, pass) — pass None for information."""
     from connectors import gmail
-    from overlap.sandbox import google
-    from overlap.sandbox.google import Fault
-    from overlap.sandbox.google_seed import mail_seed
+    from sandbox import google
+    from sandbox.google import Fault
+    from sandbox.google_seed import mail_seed
 
     out: list[Row] = []
     rep = "rep0@corp.example"
@@ -141,7 +141,7 @@ def bench_gmail(work: Path, progress: Callable[[str], None], messages: int = 3_0
         out.append(("gmail_quota_rejections", float(sb.quota_rejections), "429s", "info", None))
 
         # an incremental week: 5% new messages since the cursor, vs the full window again
-        from overlap.sandbox.google_seed import message_head
+        from sandbox.google_seed import message_head
 
         new = messages // 20
         later = WINDOW_END + timedelta(days=7)
@@ -212,8 +212,8 @@ def bench_graph(work: Path, progress: Callable[[str], None],
     from connectors import msgraph
     from connectors.api import SyncRequest
     from connectors.records import Window
-    from overlap.sandbox import microsoft
-    from overlap.sandbox.google_seed import mail_seed
+    from sandbox import microsoft
+    from sandbox.google_seed import mail_seed
 
     out: list[Row] = []
     rep = "rep0@corp.example"

@@ -114,7 +114,7 @@ def at_least(name: str, size: str, value: float, unit: str, floor: float) -> Res
 
 
 def bench_extract(work: Path, progress: Callable[[str], None]) -> list[Result]:
-    from overlap.sandbox.generator import generate
+    from sandbox.generator import generate
 
     s = SIZES["S"]
     progress(f"extract: generating {s.emails:,} emails of raw mail (maildir + mbox)")

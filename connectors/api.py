@@ -37,6 +37,20 @@ class SyncRequest:
     credentials: Any = field(default=None, repr=False, compare=False)
 
 
+@dataclass(frozen=True)
+class Stream:
+    """A connector stream's identity, declared in code where the stream is defined (STYLE.md):
+    what it yields, the key of one record, what ``copy_id`` is, what its cursor is and what it
+    is partitioned by."""
+
+    name: str
+    yields: str  # email | meeting
+    copy_id: str  # what the provider calls the key
+    cursor: str  # what the stored cursor holds
+    key: tuple[str, ...] = ("source", "mailbox", "copy_id")
+    partition: str = "mailbox"
+
+
 @dataclass
 class SyncStats:
     requests: int = 0  # HTTP requests sent (a batch counts once)

@@ -1,7 +1,8 @@
 """Gmail (API v1, scope ``gmail.metadata``): one rep mailbox's email metadata.
 
-Stream ``emails``: key (source, mailbox, copy_id) with copy_id = the Gmail message id;
-cursor = JSON ``{"historyId": ..., "pending": [ids]}``; partitioned by mailbox.
+Stream :data:`EMAILS` (declared below): key (source, mailbox, copy_id) with copy_id = the
+Gmail message id; cursor = JSON ``{"historyId": ..., "pending": [ids]}``; partitioned by
+mailbox.
 
 Window sync (no cursor, or the cursor expired):
 
@@ -14,15 +15,16 @@ Window sync (no cursor, or the cursor expired):
    page of older ones. The next page is listed (on a second connection) while this page's
    batches run, as soon as one of them shows the page is not wholly older.
 3. ``users.messages.get`` with ``format=metadata`` and only the headers the rules need, in
-   batches of ``batch_size`` (50; fewer when less quota is left, up to 4 more to use up a
-   window's last units) posted to ``<endpoint>/batch/gmail/v1``. Sub-requests answered 429, the
+   batches of ``batch_size`` (50, also the cap: Google advises at most 50 calls a batch;
+   fewer when less quota is left) posted to ``<endpoint>/batch/gmail/v1``. Sub-requests answered 429, the
    rate-limit 403s or 5xx are re-queued with backoff (never dropped); 404 means deleted
    meanwhile.
 4. A message belongs to the window by its Date header (rule 8), like the file sources;
    without a usable Date, by internalDate. Messages dated at or after the window end (mail
    that arrived between the window end and the sync) are not returned but remembered in the
    cursor as ``pending``: the next incremental sync fetches them again, because history
-   after the cursor will never mention them. Drafts and spam are skipped.
+   after the cursor will never mention them. Messages labelled DRAFT, SPAM, TRASH or CHAT
+   are skipped (listing excludes spam and trash; drafts and chats are listed like mail).
 
 Incremental sync (a stored cursor): ``users.history.list`` from the historyId
 (messageAdded / messageDeleted); the added messages and the pending ones are fetched as in
@@ -53,9 +55,10 @@ from google_auth_httplib2 import AuthorizedHttp
 from googleapiclient.errors import HttpError
 from googleapiclient.http import BatchHttpRequest
 
-from connectors.api import CursorExpired, SourceError, SyncRequest, SyncResult, SyncStats
+from connectors.api import CursorExpired, SourceError, Stream, SyncRequest, SyncResult, SyncStats
 from connectors.google_auth import (
     GMAIL_SCOPE,
+    MAX_BATCH,
     Caller,
     GoogleOptions,
     QuotaPacer,
@@ -66,6 +69,7 @@ from connectors.google_auth import (
     delegated_credentials,
     is_transient,
     key_info,
+    pages,
     shared_pacer,
 )
 from connectors.headers import email_from_headers
@@ -75,7 +79,8 @@ from connectors.retry import Transient
 log = logging.getLogger("connectors.gmail")
 
 PAGE_SIZE = 500  # the API's maximum for messages.list and history.list
-BATCH_MAX = 100  # calls per batch request (the API's limit; 50 is the advised size)
+EMAILS = Stream("emails", "email", copy_id="the Gmail message id",
+                cursor='JSON {"historyId", "pending": [ids dated after the window]}')
 # How much earlier than its Date header a message may have been received (clock skew of the
 # sender): listing continues until a whole page is older than window start minus this.
 DATE_SLACK = timedelta(days=2)
@@ -85,7 +90,9 @@ COST_HISTORY = 2
 COST_PROFILE = 1
 HEADERS = ("From", "To", "Cc", "Bcc", "Date", "Message-ID", "In-Reply-To", "References",
            "List-Id", "List-Unsubscribe", "Precedence", "Auto-Submitted")
-SKIPPED_LABELS = frozenset({"DRAFT", "SPAM", "TRASH"})  # not mail that was exchanged
+# Not mail that was exchanged: drafts, spam, trash, and Chat messages (the CHAT label: Gmail
+# lists Hangouts/Chat history among messages).
+SKIPPED_LABELS = frozenset({"DRAFT", "SPAM", "TRASH", "CHAT"})
 
 
 class _Gmail:
@@ -131,22 +138,26 @@ class _Gmail:
         # run, once a batch shows that this page is not wholly older than the window (the
         # rule below would stop listing): no list round trip between pages, and no page
         # listed in vain.
+        ahead: dict[str, Future[dict[str, Any]]] = {}  # page token → the page, listed ahead
+
+        def fetch(token: str | None) -> dict[str, Any]:
+            listed = ahead.pop(token, None) if token else None
+            return listed.result() if listed is not None else self._list_page(token)
+
         with ThreadPoolExecutor(1, thread_name_prefix="gmail-list") as lister:
-            page = self._list_page(None)
-            while True:
+            for page in pages(fetch):
                 token = page.get("nextPageToken")
-                ahead: Future[dict[str, Any]] | None = None
 
                 def list_ahead(found: dict[str, dict[str, Any] | None],
                                token: str | None = token) -> None:
-                    nonlocal ahead
-                    if ahead is None and token and any(
+                    if token and token not in ahead and any(
                             m is not None and int(m.get("internalDate", 0)) >= floor_ms
                             for m in found.values()):
                         # Its quota is reserved here, between two batches, so that the next
                         # batch is sized knowing it.
                         spend = self.pacer.acquire(COST_LIST)
-                        ahead = lister.submit(self._list_page, token, self._list_http, spend)
+                        ahead[token] = lister.submit(self._list_page, token, self._list_http,
+                                                     spend)
 
                 ids = [m["id"] for m in page.get("messages", [])]
                 fresh = [i for i in ids if i not in seen]  # pages overlap while mail arrives
@@ -154,31 +165,30 @@ class _Gmail:
                 found = self._get_many(fresh, on_batch=list_ahead)
                 self._sort(found.values(), window, records, pending)
                 dates = [int(m.get("internalDate", 0)) for m in found.values() if m is not None]
-                if not token or (dates and max(dates) < floor_ms):
+                if dates and max(dates) < floor_ms:
                     break  # newest first: this whole page is older than the window
-                page = ahead.result() if ahead is not None else self._list_page(token)
         return SyncResult(records, "window", _cursor(history_id, pending), stats=self.stats)
 
     def incremental_sync(self, cursor: dict[str, Any]) -> SyncResult:
         added: list[str] = []
         removed: list[str] = []
         latest = str(cursor["historyId"])
-        page_token: str | None = None
-        while True:
-            page = self.caller.call(
-                lambda t=page_token: self.users.history().list(  # type: ignore[misc]
+
+        def fetch(token: str | None) -> dict[str, Any]:
+            page: dict[str, Any] = self.caller.call(
+                lambda: self.users.history().list(
                     userId="me", startHistoryId=cursor["historyId"], maxResults=PAGE_SIZE,
-                    historyTypes=["messageAdded", "messageDeleted"], pageToken=t),
+                    historyTypes=["messageAdded", "messageDeleted"], pageToken=token),
                 COST_HISTORY, "users.history.list", expired=(404,), with_next=True)
+            return page
+
+        for page in pages(fetch):
             for record in page.get("history", []):
                 for item in record.get("messagesAdded", []):
                     added.append(item["message"]["id"])
                 for item in record.get("messagesDeleted", []):
                     removed.append(item["message"]["id"])
             latest = str(page.get("historyId", latest))
-            page_token = page.get("nextPageToken")
-            if not page_token:
-                break
         gone = set(removed)
         wanted = list(dict.fromkeys(i for i in [*cursor.get("pending", []), *added]
                                     if i not in gone))
@@ -226,7 +236,7 @@ class _Gmail:
             # the batch goes out: _PacedHttp.)
             most = min(size, len(queue))
             least = max(1, size // 10)
-            spare = min(least - 1, len(queue) - most, BATCH_MAX - most)
+            spare = min(least - 1, len(queue) - most, MAX_BATCH - most)
             calls = self.pacer.forecast(COST_GET, most, least, spare)
             chunk, queue = queue[:calls], queue[calls:]
             failed: list[tuple[str, Transient]] = []
@@ -291,7 +301,7 @@ class _Gmail:
               records: list[Record], pending: list[str]) -> None:
         """Window membership by Date header: in → records, later → pending, earlier → out."""
         for msg in messages:
-            if msg is None or SKIPPED_LABELS & set(msg.get("labelIds", [])):
+            if msg is None or not exchanged(msg):
                 continue
             rec = self._record(msg)
             if isinstance(rec, Quarantined):
@@ -305,14 +315,24 @@ class _Gmail:
                 pending.append(msg["id"])
 
     def _record(self, msg: dict[str, Any]) -> EmailCopy | Quarantined:
-        headers: dict[str, list[str]] = {}
-        for h in msg.get("payload", {}).get("headers", []):
-            headers.setdefault(str(h.get("name", "")).lower(), []).append(str(h.get("value", "")))
-        return email_from_headers(
-            headers, source=self.request.source, source_kind=self.request.source_kind,
-            mailbox=self.request.mailbox, copy_id=msg["id"],
-            subject_wanted=self.request.subjects, provider_time=_internal_date(msg),
-            provider_thread_id=msg.get("threadId"))
+        return email_from_gmail(msg, self.request)
+
+
+def exchanged(msg: dict[str, Any]) -> bool:
+    """False for what is not mail that was exchanged: DRAFT, SPAM, TRASH or CHAT labels."""
+    return not SKIPPED_LABELS & set(msg.get("labelIds") or ())
+
+
+def email_from_gmail(msg: dict[str, Any], request: SyncRequest) -> EmailCopy | Quarantined:
+    """One ``messages.get`` (format=metadata) resource → an EmailCopy; time per rule 8
+    (Date header, else internalDate), thread = Gmail's threadId as ``provider_thread_id``."""
+    headers: dict[str, list[str]] = {}
+    for h in msg.get("payload", {}).get("headers", []):
+        headers.setdefault(str(h.get("name", "")).lower(), []).append(str(h.get("value", "")))
+    return email_from_headers(
+        headers, source=request.source, source_kind=request.source_kind,
+        mailbox=request.mailbox, copy_id=msg["id"], subject_wanted=request.subjects,
+        provider_time=_internal_date(msg), provider_thread_id=msg.get("threadId"))
 
 
 class _PacedHttp:

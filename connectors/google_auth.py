@@ -18,7 +18,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -48,6 +48,7 @@ CALENDAR_SCOPE = "https://www.googleapis.com/auth/calendar.events.readonly"
 DEFAULT_QUOTA = 6000  # units per user per minute (Gmail's default for new projects)
 DEFAULT_PROJECT_QUOTA = 1_200_000  # units per minute for the whole project (Gmail)
 DEFAULT_TIMEOUT = 60.0  # seconds per HTTP request
+MAX_BATCH = 50  # calls per batch request: the API takes 100, Google advises at most 50
 
 
 @dataclass(frozen=True)
@@ -87,9 +88,23 @@ class GoogleOptions:
                    project_quota_units_per_minute=int(number(
                        "project_quota_units_per_minute", DEFAULT_PROJECT_QUOTA, 1)),
                    quota_window_seconds=number("quota_window_seconds", 60, 0.001),
-                   batch_size=int(number("batch_size", 50, 1, 100)),
+                   # Google allows 100 calls a batch and advises at most 50: 50 is the cap.
+                   batch_size=int(number("batch_size", MAX_BATCH, 1, MAX_BATCH)),
                    timeout_seconds=number("timeout_seconds", DEFAULT_TIMEOUT, 0.001),
                    retry=retry)
+
+
+def pages(fetch: Callable[[str | None], dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Every page of a Google list method, written once: ``fetch(pageToken)`` (None first)
+    until a page has no ``nextPageToken`` — that last page carries ``nextSyncToken``
+    (Calendar) or the final ``historyId`` (Gmail). The caller may stop early."""
+    token: str | None = None
+    while True:
+        page = fetch(token)
+        yield page
+        token = page.get("nextPageToken")
+        if not token:
+            return
 
 
 def key_info(request: SyncRequest) -> dict[str, Any]:

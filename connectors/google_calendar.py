@@ -1,9 +1,10 @@
 """Google Calendar (API v3, scope ``calendar.events.readonly``): one rep's primary calendar.
 
-Stream ``meetings``: key (source, mailbox, copy_id) with copy_id = the event id of the
-occurrence (``singleEvents=true`` gives each occurrence its own id); identity across calendars
-is (iCalUID, originalStartTime else start), rule 4. Cursor = JSON
-``{"syncToken": ..., "end": <window end>}``; partitioned by mailbox.
+Stream :data:`MEETINGS` (declared below): key (source, mailbox, copy_id) with copy_id = the
+event id of the occurrence (``singleEvents=true`` gives each occurrence its own id); identity
+across calendars is (iCalUID through :func:`connectors.ical_uid.canonical_uid`,
+originalStartTime else start), rule 4. Cursor = JSON ``{"syncToken": ..., "end": <window
+end>}``; partitioned by mailbox.
 
 Window sync: ``events.list`` with ``singleEvents=true``, ``showDeleted=true`` (a cancelled
 copy must reach the model: rule 3 — cancelled in any copy does not count),
@@ -17,8 +18,14 @@ them) returns every event changed since; those starting in the window are upsert
 changed ones now starting after it are removed (older history is left alone). Because the token says nothing about events that
 already existed in the part of the new window after the old one's end, that gap
 ``[old end, new end)`` is listed as in a window sync. A 410 means the token expired: full
-window sync, ``mode="window"``. A cancelled occurrence whose resource carries no iCalUID or
-start (Google trims deleted events to their id) is returned in ``removed``.
+window sync, ``mode="window"``.
+
+Trimmed cancelled events (the Event resource's ``status`` documentation): a *cancelled
+exception* of a recurring event is only guaranteed ``id``, ``recurringEventId`` and
+``originalStartTime`` — it becomes a cancelled copy of that occurrence, with the iCalUID (and
+organizer/attendees) of its recurring event, read once per run with ``events.get`` (which
+always returns an event, cancelled or not); a *deleted* event is only guaranteed ``id`` — the
+copy is deleted (returned in ``removed``), as Google says clients should.
 
 Mapping: organizer → role organizer; every attendee → role attendee with ``responseStatus``
 (needsAction → needs_action); ``resource: true`` → a room, not a person; ``status:
@@ -32,7 +39,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connectors.addresses import normalize_address
-from connectors.api import CursorExpired, SyncRequest, SyncResult, SyncStats
+from connectors.api import CursorExpired, Stream, SyncRequest, SyncResult, SyncStats
 from connectors.google_auth import (
     CALENDAR_SCOPE,
     Caller,
@@ -41,11 +48,18 @@ from connectors.google_auth import (
     build_service,
     delegated_credentials,
     key_info,
+    pages,
 )
+from connectors.ical_uid import canonical_uid
 from connectors.records import MeetingCopy, Participants, Record, Window
 
+MEETINGS = Stream("meetings", "meeting", copy_id="the occurrence's event id (singleEvents)",
+                  cursor='JSON {"syncToken", "end": the window end it covers}')
 PAGE_SIZE = 2500  # events.list maximum
 COST_LIST = 1
+COST_GET = 1
+# What a trimmed cancelled exception takes from its recurring event (never its id or times).
+_FROM_PARENT = ("iCalUID", "organizer", "attendees", "summary")
 _RESPONSES = {"accepted": "accepted", "tentative": "tentative", "declined": "declined",
               "needsAction": "needs_action"}
 
@@ -67,8 +81,29 @@ def _rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def meeting_from_event(event: dict[str, Any], request: SyncRequest) -> MeetingCopy | None:
-    """One Calendar ``Event`` resource → a MeetingCopy (None when it lacks identity)."""
+def complete_cancelled(event: dict[str, Any], parent: dict[str, Any] | None) -> dict[str, Any]:
+    """A cancelled exception trimmed to id/recurringEventId/originalStartTime, with its
+    recurring event's identity and people filled in; it starts at its original start and
+    lasts as long as the series' occurrences."""
+    if parent is None or event.get("status") != "cancelled" or event.get("iCalUID"):
+        return event
+    out = {k: parent[k] for k in _FROM_PARENT if k in parent}
+    out.update(event)
+    original = _time(out.get("originalStartTime"))
+    if not out.get("start") and original is not None:
+        out["start"] = out["originalStartTime"]
+        # It lasted as long as the series' occurrences do.
+        first, last = _time(parent.get("start")), _time(parent.get("end"))
+        if not out.get("end") and first is not None and last is not None:
+            out["end"] = {"dateTime": _rfc3339(original + (last - first))}
+    return out
+
+
+def meeting_from_event(event: dict[str, Any], request: SyncRequest,
+                       parent: dict[str, Any] | None = None) -> MeetingCopy | None:
+    """One Calendar ``Event`` resource → a MeetingCopy (None when it lacks identity);
+    ``parent``: the recurring event of a trimmed cancelled exception."""
+    event = complete_cancelled(event, parent)
     start = _time(event.get("start"))
     uid = event.get("iCalUID")
     if start is None or not uid:
@@ -86,7 +121,7 @@ def meeting_from_event(event: dict[str, Any], request: SyncRequest) -> MeetingCo
                   is_resource=bool(attendee.get("resource", False)))
     return MeetingCopy(
         source=request.source, source_kind=request.source_kind, mailbox=request.mailbox,
-        copy_id=str(event["id"]), ical_uid=str(uid), original_start=original,
+        copy_id=str(event["id"]), ical_uid=canonical_uid(str(uid)), original_start=original,
         occurred_at=start, ended_at=_time(event.get("end")), participants=tuple(found.people),
         cancelled=event.get("status") == "cancelled",
         subject=event.get("summary") if request.subjects else None,
@@ -104,21 +139,40 @@ class _Calendar:
         pacer = QuotaPacer(self.options.quota_units_per_minute,
                            self.options.quota_window_seconds, sleep=self.options.retry.sleep)
         self.caller = Caller(self.options.retry, pacer, self.stats)
+        self.parents: dict[str, dict[str, Any] | None] = {}  # recurring events read this run
 
     def _pages(self, **params: Any) -> tuple[list[dict[str, Any]], str | None]:
         """Every page of one events.list query; (items, nextSyncToken of the last page)."""
         items: list[dict[str, Any]] = []
-        token: str | None = None
-        while True:
-            page = self.caller.call(
-                lambda t=token: self.service.events().list(  # type: ignore[misc]
+        sync_token: str | None = None
+        for page in pages(lambda token: self.caller.call(
+                lambda: self.service.events().list(
                     calendarId="primary", singleEvents=True, maxResults=PAGE_SIZE,
-                    pageToken=t, **params),
-                COST_LIST, "events.list")
+                    pageToken=token, **params),
+                COST_LIST, "events.list")):
             items.extend(page.get("items", []))
-            token = page.get("nextPageToken")
-            if not token:
-                return items, page.get("nextSyncToken")
+            sync_token = page.get("nextSyncToken")
+        return items, sync_token
+
+    def _parent(self, event: dict[str, Any]) -> dict[str, Any] | None:
+        """The recurring event of a trimmed cancelled exception, read once per run."""
+        if event.get("status") != "cancelled" or event.get("iCalUID"):
+            return None
+        parent_id = event.get("recurringEventId")
+        if not parent_id or not event.get("originalStartTime"):
+            return None
+        if parent_id not in self.parents:
+            try:
+                # 404/410 come back as CursorExpired here (expired=...): the series is gone.
+                self.parents[parent_id] = self.caller.call(
+                    lambda: self.service.events().get(calendarId="primary", eventId=parent_id),
+                    COST_GET, "events.get", expired=(404, 410))
+            except CursorExpired:
+                self.parents[parent_id] = None  # the whole series is gone: the copy goes too
+        return self.parents[parent_id]
+
+    def _record(self, event: dict[str, Any]) -> MeetingCopy | None:
+        return meeting_from_event(event, self.request, self._parent(event))
 
     def _window_list(self, window: Window) -> tuple[list[dict[str, Any]], str | None]:
         return self._pages(showDeleted=True, timeMin=_rfc3339(window.start),
@@ -129,7 +183,7 @@ class _Calendar:
         items, sync_token = self._window_list(window)
         records: list[Record] = []
         for event in items:
-            rec = meeting_from_event(event, self.request)
+            rec = self._record(event)
             if rec is not None and rec.occurred_at in window:
                 records.append(rec)
         return SyncResult(records, "window", _cursor(sync_token, window.end), stats=self.stats)
@@ -145,7 +199,7 @@ class _Calendar:
         records: list[Record] = []
         removed: list[str] = []
         for event_id, event in sorted(by_id.items()):
-            rec = meeting_from_event(event, self.request)
+            rec = self._record(event)
             if rec is None:
                 removed.append(event_id)  # deleted and trimmed to its id
             elif rec.occurred_at in window:

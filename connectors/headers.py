@@ -25,7 +25,7 @@ from email.header import decode_header, make_header
 from functools import lru_cache
 
 from connectors.addresses import normalize_address
-from connectors.records import EmailCopy, Participant, Quarantined
+from connectors.records import EmailCopy, Participant, Participants, Quarantined
 
 __all__ = [
     "ADDRESS_HEADERS",
@@ -34,6 +34,7 @@ __all__ = [
     "clean_message_id",
     "decode_words",
     "email_from_headers",
+    "message_time",
     "parse_address_list",
     "parse_date",
     "parse_email",
@@ -480,6 +481,19 @@ def parse_date(value: str | None) -> datetime | None:
     return None
 
 
+def message_time(date_header: str | None,
+                 provider_time: datetime | None) -> tuple[datetime, str] | None:
+    """Rule 8, the one "message time" rule of every mail source: the ``Date`` header when it
+    is usable (``"header"``), else the provider's timestamp (``"provider"``: Gmail
+    internalDate, Graph sentDateTime/receivedDateTime); None when neither is there."""
+    moment = parse_date(date_header)
+    if moment is not None:
+        return moment, "header"
+    if provider_time is not None:
+        return provider_time.astimezone(UTC), "provider"
+    return None
+
+
 # --------------------------------------------------------------------------------------------
 # Bulk
 
@@ -541,27 +555,20 @@ def email_from_headers(
 
     if not any(_first(headers, h) for h, _ in ADDRESS_HEADERS):
         return quarantine(REASON_NO_ADDRESSES)
-    participants: list[Participant] = []
-    seen: set[tuple[str, str]] = set()
-    invalid = 0
+    found = Participants()
     for header, role in ADDRESS_HEADERS:
         for value in headers.get(header, ()):
-            found, bad = parse_address_list(value, role)
-            invalid += bad
-            for p in found:
-                if (p.address, role) not in seen:
-                    seen.add((p.address, role))
-                    participants.append(p)
-    if not participants:
+            parsed, bad = parse_address_list(value, role)
+            found.invalid += bad
+            for p in parsed:
+                found.add(p.address, p.name, role)
+    if not found.people:
         return quarantine(REASON_NO_VALID_ADDRESSES)
 
-    occurred_at = parse_date(_first(headers, "date"))
-    date_source = "header"
-    if occurred_at is None:
-        if provider_time is None:
-            return quarantine(REASON_NO_DATE)
-        occurred_at = provider_time.astimezone(UTC)
-        date_source = "provider"
+    when = message_time(_first(headers, "date"), provider_time)
+    if when is None:
+        return quarantine(REASON_NO_DATE)
+    occurred_at, date_source = when
 
     subject = None
     if subject_wanted:
@@ -577,12 +584,12 @@ def email_from_headers(
         message_id=clean_message_id(_first(headers, "message-id")),
         occurred_at=occurred_at,
         date_source=date_source,
-        participants=tuple(participants),
+        participants=tuple(found.people),
         thread_root=thread_root(_first(headers, "references"), _first(headers, "in-reply-to")),
         provider_thread_id=provider_thread_id,
         subject=subject,
         bulk_reason=bulk_reason(headers),
-        invalid_addresses=invalid,
+        invalid_addresses=found.invalid,
     )
 
 

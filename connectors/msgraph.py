@@ -1,22 +1,27 @@
 """Microsoft 365 (Outlook mail and calendar) through Microsoft Graph v1.0, app-only.
 
 ``sync(SyncRequest) -> SyncResult`` reads one mailbox for one window (docs/microsoft.md).
+Its two streams are declared below (:data:`MAIL`, :data:`CALENDAR`); one source syncs both
+unless ``streams`` says otherwise.
 
-Streams (one source syncs both unless ``streams`` says otherwise):
+* Mail, per folder (Inbox and Sent Items by default, option ``folders``): a window sync is the
+  folder's first delta round with ``$filter=receivedDateTime ge (window start − slack)`` and
+  ``$select``; the page size goes in ``Prefer: odata.maxpagesize`` — ``$top`` on a delta
+  request caps the whole round, not the page (microsoft-graph-docs #2232). The same requests
+  give the records and the delta token. Drafts are not interactions.
+* Calendar: ``calendarView/delta`` (window baked into the token). Occurrences of a series come
+  back trimmed to id/type/seriesMasterId/start/end (microsoft-graph-docs #7632, #22197): each
+  series master is read once per run (``GET /users/{m}/events/{id}?$select=…`` through
+  ``$batch``), and so is an exception that came back trimmed; the occurrence takes attendees,
+  organizer, cancellation and subject from them. ``ical_uid`` is the master's ``iCalUId``
+  through :func:`connectors.ical_uid.canonical_uid` (an occurrence's own differs per
+  occurrence), ``original_start`` the occurrence's ``originalStart`` (an unmodified occurrence
+  starts at it) — the identity of the .ics path's UID + RECURRENCE-ID and of Google's copy.
 
-* ``messages(client, folder, ...)`` — key: the immutable message id (``copy_id``), per
-  folder (Inbox and Sent Items by default, option ``folders``); cursor: the folder's
-  ``@odata.deltaLink``. A window sync is the folder's first delta round with
-  ``$filter=receivedDateTime ge (window start − slack)``, ``$select`` and ``$top`` — the same
-  requests give the records and the delta token. Drafts are not interactions.
-* ``events(client, ...)`` — key: the event (occurrence) id; cursor: the calendarView delta
-  link, whose window is baked into the token. ``ical_uid`` is the series master's
-  ``iCalUId`` (an occurrence's own differs per occurrence), ``original_start`` its
-  ``originalStart`` — so the identity equals the .ics path's UID + RECURRENCE-ID.
-
-Time (rule 8): an email happens at its ``Date`` header (from ``internetMessageHeaders``),
-else at ``sentDateTime`` (``date_source = "provider"``); a copy whose time is outside the
-window is not returned, like the file sources. The cursor is a JSON string::
+Time (rule 8, :func:`connectors.headers.message_time`): an email happens at its ``Date``
+header (from ``internetMessageHeaders``), else at ``sentDateTime`` (``date_source =
+"provider"``) — Sent Items come without headers (microsoft-graph-docs #12726); a copy whose
+time is outside the window is not returned, like the file sources. The cursor is JSON::
 
     {"v": 1, "start": ..., "end": ..., "mail": {folder: deltaLink}, "calendar": deltaLink,
      "calendar_window": [start, end]}
@@ -43,13 +48,20 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connectors.addresses import normalize_address
-from connectors.api import CursorExpired, SourceError, SyncRequest, SyncResult, SyncStats
-from connectors.headers import bulk_reason, clean_message_id, parse_date, thread_root
+from connectors.api import (
+    CursorExpired,
+    SourceError,
+    Stream,
+    SyncRequest,
+    SyncResult,
+    SyncStats,
+)
+from connectors.headers import bulk_reason, clean_message_id, message_time, thread_root
+from connectors.ical_uid import canonical_uid
 from connectors.msgraph_client import DEFAULT_ENDPOINT, GraphClient, resolve_auth
 from connectors.records import (
     EmailCopy,
     MeetingCopy,
-    Participant,
     Participants,
     Quarantined,
     Record,
@@ -60,6 +72,10 @@ from connectors.retry import RetryPolicy
 log = logging.getLogger("connectors.msgraph")
 
 SOURCE_KIND = "msgraph"
+MAIL = Stream("messages", "email", copy_id="the immutable message id (Prefer IdType)",
+              cursor="per folder: the @odata.deltaLink of its last delta round")
+CALENDAR = Stream("events", "meeting", copy_id="the occurrence's event id",
+                  cursor="the calendarView @odata.deltaLink (window baked in) + that window")
 DEFAULT_FOLDERS = ("inbox", "sentitems")
 MAX_PAGE = 1000  # Graph: $top 1..1000 for messages
 # Mail whose Date is just inside the window can be received just outside it: ask the
@@ -69,6 +85,10 @@ DEFAULT_SLACK = timedelta(days=1)
 MESSAGE_SELECT = ("id", "internetMessageId", "conversationId", "from", "sender", "toRecipients",
                   "ccRecipients", "bccRecipients", "sentDateTime", "receivedDateTime", "isDraft",
                   "internetMessageHeaders", "parentFolderId")
+# What an occurrence takes from its series master or its own exception: calendarView/delta
+# trims occurrences to id/type/seriesMasterId/start/end.
+EVENT_SELECT = ("id", "iCalUId", "type", "seriesMasterId", "originalStart", "start", "end",
+                "isCancelled", "organizer", "attendees")
 IMMUTABLE = 'IdType="ImmutableId"'
 UTC_PREFER = 'outlook.timezone="UTC"'
 
@@ -185,16 +205,17 @@ def sync(request: SyncRequest) -> SyncResult:
     client = GraphClient(auth, request.mailbox, endpoint=opts.endpoint, ca_file=opts.ca_file,
                          max_concurrency=opts.max_concurrency, policy=opts.retry,
                          timeout=opts.timeout, stats=stats)
+    series = Series(client, request.mailbox, request.subjects)  # read once per run
     try:
         cursor = Cursor.loads(request.cursor)
         if cursor is not None and _usable(cursor, request.window, opts):
             try:
-                result = _incremental(client, request, opts, cursor)
+                result = _incremental(client, request, opts, cursor, series)
             except CursorExpired as exc:
                 log.info("msgraph %s: %s; full window sync", request.mailbox, exc)
-                result = _window(client, request, opts)
+                result = _window(client, request, opts, series)
         else:
-            result = _window(client, request, opts)
+            result = _window(client, request, opts, series)
     finally:
         client.close()
     result.stats = stats
@@ -212,13 +233,13 @@ def _usable(cursor: Cursor, window: Window, opts: Options) -> bool:
     return not (opts.calendar and not cursor.calendar)
 
 
-def _window(client: GraphClient, req: SyncRequest, opts: Options) -> SyncResult:
+def _window(client: GraphClient, req: SyncRequest, opts: Options, series: Series) -> SyncResult:
     w = req.window
     firsts: dict[str, First] = {}
     if opts.mail:
         for folder in opts.folders:
             url = client.url(f"/users/{_q(req.mailbox)}/mailFolders/{_q(folder)}/messages/delta")
-            params = _message_params(req, opts, f"receivedDateTime ge {_iso(w.start - opts.slack)}")
+            params = _message_params(req, f"receivedDateTime ge {_iso(w.start - opts.slack)}")
             firsts[f"mail:{folder}"] = (url, params, _mail_prefer(opts))
     if opts.calendar:
         firsts["calendar"] = _calendar_first(client, req.mailbox, w, opts)
@@ -232,11 +253,12 @@ def _window(client: GraphClient, req: SyncRequest, opts: Options) -> SyncResult:
     if opts.calendar:
         items, _removed, link = done["calendar"]
         cursor.calendar, cursor.calendar_window = _need_link(link, req.mailbox), (w.start, w.end)
-        records.extend(_meetings(client, items, req, w))
+        records.extend(_meetings(items, req, w, series))
     return SyncResult(records=_dedupe(records), mode="window", cursor=cursor.dumps())
 
 
-def _incremental(client: GraphClient, req: SyncRequest, opts: Options, cur: Cursor) -> SyncResult:
+def _incremental(client: GraphClient, req: SyncRequest, opts: Options, cur: Cursor,
+                 series: Series) -> SyncResult:
     w = req.window
     span = Window(min(cur.start, w.start), max(cur.end, w.end))
     new = Cursor(span.start, span.end)
@@ -252,7 +274,9 @@ def _incremental(client: GraphClient, req: SyncRequest, opts: Options, cur: Curs
                 url = client.url(f"/users/{_q(req.mailbox)}/mailFolders/{_q(folder)}/messages")
                 flt = (f"receivedDateTime ge {_iso(cur.end - opts.slack)} and "
                        f"receivedDateTime lt {_iso(w.end + opts.slack)}")
-                firsts[f"gap:{folder}"] = (url, _message_params(req, opts, flt), _mail_prefer(opts))
+                # A plain listing (not delta): here $top is the page size.
+                firsts[f"gap:{folder}"] = (url, _message_params(req, flt, top=opts.page_size),
+                                           _mail_prefer(opts))
     if opts.calendar:
         assert cur.calendar is not None
         firsts["cal:old"] = (cur.calendar, None, _calendar_prefer(opts))
@@ -276,7 +300,7 @@ def _incremental(client: GraphClient, req: SyncRequest, opts: Options, cur: Curs
             fresh, _none, link = done["cal:new"]
             cal_items.extend(fresh)
         new.calendar, new.calendar_window = _need_link(link, req.mailbox), (w.start, w.end)
-        records.extend(_meetings(client, cal_items, req, span))
+        records.extend(_meetings(cal_items, req, span, series))
     records = _dedupe(records)
     kept = {r.copy_id for r in records if not isinstance(r, Quarantined)}
     # A message moved between synced folders is removed from one and added to the other
@@ -294,21 +318,23 @@ def _need_link(link: str | None, mailbox: str) -> str:
 # --- pagination (written once) ---------------------------------------------------------------
 
 Page = tuple[list[dict[str, Any]], list[str], str | None]
+First = tuple[str, "Mapping[str, str] | None", list[str]]  # url, params, Prefer values
 
 
-def _pages(client: GraphClient, url: str, params: Mapping[str, str] | None,
-           prefer: list[str] | None) -> Iterator[dict[str, Any]]:
-    """Every page of a collection: follow ``@odata.nextLink`` verbatim (it embeds $skip or
-    $skiptoken and the original query) until a page has none; a delta round ends with
-    ``@odata.deltaLink``."""
-    body = client.get(url, params=params, prefer=prefer)
+def _pages(client: GraphClient, first: First,
+           body: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+    """Every page of a collection or delta round: follow ``@odata.nextLink`` verbatim (it
+    embeds $skip/$skiptoken and the original query) until a page has none; a delta round's
+    last page carries ``@odata.deltaLink`` instead. ``body``: the first page, when it was
+    already fetched (through ``$batch``). Query options live in the link; Prefer headers do
+    not, so they go with every page."""
+    url, params, prefer = first
+    if body is None:
+        body = client.get(url, params=params, prefer=prefer)
     yield body
     while body.get("@odata.nextLink"):
         body = client.get(str(body["@odata.nextLink"]), prefer=prefer)
         yield body
-
-
-First = tuple[str, "Mapping[str, str] | None", list[str]]  # url, params, Prefer values
 
 
 def _collect(bodies: Iterable[dict[str, Any]]) -> Page:
@@ -328,23 +354,15 @@ def _collect(bodies: Iterable[dict[str, Any]]) -> Page:
     return items, removed, link
 
 
-def _continue(client: GraphClient, body: dict[str, Any], prefer: list[str]) -> Iterator[dict[str, Any]]:
-    yield body
-    while body.get("@odata.nextLink"):
-        # Query options live in the link; Prefer headers do not: send them on every page.
-        body = client.get(str(body["@odata.nextLink"]), prefer=prefer)
-        yield body
-
-
 def _rounds(client: GraphClient, firsts: dict[str, First]) -> dict[str, Page]:
-    """Run several rounds: their first requests share one ``$batch`` (a window sync of two
-    folders and a calendar is one round trip when everything fits a page), then each round
-    follows its own next links, in parallel."""
+    """Run several rounds: their first requests share ``$batch`` requests (a window sync of
+    two folders and a calendar is one round trip when everything fits a page), then each
+    round follows its own next links, in parallel."""
     if not firsts:
         return {}
     if len(firsts) == 1:
-        (name, (url, params, prefer)), = firsts.items()
-        return {name: _collect(_pages(client, url, params, prefer))}
+        (name, first), = firsts.items()
+        return {name: _collect(_pages(client, first))}
     names = sorted(firsts)
     answers = client.batch([(str(i), client.relative(firsts[n][0], firsts[n][1]), firsts[n][2])
                             for i, n in enumerate(names)])
@@ -355,7 +373,7 @@ def _rounds(client: GraphClient, firsts: dict[str, First]) -> dict[str, Page]:
             raise client.error(resp.status, resp.body, resp.headers)
         bodies[name] = resp.body
     with ThreadPoolExecutor(max_workers=min(4, len(names))) as pool:
-        futures = {n: pool.submit(lambda n: _collect(_continue(client, bodies[n], firsts[n][2])), n)
+        futures = {n: pool.submit(lambda n: _collect(_pages(client, firsts[n], bodies[n])), n)
                    for n in names}
         return {n: f.result() for n, f in futures.items()}
 
@@ -368,9 +386,15 @@ def _mail_prefer(opts: Options) -> list[str]:
     return [IMMUTABLE, f"odata.maxpagesize={opts.page_size}"]
 
 
-def _message_params(req: SyncRequest, opts: Options, flt: str) -> dict[str, str]:
+def _message_params(req: SyncRequest, flt: str, top: int | None = None) -> dict[str, str]:
+    """Query options of a mail request. A delta request never gets ``$top``: on delta it caps
+    the whole round, not the page (microsoft-graph-docs #2232); ``Prefer:
+    odata.maxpagesize`` (:func:`_mail_prefer`) sets the page size."""
     select = MESSAGE_SELECT + (("subject",) if req.subjects else ())
-    return {"$select": ",".join(select), "$filter": flt, "$top": str(opts.page_size)}
+    params = {"$select": ",".join(select), "$filter": flt}
+    if top is not None:
+        params["$top"] = str(top)
+    return params
 
 
 def _calendar_prefer(opts: Options) -> list[str]:
@@ -433,43 +457,33 @@ def email_from_graph(item: Mapping[str, Any], *, source: str, mailbox: str,
 
     Participants come from from/toRecipients/ccRecipients/bccRecipients (Graph's Bcc is only
     on the sender's copy, like the Bcc header); Date, References/In-Reply-To and the bulk
-    headers from ``internetMessageHeaders`` when Graph returns them (it does not for items
-    that never crossed a transport, e.g. many Sent Items): then the thread falls back to
-    ``conversationId`` (``provider_thread_id``) and the time to ``sentDateTime``.
+    headers from ``internetMessageHeaders`` when Graph returns them. Sent Items do not return
+    them (microsoft-graph-docs #12726): then the time is ``sentDateTime``, the thread is
+    ``conversationId`` (``provider_thread_id``) and the bulk signals come from other copies
+    of the same Message-ID, if any (the model takes them over every copy).
     """
     copy_id = str(item["id"])
     headers = _headers(item)
-    participants: list[Participant] = []
-    seen: set[tuple[str, str]] = set()
-    invalid = 0
+    found = Participants()
     named = 0
     for prop, role in (("from", "from"), ("toRecipients", "to"), ("ccRecipients", "cc"),
                        ("bccRecipients", "bcc")):
-        value = item.get(prop)
+        # "from" and "sender" differ only for delegates; a response without a "from" key at
+        # all (the docs' delta samples select only sender) still names who sent it.
+        value = item.get("sender") if prop == "from" and prop not in item else item.get(prop)
         for rcpt in [value] if isinstance(value, dict) else (value or ()):
             ea = rcpt.get("emailAddress") if isinstance(rcpt, dict) else None
             if not isinstance(ea, dict) or not (ea.get("address") or ea.get("name")):
                 continue
             named += 1
-            address = normalize_address(str(ea.get("address") or ""))
-            if address is None:
-                invalid += 1
-                continue
-            if (address, role) in seen:
-                continue
-            seen.add((address, role))
-            name = str(ea.get("name") or "").strip()
-            participants.append(Participant(address, name or None, role))
-    if not participants:
+            found.add(normalize_address(str(ea.get("address") or "")),
+                      str(ea.get("name") or "").strip() or None, role)
+    if not found.people:
         reason = REASON_NO_VALID_ADDRESSES if named else REASON_NO_ADDRESSES
         return Quarantined(source, SOURCE_KIND, mailbox, copy_id, reason)
-    occurred_at = parse_date(_first(headers, "date"))
-    date_source = "header"
-    if occurred_at is None:
-        occurred_at = _graph_time(item.get("sentDateTime")) or _graph_time(
-            item.get("receivedDateTime"))
-        date_source = "provider"
-    if occurred_at is None:
+    when = message_time(_first(headers, "date"), _graph_time(item.get("sentDateTime"))
+                        or _graph_time(item.get("receivedDateTime")))
+    if when is None:
         return Quarantined(source, SOURCE_KIND, mailbox, copy_id, REASON_NO_DATE)
     subject = item.get("subject") if subject_wanted else None
     return EmailCopy(
@@ -479,18 +493,39 @@ def email_from_graph(item: Mapping[str, Any], *, source: str, mailbox: str,
         copy_id=copy_id,
         message_id=clean_message_id(item.get("internetMessageId")
                                     or _first(headers, "message-id")),
-        occurred_at=occurred_at,
-        date_source=date_source,
-        participants=tuple(participants),
+        occurred_at=when[0],
+        date_source=when[1],
+        participants=tuple(found.people),
         thread_root=thread_root(_first(headers, "references"), _first(headers, "in-reply-to")),
         provider_thread_id=str(item["conversationId"]) if item.get("conversationId") else None,
         subject=str(subject) if subject is not None else None,
         bulk_reason=bulk_reason(headers),
-        invalid_addresses=invalid,
+        invalid_addresses=found.invalid,
     )
 
 
 # --- calendar --------------------------------------------------------------------------------
+
+# Windows zone names Graph writes when a request has no ``Prefer: outlook.timezone`` (the docs'
+# samples: "Pacific Standard Time") → IANA, after CLDR's windowsZones (territory 001). Ours
+# always asks for UTC; these keep a response that ignored it right for the common zones.
+WINDOWS_ZONES = {
+    "Pacific Standard Time": "America/Los_Angeles", "Mountain Standard Time": "America/Denver",
+    "Central Standard Time": "America/Chicago", "Eastern Standard Time": "America/New_York",
+    "Alaskan Standard Time": "America/Anchorage", "Hawaiian Standard Time": "Pacific/Honolulu",
+    "Atlantic Standard Time": "America/Halifax", "GMT Standard Time": "Europe/London",
+    "Greenwich Standard Time": "Atlantic/Reykjavik", "W. Europe Standard Time": "Europe/Berlin",
+    "Romance Standard Time": "Europe/Paris", "Central Europe Standard Time": "Europe/Budapest",
+    "Central European Standard Time": "Europe/Warsaw", "E. Europe Standard Time": "Europe/Chisinau",
+    "FLE Standard Time": "Europe/Kiev", "GTB Standard Time": "Europe/Bucharest",
+    "Russian Standard Time": "Europe/Moscow", "India Standard Time": "Asia/Calcutta",
+    "China Standard Time": "Asia/Shanghai", "Tokyo Standard Time": "Asia/Tokyo",
+    "Singapore Standard Time": "Asia/Singapore", "AUS Eastern Standard Time": "Australia/Sydney",
+    "New Zealand Standard Time": "Pacific/Auckland", "E. South America Standard Time":
+    "America/Sao_Paulo", "South Africa Standard Time": "Africa/Johannesburg",
+    "Arabian Standard Time": "Asia/Dubai", "Israel Standard Time": "Asia/Jerusalem",
+}
+
 
 def _event_time(value: Any) -> datetime | None:
     """A dateTimeTimeZone (``{"dateTime": "2017-06-19T17:00:00.0000000", "timeZone": "UTC"}``)
@@ -507,60 +542,111 @@ def _event_time(value: Any) -> datetime | None:
         t = t.replace(microsecond=int(frac[:6].ljust(6, "0")))
     if t.tzinfo is None:
         zone = str(value.get("timeZone") or "UTC")
+        zone = WINDOWS_ZONES.get(zone, zone)
         try:
             t = t.replace(tzinfo=UTC if zone.upper() in ("UTC", "Z") else ZoneInfo(zone))
         except (ZoneInfoNotFoundError, ValueError):
-            t = t.replace(tzinfo=UTC)  # a Windows zone name despite Prefer UTC: take it as UTC
+            t = t.replace(tzinfo=UTC)  # an unknown zone despite Prefer UTC: taken as UTC
     return t.astimezone(UTC)
 
 
-def _master_uids(client: GraphClient, mailbox: str, master_ids: set[str]) -> dict[str, str]:
-    """seriesMasterId → the series' iCalUId, fetched through $batch (20 a request)."""
-    if not master_ids:
-        return {}
-    ids = sorted(master_ids)
-    parts = [(str(i), f"/users/{_q(mailbox)}/events/{_q(mid)}?$select=iCalUId,type", [IMMUTABLE])
-             for i, mid in enumerate(ids)]
-    out: dict[str, str] = {}
-    for pid, resp in client.batch(parts).items():
-        mid = ids[int(pid)]
-        if 200 <= resp.status < 300 and resp.body.get("iCalUId"):
-            out[mid] = str(resp.body["iCalUId"])
-        else:
-            log.warning("msgraph %s: series master not readable (status %d)", mailbox, resp.status)
-    return out
+class Series:
+    """Series masters and trimmed exceptions of one run, each read once (``$batch``, at
+    most 4 parts a request: Outlook's per-mailbox concurrency) and kept for the run."""
+
+    def __init__(self, client: GraphClient, mailbox: str, subjects: bool) -> None:
+        self._client = client
+        self._mailbox = mailbox
+        self._select = ",".join(EVENT_SELECT + (("subject",) if subjects else ()))
+        self.events: dict[str, dict[str, Any] | None] = {}
+
+    def load(self, ids: Iterable[str]) -> None:
+        """Read every event of ``ids`` not read yet in this run (None when unreadable)."""
+        todo = sorted(set(ids) - set(self.events))
+        if not todo:
+            return
+        parts = [(str(i), f"/users/{_q(self._mailbox)}/events/{_q(eid)}?$select={self._select}",
+                  [IMMUTABLE, UTC_PREFER]) for i, eid in enumerate(todo)]
+        for pid, resp in self._client.batch(parts).items():
+            eid = todo[int(pid)]
+            if 200 <= resp.status < 300:
+                self.events[eid] = resp.body
+            else:
+                # Deleted meanwhile (404): its occurrences keep what they carry themselves.
+                log.warning("msgraph %s: series event not readable (status %d)",
+                            self._mailbox, resp.status)
+                self.events[eid] = None
+
+    def get(self, event_id: Any) -> dict[str, Any] | None:
+        return self.events.get(str(event_id)) if event_id else None
 
 
-def _meetings(client: GraphClient, items: list[dict[str, Any]], req: SyncRequest,
-              window: Window) -> list[Record]:
-    masters = {str(e["seriesMasterId"]) for e in items
-               if e.get("seriesMasterId") and e.get("type") in ("occurrence", "exception")}
-    uids = _master_uids(client, req.mailbox, masters)
+_SERIES_TYPES = ("occurrence", "exception")
+# What an occurrence may take from its master: never its own times or ids.
+_FROM_SERIES = ("organizer", "attendees", "isCancelled", "subject")
+
+
+def _trimmed(event: Mapping[str, Any]) -> bool:
+    """calendarView/delta's trimmed shape: organizer or attendees missing altogether (a whole
+    event with nobody invited still has ``"attendees": []`` and an organizer)."""
+    return "organizer" not in event or "attendees" not in event
+
+
+def _meetings(items: list[dict[str, Any]], req: SyncRequest, window: Window,
+              series: Series) -> list[Record]:
+    recurring = [e for e in items if e.get("seriesMasterId") and e.get("type") in _SERIES_TYPES]
+    series.load([str(e["seriesMasterId"]) for e in recurring]
+                + [str(e["id"]) for e in recurring if e.get("type") == "exception" and _trimmed(e)])
     out: list[Record] = []
     for e in items:
         if e.get("type") == "seriesMaster":
             continue  # calendarView never returns masters; be safe
-        rec = meeting_from_graph(e, uids, source=req.source, mailbox=req.mailbox,
+        rec = meeting_from_graph(e, series.get(e.get("seriesMasterId")),
+                                 series.get(e["id"]) if e.get("type") == "exception" else None,
+                                 source=req.source, mailbox=req.mailbox,
                                  subject_wanted=req.subjects)
         if isinstance(rec, Quarantined) or rec.occurred_at in window:
             out.append(rec)
     return out
 
 
-def meeting_from_graph(event: Mapping[str, Any], master_uids: Mapping[str, str], *,
-                       source: str, mailbox: str,
-                       subject_wanted: bool = True) -> MeetingCopy | Quarantined:
-    """One calendarView event (occurrence, exception or single instance) → a MeetingCopy."""
+def complete_occurrence(event: Mapping[str, Any], master: Mapping[str, Any] | None,
+                        exception: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A calendarView event with what its series says filled in: an occurrence trimmed by
+    delta takes organizer, attendees, cancellation and subject from its master; a trimmed
+    exception takes them from the exception read by id (its own attendees), then the master.
+    What the event carries itself wins; its id, times and type are always its own."""
+    if not _trimmed(event) or event.get("type") not in _SERIES_TYPES:
+        return dict(event)
+    out: dict[str, Any] = {}
+    for source in (master, exception):
+        for name in _FROM_SERIES:
+            if source is not None and name in source:
+                out[name] = source[name]
+    if exception is not None and exception.get("originalStart"):
+        out["originalStart"] = exception["originalStart"]
+    out.update(event)
+    return out
+
+
+def meeting_from_graph(event: Mapping[str, Any], master: Mapping[str, Any] | None = None,
+                       exception: Mapping[str, Any] | None = None, *, source: str,
+                       mailbox: str, subject_wanted: bool = True) -> MeetingCopy | Quarantined:
+    """One calendarView event (occurrence, exception or single instance) → a MeetingCopy;
+    ``master`` (its series master) and ``exception`` (the exception read by id) fill in what
+    delta trimmed (:func:`complete_occurrence`)."""
+    event = complete_occurrence(event, master, exception)
     copy_id = str(event["id"])
     start = _event_time(event.get("start"))
     if start is None:
         return Quarantined(source, SOURCE_KIND, mailbox, copy_id, REASON_BAD_EVENT)
-    uid = str(event.get("iCalUId") or copy_id)
+    uid = event.get("iCalUId") or copy_id
     original = start
-    master = event.get("seriesMasterId")
-    if master and event.get("type") in ("occurrence", "exception"):
-        # An occurrence's iCalUId differs per occurrence; the series' is on its master.
-        uid = master_uids.get(str(master), uid)
+    if event.get("seriesMasterId") and event.get("type") in _SERIES_TYPES:
+        # An occurrence's iCalUId differs per occurrence; the series' is on its master. An
+        # unmodified occurrence starts at its original start.
+        if master is not None and master.get("iCalUId"):
+            uid = master["iCalUId"]
         original = _graph_time(event.get("originalStart")) or start
     found = Participants()
     org = (event.get("organizer") or {}).get("emailAddress") or {}
@@ -580,7 +666,7 @@ def meeting_from_graph(event: Mapping[str, Any], master_uids: Mapping[str, str],
         source_kind=SOURCE_KIND,
         mailbox=mailbox,
         copy_id=copy_id,
-        ical_uid=uid,
+        ical_uid=canonical_uid(str(uid)),
         original_start=original,
         occurred_at=start,
         ended_at=_event_time(event.get("end")),

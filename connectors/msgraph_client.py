@@ -8,8 +8,10 @@
   dict: they become one :class:`~connectors.api.AuthError` naming tenant and client id.
 * :class:`GraphClient` — one ``requests`` session; every call goes through
   :func:`connectors.retry.call_with_retry` (429/503/504 honour ``Retry-After``) and two
-  semaphores: at most 4 requests in flight per mailbox (Outlook's limit) and
-  ``max_concurrency`` per app in this process. ``$batch`` (<= 20) with per-part retries.
+  limits: at most 4 requests in flight per mailbox (Outlook's limit; a ``$batch`` of k parts
+  counts k, because Outlook throttles the parts as requests of their own) and
+  ``max_concurrency`` per app in this process. ``$batch`` requests carry at most 4 parts, so
+  none is refused for concurrency; throttled parts are retried honouring their Retry-After.
 
 These machines set ``REQUESTS_CA_BUNDLE``; in ``requests`` that variable overrides a
 session's ``verify=``, so the CA is passed on every request instead (:class:`_CASession`).
@@ -46,6 +48,9 @@ DEFAULT_ENDPOINT = "https://graph.microsoft.com/v1.0"
 DEFAULT_SECRET_ENV = "OVERLAP_MSGRAPH_CLIENT_SECRET"
 MAILBOX_CONCURRENCY = 4  # Outlook: 4 concurrent requests per app and mailbox
 MAX_BATCH = 20  # Graph JSON batching limit
+# Parts of one $batch run concurrently and count against the mailbox's 4 (parts are
+# answered 429 otherwise): a batch carries at most this many.
+BATCH_PARTS = min(MAX_BATCH, MAILBOX_CONCURRENCY)
 # Hosts msal knows; any other authority (the sandbox, a sovereign proxy) skips instance discovery.
 _KNOWN_AUTHORITY_HOSTS = frozenset({
     "login.microsoftonline.com", "login.microsoftonline.us", "login.partner.microsoftonline.cn",
@@ -232,17 +237,39 @@ def _scrub(text: str, auth: GraphAuth) -> str:
 
 # --- the client ------------------------------------------------------------------------------
 
+class Slots:
+    """Requests in flight, counted as the server counts them: a ``$batch`` of k parts holds
+    k slots (of ``size``) until its answer is in."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._used = 0
+        self._cond = threading.Condition()
+
+    @contextmanager
+    def hold(self, n: int = 1) -> Iterator[None]:
+        n = max(1, min(n, self.size))
+        with self._cond:
+            self._cond.wait_for(lambda: self._used + n <= self.size)
+            self._used += n
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._used -= n
+                self._cond.notify_all()
+
+
 _sem_lock = threading.Lock()
-_mailbox_sems: dict[tuple[str, str], threading.BoundedSemaphore] = {}
-_app_sems: dict[tuple[str, str, int], threading.BoundedSemaphore] = {}
+_mailbox_sems: dict[tuple[str, str], Slots] = {}
+_app_sems: dict[tuple[str, str, int], Slots] = {}
 
 
-def _semaphore(registry: dict[Any, threading.BoundedSemaphore], key: Any,
-               size: int) -> threading.BoundedSemaphore:
+def _semaphore(registry: dict[Any, Slots], key: Any, size: int) -> Slots:
     with _sem_lock:
         sem = registry.get(key)
         if sem is None:
-            sem = registry[key] = threading.BoundedSemaphore(size)
+            sem = registry[key] = Slots(size)
         return sem
 
 
@@ -286,8 +313,8 @@ class GraphClient:
         return rel
 
     @contextmanager
-    def _slot(self) -> Iterator[None]:
-        with self._mailbox_sem, self._app_sem:
+    def _slot(self, n: int = 1) -> Iterator[None]:
+        with self._mailbox_sem.hold(n), self._app_sem.hold(n):
             yield
 
     def _count(self, requests_: int = 0, calls: int = 0, retries: int = 0) -> None:
@@ -316,7 +343,7 @@ class GraphClient:
             if prefer:
                 headers["Prefer"] = ", ".join(prefer)
             try:
-                with self._slot():
+                with self._slot(calls):
                     self._count(requests_=1, calls=calls)
                     r = self.session.request(method, url, params=params, headers=headers,
                                              json=json_body)
@@ -380,12 +407,14 @@ class GraphClient:
     # --- $batch -------------------------------------------------------------------------
 
     def batch(self, parts: list[tuple[str, str, list[str]]]) -> dict[str, Response]:
-        """GET each (id, relative url, Prefer values) through ``$batch`` (<= 20 a request); 429/5xx parts are
-        retried (honouring their Retry-After) under the same policy. Returns id → response;
-        a part that fails for good carries its error status and body."""
+        """GET each (id, relative url, Prefer values) through ``$batch``, at most
+        :data:`BATCH_PARTS` a request (they run concurrently on the server and count against
+        the mailbox's 4); 429/5xx parts are retried (honouring their Retry-After) under the
+        same policy. Returns id → response; a part that fails for good carries its error
+        status and body."""
         results: dict[str, Response] = {}
-        for i in range(0, len(parts), MAX_BATCH):
-            pending = {pid: (rel, prefer) for pid, rel, prefer in parts[i:i + MAX_BATCH]}
+        for i in range(0, len(parts), BATCH_PARTS):
+            pending = {pid: (rel, prefer) for pid, rel, prefer in parts[i:i + BATCH_PARTS]}
 
             def round_(pending: dict[str, tuple[str, list[str]]] = pending) -> None:
                 reqs = [{"id": pid, "method": "GET", "url": rel,

@@ -113,6 +113,167 @@ def _get_connection(conn_id: str) -> Any:
         return None
 
 
+# The tasks, each a few lines calling the core package; the DAG below wires them.
+
+
+@task(pool=WAREHOUSE_POOL)
+def plan() -> dict[str, Any]:
+    """Resolve the week, validate the CRM, plan source × mailbox extracts (writes no data)."""
+    from overlap import orchestration as orch
+    from overlap.pipeline import start_run
+
+    ctx = get_current_context()
+    config = _config()
+    params = ctx["params"]
+    weeks = orch.resolve_weeks(params.get("week_start"),
+                               data_interval_start=ctx.get("data_interval_start"),
+                               data_interval_end=ctx.get("data_interval_end"),
+                               run_after=ctx["dag_run"].run_after, tz=config.tz)
+    sources = orch.check_sources(config, params.get("sources"))
+    mailboxes = orch.check_mailbox_params(params.get("mailboxes"))
+    crm_as_of = orch.check_crm_as_of(params.get("crm_as_of"), config.tz)
+    # The warehouse's run id is Airflow's, so `runs` rows match the UI's runs.
+    run_plan = replace(start_run(config, weeks, sources=sources, mailboxes=mailboxes),
+                       run_id=ctx["run_id"])
+    orch.check_mailboxes(run_plan, mailboxes)
+    path = orch.write_plan(config, run_plan)
+    chunks = orch.write_chunks(run_plan, path, groups=EXTRACT_GROUPS)
+    print(f"run {run_plan.run_id}: {orch.run_label(weeks)}, {len(run_plan.tasks)} extracts")
+    return {"plan": str(path), "run_id": run_plan.run_id, "extracts": len(run_plan.tasks),
+            "week": orch.run_label(run_plan.weeks),
+            "weeks": [w.isoformat() for w in run_plan.weeks], "crm_as_of": crm_as_of,
+            "mapped": {g: len(c) for g, c in chunks.items()}}
+
+
+def chunks_task(group: str) -> Any:
+    @task(task_id=f"chunks_{group}", pool="default_pool")
+    def chunks(planned: dict[str, Any]) -> list[dict[str, Any]]:
+        """This group's extracts from the plan, as mapped-task arguments (paths only)."""
+        from overlap import orchestration as orch
+
+        return orch.read_chunks(planned["plan"], group)
+
+    return chunks
+
+
+def extract_task(group: str) -> Any:
+    @task(task_id=f"extract_{group}", pool=GROUPS[group].pool,
+          map_index_template="{{ chunk_label }}")
+    def extract(chunk: dict[str, Any]) -> dict[str, Any]:
+        """Extract a chunk of source × mailbox into staging; failures are recorded."""
+        from overlap import orchestration as orch
+        from overlap.connections import credentials_for
+
+        ctx = get_current_context()
+        ctx["chunk_label"] = chunk["label"]  # type: ignore[typeddict-unknown-key]
+        ti = ctx["ti"]
+        result = orch.extract_chunk(
+            chunk, final_try=ti.try_number > ti.max_tries,
+            credentials=lambda t: credentials_for(t, _get_connection))
+        return result.as_xcom(chunk["label"])
+
+    return extract
+
+# all_done: an extract task that crashed must not stop the run (its mailboxes are
+# recorded as failed and the report states the gap); skipped API groups are fine too.
+@task(pool=WAREHOUSE_POOL, trigger_rule="all_done")
+def load(planned: dict[str, Any] | None) -> dict[str, Any]:
+    """Apply every staged extract in one transaction (the only warehouse writer)."""
+    from overlap import orchestration as orch
+    from overlap.pipeline import load as load_step
+
+    plan_xcom = orch.require_plan(planned, "load")  # no plan: fail now, no retry
+    config = _config()
+    run_plan, outcomes = orch.collect_outcomes(plan_xcom["plan"])
+    as_of = plan_xcom.get("crm_as_of")  # rule 10: the CRM's stamp; None: now
+    load_step(config, run_plan, outcomes,
+              crm_as_of=datetime.fromisoformat(as_of) if as_of else None)
+    failed = [o.task.label for o in outcomes if o.manifest is None]
+    return {"loaded": len(outcomes) - len(failed), "failed": len(failed)}
+
+
+@task(pool=WAREHOUSE_POOL)
+def model(_loaded: dict[str, Any]) -> dict[str, Any]:
+    """Rebuild the model (rules 1-9) and run the audits."""
+    from overlap.pipeline import model as model_step
+
+    stats = model_step(_config())
+    return {"tables": stats.tables, "audits": stats.audits}
+
+
+@task(pool=WAREHOUSE_POOL, outlets=[REPORT_ASSET])
+def report(planned: dict[str, Any], _modelled: dict[str, Any]) -> dict[str, Any]:
+    """Render the week's report, CSV and owner digests."""
+    from airflow.sdk.configuration import conf
+
+    from overlap import orchestration as orch
+    from overlap.pipeline import report as report_step
+
+    config = _config()
+    run_plan = orch.read_plan(planned["plan"])
+    paths = report_step(config, run_plan.weeks)
+    html: dict[str, Any] = {w.isoformat(): str(p.html) for w, p in sorted(paths.items())}
+    index = orch.write_digest_index(config, run_plan.run_id,
+                                    {w: p.digests for w, p in paths.items()})
+    get_current_context()["outlet_events"][REPORT_ASSET].extra = {"html": html}
+    base_url = conf.get("api", "base_url", fallback="") or ""
+    urls = [orch.report_url(config, p.html, base_url) for _, p in sorted(paths.items())]
+    for path, url in zip(html.values(), urls, strict=True):
+        print(f"report: {path}  (in Airflow: {url})")
+    return {"html": html, "digests": str(index), "url": urls[-1] if urls else ""}
+
+
+@task(pool=WAREHOUSE_POOL, trigger_rule="all_done_min_one_success")
+def finish(planned: dict[str, Any]) -> str:
+    """Close the run row: succeeded, partial (mailboxes failed) or failed (a step failed)."""
+    from overlap import orchestration as orch
+    from overlap.pipeline import finish as finish_step
+
+    ti = get_current_context()["ti"]
+    error = None
+    for step in ("load", "model", "report"):
+        if ti.xcom_pull(task_ids=step) is None:
+            error = f"{step} did not succeed (see its Airflow log)"
+            break
+    run_plan, outcomes = orch.collect_outcomes(planned["plan"])
+    return finish_step(_config(), run_plan, outcomes, error=error)
+
+
+@task(pool=WAREHOUSE_POOL, outlets=[WAREHOUSE_ASSET])
+def publish(_report: dict[str, Any], status: str) -> dict[str, Any]:
+    """Replace the analysts' read-only snapshot and the Parquet marts."""
+    from overlap.pipeline import publish as publish_step
+
+    config = _config()
+    publish_step(config)
+    get_current_context()["outlet_events"][WAREHOUSE_ASSET].extra = {
+        "snapshot": str(config.snapshot), "status": status}
+    return {"snapshot": str(config.snapshot), "status": status}
+
+
+@task(pool="default_pool")
+def email_digests(report_out: dict[str, Any], _published: dict[str, Any]) -> dict[str, Any]:
+    """Mail each account owner their digest through the SMTP connection (off without it)."""
+    import os as _os
+    from pathlib import Path
+
+    from overlap import digests as dig
+    from overlap.fileio import read_json
+
+    conn_id = _os.environ.get(dig.SMTP_CONN_ENV, dig.DEFAULT_SMTP_CONN_ID)
+    conn = _get_connection(conn_id)
+    if conn is None:
+        print(f"owner digests by email are off (no Airflow connection {conn_id!r})")
+        return {"enabled": False, "sent": 0}
+    config = _config()
+    index = Path(report_out["digests"])
+    digests = read_json(index)
+    counts = dig.send_digests(digests, dig.SmtpSettings.from_connection(conn),
+                               title=config.title,
+                               state_file=config.out_dir / ".digests-sent.json")
+    return {"enabled": True, **counts}
+
+
 @dag(
     dag_id="overlap_weekly",
     schedule=(None if SCHEDULE.lower() in ("", "none")
@@ -143,156 +304,6 @@ def _get_connection(conn_id: str) -> Any:
     },
 )
 def overlap_weekly() -> None:
-    @task(pool=WAREHOUSE_POOL)
-    def plan() -> dict[str, Any]:
-        """Resolve the week, validate the CRM, plan source × mailbox extracts (writes no data)."""
-        from overlap import orchestration as orch
-        from overlap.pipeline import start_run
-
-        ctx = get_current_context()
-        config = _config()
-        params = ctx["params"]
-        weeks = orch.resolve_weeks(params.get("week_start"),
-                                   data_interval_start=ctx.get("data_interval_start"),
-                                   data_interval_end=ctx.get("data_interval_end"),
-                                   run_after=ctx["dag_run"].run_after, tz=config.tz)
-        sources = orch.check_sources(config, params.get("sources"))
-        mailboxes = orch.check_mailbox_params(params.get("mailboxes"))
-        crm_as_of = orch.check_crm_as_of(params.get("crm_as_of"), config.tz)
-        # The warehouse's run id is Airflow's, so `runs` rows match the UI's runs.
-        run_plan = replace(start_run(config, weeks, sources=sources, mailboxes=mailboxes),
-                           run_id=ctx["run_id"])
-        orch.check_mailboxes(run_plan, mailboxes)
-        path = orch.write_plan(config, run_plan)
-        chunks = orch.write_chunks(run_plan, path, groups=EXTRACT_GROUPS)
-        print(f"run {run_plan.run_id}: {orch.run_label(weeks)}, {len(run_plan.tasks)} extracts")
-        return {"plan": str(path), "run_id": run_plan.run_id, "extracts": len(run_plan.tasks),
-                "week": orch.run_label(run_plan.weeks),
-                "weeks": [w.isoformat() for w in run_plan.weeks], "crm_as_of": crm_as_of,
-                "mapped": {g: len(c) for g, c in chunks.items()}}
-
-    def chunks_task(group: str) -> Any:
-        @task(task_id=f"chunks_{group}", pool="default_pool")
-        def chunks(planned: dict[str, Any]) -> list[dict[str, Any]]:
-            """This group's extracts from the plan, as mapped-task arguments (paths only)."""
-            from overlap import orchestration as orch
-
-            return orch.read_chunks(planned["plan"], group)
-
-        return chunks
-
-    def extract_task(group: str) -> Any:
-        @task(task_id=f"extract_{group}", pool=GROUPS[group].pool,
-              map_index_template="{{ chunk_label }}")
-        def extract(chunk: dict[str, Any]) -> dict[str, Any]:
-            """Extract a chunk of source × mailbox into staging; failures are recorded."""
-            from overlap import orchestration as orch
-            from overlap.connections import credentials_for
-
-            ctx = get_current_context()
-            ctx["chunk_label"] = chunk["label"]  # type: ignore[typeddict-unknown-key]
-            ti = ctx["ti"]
-            result = orch.extract_chunk(
-                chunk, final_try=ti.try_number > ti.max_tries,
-                credentials=lambda t: credentials_for(t, _get_connection))
-            return result.as_xcom(chunk["label"])
-
-        return extract
-
-    # all_done: an extract task that crashed must not stop the run (its mailboxes are
-    # recorded as failed and the report states the gap); skipped API groups are fine too.
-    @task(pool=WAREHOUSE_POOL, trigger_rule="all_done")
-    def load(planned: dict[str, Any] | None) -> dict[str, Any]:
-        """Apply every staged extract in one transaction (the only warehouse writer)."""
-        from overlap import orchestration as orch
-        from overlap.pipeline import load as load_step
-
-        plan_xcom = orch.require_plan(planned, "load")  # no plan: fail now, no retry
-        config = _config()
-        run_plan, outcomes = orch.collect_outcomes(plan_xcom["plan"])
-        as_of = plan_xcom.get("crm_as_of")  # rule 10: the CRM's stamp; None: now
-        load_step(config, run_plan, outcomes,
-                  crm_as_of=datetime.fromisoformat(as_of) if as_of else None)
-        failed = [o.task.label for o in outcomes if o.manifest is None]
-        return {"loaded": len(outcomes) - len(failed), "failed": len(failed)}
-
-    @task(pool=WAREHOUSE_POOL)
-    def model(_loaded: dict[str, Any]) -> dict[str, Any]:
-        """Rebuild the model (rules 1-9) and run the audits."""
-        from overlap.pipeline import model as model_step
-
-        stats = model_step(_config())
-        return {"tables": stats.tables, "audits": stats.audits}
-
-    @task(pool=WAREHOUSE_POOL, outlets=[REPORT_ASSET])
-    def report(planned: dict[str, Any], _modelled: dict[str, Any]) -> dict[str, Any]:
-        """Render the week's report, CSV and owner digests."""
-        from airflow.sdk.configuration import conf
-
-        from overlap import orchestration as orch
-        from overlap.pipeline import report as report_step
-
-        config = _config()
-        run_plan = orch.read_plan(planned["plan"])
-        paths = report_step(config, run_plan.weeks)
-        html: dict[str, Any] = {w.isoformat(): str(p.html) for w, p in sorted(paths.items())}
-        index = orch.write_digest_index(config, run_plan.run_id,
-                                        {w: p.digests for w, p in paths.items()})
-        get_current_context()["outlet_events"][REPORT_ASSET].extra = {"html": html}
-        base_url = conf.get("api", "base_url", fallback="") or ""
-        urls = [orch.report_url(config, p.html, base_url) for _, p in sorted(paths.items())]
-        for path, url in zip(html.values(), urls, strict=True):
-            print(f"report: {path}  (in Airflow: {url})")
-        return {"html": html, "digests": str(index), "url": urls[-1] if urls else ""}
-
-    @task(pool=WAREHOUSE_POOL, trigger_rule="all_done_min_one_success")
-    def finish(planned: dict[str, Any]) -> str:
-        """Close the run row: succeeded, partial (mailboxes failed) or failed (a step failed)."""
-        from overlap import orchestration as orch
-        from overlap.pipeline import finish as finish_step
-
-        ti = get_current_context()["ti"]
-        error = None
-        for step in ("load", "model", "report"):
-            if ti.xcom_pull(task_ids=step) is None:
-                error = f"{step} did not succeed (see its Airflow log)"
-                break
-        run_plan, outcomes = orch.collect_outcomes(planned["plan"])
-        return finish_step(_config(), run_plan, outcomes, error=error)
-
-    @task(pool=WAREHOUSE_POOL, outlets=[WAREHOUSE_ASSET])
-    def publish(_report: dict[str, Any], status: str) -> dict[str, Any]:
-        """Replace the analysts' read-only snapshot and the Parquet marts."""
-        from overlap.pipeline import publish as publish_step
-
-        config = _config()
-        publish_step(config)
-        get_current_context()["outlet_events"][WAREHOUSE_ASSET].extra = {
-            "snapshot": str(config.snapshot), "status": status}
-        return {"snapshot": str(config.snapshot), "status": status}
-
-    @task(pool="default_pool")
-    def email_digests(report_out: dict[str, Any], _published: dict[str, Any]) -> dict[str, Any]:
-        """Mail each account owner their digest through the SMTP connection (off without it)."""
-        import json
-        import os as _os
-        from pathlib import Path
-
-        from overlap import digests as dig
-
-        conn_id = _os.environ.get(dig.SMTP_CONN_ENV, dig.DEFAULT_SMTP_CONN_ID)
-        conn = _get_connection(conn_id)
-        if conn is None:
-            print(f"owner digests by email are off (no Airflow connection {conn_id!r})")
-            return {"enabled": False, "sent": 0}
-        config = _config()
-        index = Path(report_out["digests"])
-        digests = json.loads(index.read_text(encoding="utf-8"))
-        counts = dig.send_digests(digests, dig.SmtpSettings.from_connection(conn),
-                                   title=config.title,
-                                   state_file=config.out_dir / ".digests-sent.json")
-        return {"enabled": True, **counts}
-
     # Calling a task returns an XComArg that stands for its result at run time; typed Any
     # because the task functions are typed by what they receive then.
     planned: Any = plan()

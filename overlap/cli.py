@@ -1,30 +1,38 @@
 """The ``overlap`` command line: run, report, query, init, demo, sandbox serve.
 
-Exit codes: 0 success, 1 the run failed (an audit or an unexpected error), 2 bad input
-(config, CRM, options) — always as one readable line, never a traceback. Progress goes to
-stderr; the paths a user wants (reports, warehouse) go to stdout.
+Exit codes (README, "Exit codes"): 0 success, 1 the run failed (an audit or an unexpected
+error), 2 bad input (config, CRM, options), 3 the warehouse is in use (another overlap run, or
+a process holding the file open), 4 disk full — always as one readable line, never a
+traceback. Progress goes to stderr; the paths a user wants (reports, warehouse) go to stdout.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import shutil
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from overlap import __version__
-from overlap.errors import AuditFailed, InputError
+from overlap.errors import AuditFailed, DiskFull, InputError, WarehouseLocked
 from overlap.warehouse import WarehouseBusy
+
+if TYPE_CHECKING:
+    from overlap.config import Config
 
 DEMO_MARKER = ".overlap-demo"
 EPILOG = """examples:
   overlap demo                                   generate an organisation and report on it
   overlap init my-org                            write an example config and CRM templates
+  overlap check --config my-org/overlap.toml     what a run would read, and layout warnings
   overlap run --config my-org/overlap.toml       report on last week
   overlap run --config overlap.toml --week 2026-W47
   overlap run --config overlap.toml --start 2026-10-05 --end 2026-11-02
@@ -65,6 +73,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     weeks = _weeks(args, config.tz)
     as_of = parse_crm_as_of(args.crm_as_of, config.tz) if args.crm_as_of else None
+    _warn_layout(config)
     result = run(config, weeks, progress=_progress(args.quiet), workers=args.workers,
                  crm_as_of=as_of)
     for _week, paths in sorted(result.reports.items()):
@@ -76,6 +85,72 @@ def cmd_run(args: argparse.Namespace) -> int:
               " coverage:", file=sys.stderr)
         for line in result.failed:
             print(f"  {line}", file=sys.stderr)
+    note = _no_data_note(config, result.weeks)
+    if note:
+        print(f"warning: {note}", file=sys.stderr)
+    return 0
+
+
+def _warn_layout(config: Config) -> None:
+    """The layout and CRM warnings of ``overlap check`` (what a maildir extract reports itself
+    is left to it), on stderr before the run starts. Reads the CRM once more: the run's own
+    read happens inside the pipeline, and the warnings belong before the first extract."""
+    from overlap.check import warnings
+    from overlap.crm import load_crm
+
+    found = warnings(config, load_crm(config), extract_errors=False)
+    for line in found:
+        print(f"warning: {line}", file=sys.stderr)
+    if found:
+        print(f"  (overlap check --config {config.path} lists what each mailbox holds)",
+              file=sys.stderr)
+
+
+def _no_data_note(config: Config, weeks: list[date]) -> str | None:
+    """When the reported weeks hold no email or meeting: say so, and where the data is —
+    from the warehouse, or, when the run's window read nothing at all, from the file sources
+    read over all dates (headers only; this happens only on a run that found nothing)."""
+    from collections import Counter
+
+    import duckdb
+
+    from overlap.check import no_data_message, source_span
+    from overlap.crm import load_crm
+    from overlap.weeks import iso_week_label
+
+    con = duckdb.connect(str(config.snapshot), read_only=True)
+    try:
+        rows = con.execute(
+            "select week_start, count(*), bool_or(list_contains($weeks, week_start))"
+            " from interactions group by week_start", {"weeks": weeks}).fetchall()
+    finally:
+        con.close()
+    if any(in_window for _, _, in_window in rows):
+        return None
+    if rows:
+        return no_data_message(weeks, Counter({w: n for w, n, _ in rows}))
+    span = source_span(config, load_crm(config), weeks)
+    if span:
+        return span
+    label = ", ".join(iso_week_label(w) for w in weeks[:3]) + (" …" if len(weeks) > 3 else "")
+    return (f"no email or meeting in the window {label}, and none read from the sources: "
+            f"overlap check --config {config.path} shows what each mailbox holds")
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from overlap.check import check
+    from overlap.config import load_config
+
+    config = load_config(args.config)
+    lines, found = check(config, _weeks(args, config.tz))
+    for line in lines:
+        print(line)
+    if found:
+        print(f"\n{len(found)} warning{'s' if len(found) != 1 else ''}:")
+        for line in found:
+            print(f"  warning: {line}")
+    else:
+        print("\nno warnings")
     return 0
 
 
@@ -121,19 +196,31 @@ def cmd_query(args: argparse.Namespace) -> int:
 def cmd_init(args: argparse.Namespace) -> int:
     from overlap.crm import write_init_templates
 
+    dest = Path(args.dir)
+    if dest.exists() and not dest.is_dir():
+        hint = (f"; to use this config: overlap check --config {dest}"
+                if dest.suffix == ".toml" else "")
+        raise InputError("is a file: overlap init takes a folder and writes overlap.toml and "
+                         f"crm/ into it (e.g. overlap init my-org){hint}", file=str(dest))
+    if dest.suffix == ".toml":
+        folder = dest.parent if dest.parent != Path() else Path("my-org")
+        raise InputError("overlap init takes a folder, not a file name: it writes "
+                         f"overlap.toml and crm/ into it (e.g. overlap init {folder})",
+                         file=str(dest))
     for path in write_init_templates(Path(args.dir)):
         print(path)
-    print(f"next: edit {Path(args.dir) / 'overlap.toml'}, then "
-          f"overlap run --config {Path(args.dir) / 'overlap.toml'}", file=sys.stderr)
+    config = Path(args.dir) / "overlap.toml"
+    print(f"next: edit {config}, then overlap check --config {config} (what a run would "
+          f"read), then overlap run --config {config}", file=sys.stderr)
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from overlap.config import load_config
     from overlap.pipeline import run
-    from overlap.sandbox.generator import generate
-    from overlap.sandbox.seed import seed_from_config
-    from overlap.sandbox.serve import start_sandboxes, write_sandbox_config
+    from sandbox.generator import generate
+    from sandbox.seed import seed_from_config
+    from sandbox.serve import start_sandboxes, write_sandbox_config
 
     progress = _progress(args.quiet)
     out = Path(args.out).resolve()
@@ -186,13 +273,15 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
     import threading
 
     from overlap.config import load_config
-    from overlap.sandbox.serve import seeds_of, start_sandboxes, write_sandbox_config
+    from sandbox.serve import fidelity_of, seeds_of, start_sandboxes, write_sandbox_config
 
     config = load_config(args.config)
+    fidelity = fidelity_of(args.ideal, args.real)
     seeds = seeds_of(config)
     target = Path(args.write_config).resolve()
     secrets_dir = target.parent / (target.stem + "-secrets")
-    servers = start_sandboxes(seeds, args.apis, secrets_dir=secrets_dir, host=args.host)
+    servers = start_sandboxes(seeds, args.apis, secrets_dir=secrets_dir, host=args.host,
+                              fidelity=fidelity)
     stop = threading.Event()
     try:
         sources = [src for server, boxes in servers for src in server.sources(boxes)]
@@ -201,6 +290,7 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
             print(f"{server.url}  {len(boxes)} mailboxes", flush=True)
         print(f"config: {target}  (run: overlap run --config {target})", file=sys.stderr)
         print(f"secrets: {secrets_dir}  (sandbox keys; not real credentials)", file=sys.stderr)
+        print(f"shapes: {fidelity.describe()}", file=sys.stderr)
         print("serving until interrupted (Ctrl-C)", file=sys.stderr, flush=True)
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
@@ -244,22 +334,49 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("report", help="re-render reports from the warehouse (no extract)")
+    p = sub.add_parser("check", help="what a run would read, and layout warnings (read-only)",
+                       description="Validate the config and the CRM, list every source × "
+                                   "mailbox with its files, messages and date range and what a "
+                                   "run of the week(s) would read, and warn about layout and CRM "
+                                   "mistakes (a maildir without cur/ or new/, files no source "
+                                   "reads, a mailbox that is not a rep, an owner who is not a "
+                                   "rep). Reads headers only; writes nothing. Run it before the "
+                                   "first real run.")
+    week_options(p)
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("report", help="re-render reports from the warehouse (no extract)",
+                       description="Render the weekly report, the owner digests and the CSV "
+                                   "of the week(s) again from the warehouse, without extracting "
+                                   "anything (e.g. after a template change). Prints the report "
+                                   "paths.")
     week_options(p)
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("query", help="run SQL on the read-only analyst snapshot")
+    p = sub.add_parser("query", help="run SQL on the read-only analyst snapshot",
+                       description="Run one SQL statement on the read-only analyst snapshot "
+                                   "(the views of the README's \"Analyst views\") and print "
+                                   "the result as a table or CSV. Never blocks a running "
+                                   "pipeline.")
     p.add_argument("--config", required=True, help="path to overlap.toml")
     p.add_argument("sql", help="SQL, e.g. \"select * from overlap_weekly limit 5\"")
     p.add_argument("--csv", action="store_true", help="print CSV instead of a table")
     p.add_argument("--limit", type=int, default=40, help="rows to show (table output)")
     p.set_defaults(func=cmd_query)
 
-    p = sub.add_parser("init", help="write an example overlap.toml and CRM templates")
-    p.add_argument("dir", help="folder to create (existing files are never overwritten)")
+    p = sub.add_parser("init", help="write an example overlap.toml and CRM templates",
+                       description="Write an example overlap.toml, crm/*.csv templates and an "
+                                   "empty exports/ folder into a folder (created if needed). "
+                                   "Existing files are never overwritten.")
+    p.add_argument("dir", help="folder to write into, e.g. my-org (not a file name)")
     p.set_defaults(func=cmd_init)
 
-    p = sub.add_parser("demo", help="generate a synthetic organisation and run the whole job")
+    p = sub.add_parser("demo", help="generate a synthetic organisation and run the whole job",
+                       description="Generate a synthetic organisation with planted cases of "
+                                   "every rule, serve its mailboxes through the embedded Google "
+                                   "and Microsoft API sandboxes on 127.0.0.1, run the whole job "
+                                   "on them and print the latest report's path. The --out "
+                                   "folder is replaced on the next demo.")
     p.add_argument("--out", default="demo", help="folder for the demo (default: ./demo)")
     p.add_argument("--seed", type=int, default=7, help="generator seed (default: 7)")
     p.add_argument("--workers", type=int, default=None, help="parallel extract processes")
@@ -280,25 +397,64 @@ def build_parser() -> argparse.ArgumentParser:
                    help="which APIs serve the mailboxes (mixed: alternate by address)")
     s.add_argument("--write-config", required=True, help="where to write the sandbox config")
     s.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    s.add_argument("--ideal", metavar="SHAPE[,SHAPE]",
+                   help="serve these real-API shapes idealised, for diagnosis (or 'all'; "
+                        "names in docs/sandbox.md)")
+    s.add_argument("--real", metavar="SHAPE[,SHAPE]",
+                   help="serve these real-API shapes even where the default idealises them")
     s.set_defaults(func=cmd_sandbox_serve)
     return parser
+
+
+EXIT_BUSY = 3  # the warehouse is in use: retry later, nothing was changed
+EXIT_DISK_FULL = 4
 
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+class _StderrHandler(logging.Handler):
+    """Writes to the current ``sys.stderr`` (not the one at creation: tests swap it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(self.format(record), file=sys.stderr, flush=True)
+
+
+LIBRARY_LOGGER = "overlap.libraries"
+
+
+def route_library_warnings(quiet: bool) -> None:
+    """Python warnings raised by libraries (icalendar's guesses at vendor TZIDs, …) become one
+    log line each on stderr through the ``overlap.libraries`` logger — none with ``-q``.
+    Extract worker processes are forked from the CLI and inherit this."""
+    logger = logging.getLogger(LIBRARY_LOGGER)
+    if not logger.handlers:
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("overlap: library warning: %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+    logger.setLevel(logging.ERROR if quiet else logging.WARNING)
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+             file: object = None, line: str | None = None) -> None:
+        logger.warning("%s: %s", category.__name__, _one_line(str(message)))
+
+    warnings.showwarning = show
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    route_library_warnings(bool(getattr(args, "quiet", False)))
     try:
         return int(args.func(args))
     except InputError as exc:
         print(f"overlap: error: {_one_line(str(exc))}", file=sys.stderr)
         return 2
-    except WarehouseBusy as exc:
-        print(f"overlap: {exc}", file=sys.stderr)
-        return 1
+    except (WarehouseLocked, WarehouseBusy) as exc:
+        print(f"overlap: {_one_line(str(exc))}", file=sys.stderr)
+        return EXIT_BUSY
     except AuditFailed as exc:
         print(f"overlap: the model failed its audit {exc.audit} ({exc.rows} row(s)); "
               "nothing was published. Please report this with the audit name.", file=sys.stderr)
@@ -309,6 +465,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if os.environ.get("OVERLAP_DEBUG"):
             raise
+        full = DiskFull.of(exc)
+        if full is not None:  # raised as DiskFull by the pipeline's steps, or found here
+            print(f"overlap: {_one_line(str(full))}", file=sys.stderr)
+            return EXIT_DISK_FULL
         print(f"overlap: internal error: {type(exc).__name__}: {_one_line(str(exc))} "
               "(set OVERLAP_DEBUG=1 for details)", file=sys.stderr)
         return 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,6 +125,35 @@ def _get(table: dict[str, Any], key: str, kind: type | tuple[type, ...], file: s
     return value
 
 
+_TOML_AT = re.compile(r"\s*\((?:at line (\d+), column (\d+)|at end of document)\)$")
+_OPENS_LIST = re.compile(r"^\s*[^#\s=][^=]*=\s*[\[{]")
+
+
+def toml_error(exc: tomllib.TOMLDecodeError, text: str, file: str) -> InputError:
+    """A TOML syntax error as ``file:LINE: invalid TOML: … (column C)``.
+
+    tomllib reports where parsing stopped. For an array or inline table left open that is the
+    line after it (or the end of the file), so the error names the line where it was opened."""
+    message = str(exc)
+    m = _TOML_AT.search(message)
+    reason = message[: m.start()] if m else message
+    lines = text.splitlines()
+    if m and m.group(1):
+        line, column = int(m.group(1)), int(m.group(2))
+    else:
+        line, column = max(len(lines), 1), None
+    if reason.startswith("Unclosed") or (m and not m.group(1)):
+        for n in range(min(line, len(lines)), 0, -1):
+            value = lines[n - 1].split("=", 1)[-1]
+            if _OPENS_LIST.match(lines[n - 1]) and (
+                    value.count("[") + value.count("{") > value.count("]") + value.count("}")):
+                kind = "array" if value.lstrip().startswith("[") else "inline table"
+                return InputError(f"invalid TOML: this {kind} is not closed (the parser "
+                                  f"stopped at line {line}: {reason})", file=file, line=n)
+    where = f" (column {column})" if column else ""
+    return InputError(f"invalid TOML: {reason}{where}", file=file, line=line)
+
+
 def load_config(path: str | Path) -> Config:
     """Read and validate ``overlap.toml``; raises InputError naming the file and key."""
     cfg_path = Path(path).resolve()
@@ -139,7 +169,7 @@ def load_config(path: str | Path) -> Config:
     except UnicodeDecodeError:
         raise InputError("config is not UTF-8", file=file) from None
     except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"invalid TOML: {exc}", file=file) from None
+        raise toml_error(exc, raw.decode("utf-8"), file) from None
     base = cfg_path.parent
     _check_keys(doc, "", file)
     for section in ("company", "crm", "warehouse", "report", "rules"):

@@ -460,6 +460,51 @@ def load_crm(config: Config, as_of: datetime | None = None) -> CrmSnapshot:
     return CrmSnapshot(tables=tables, counts=counts, as_of=as_of or datetime.now(UTC))
 
 
+def crm_warnings(crm: CrmSnapshot, config: Config) -> list[str]:
+    """Mistakes the import accepts but a user would want to hear about (also findings of the
+    ``data_quality`` view): an owner who is not a rep (every event on the account becomes a
+    coverage gap) and an account claiming one of our own domains (its addresses are internal,
+    so the domain never matches the account)."""
+    t = crm.tables
+    reps = set(t["crm_reps"].column("email").to_pylist()) | set(
+        t["crm_rep_aliases"].column("alias").to_pylist())
+    company = t["company_domains"].column("domain").to_pylist()
+    accounts = str(config.accounts_csv)
+    owners: list[str] = []
+    internal: list[str] = []
+    cols = t["crm_accounts"].to_pydict()
+    for account, owner, line in zip(cols["account_id"], cols["owner_email"], cols["line"],
+                                    strict=True):
+        if owner not in reps:
+            owners.append(f"{accounts}:{line}: owner {owner} of account {account} is not in "
+                       f"reps.csv, so every event on {account} is a coverage gap (a typo, or "
+                       "a rep missing from reps.csv?)")
+    cols = t["crm_ownership"].to_pydict()  # rule 10: dated owners, the same finding
+    for account, owner, line in zip(cols["account_id"], cols["owner_email"], cols["line"],
+                                    strict=True):
+        if owner not in reps:
+            owners.append(f"{config.ownership_csv}:{line}: owner {owner} of account {account} "
+                          "is not in reps.csv, so events on it from then on are coverage gaps")
+    cols = t["crm_account_domains"].to_pydict()
+    for account, domain, line in zip(cols["account_id"], cols["domain"], cols["line"],
+                                     strict=True):
+        own = next((c for c in company if domain == c or domain.endswith("." + c)), None)
+        if own is not None:
+            internal.append(f"{accounts}:{line}: account {account} claims {domain}, an internal "
+                       f"domain ([company] internal_domains has {own}): its people count as "
+                       "internal and never match the account")
+    return _capped(owners) + _capped(internal)
+
+
+def _capped(lines: list[str], show: int = 3) -> list[str]:
+    """The first ``show`` warnings of one kind and a line counting the rest (the
+    ``data_quality`` view lists them all)."""
+    if len(lines) <= show + 1:
+        return lines
+    return lines[:show] + [f"… and {len(lines) - show:,} more like these (the data_quality "
+                           "view lists them all)"]
+
+
 def write_init_templates(dest: Path) -> list[Path]:
     """Write the example overlap.toml and CRM CSVs of ``overlap init`` into ``dest``.
 

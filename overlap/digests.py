@@ -16,7 +16,7 @@ from typing import Any
 
 from overlap.connections import ConnectionLike
 from overlap.errors import InputError
-from overlap.orchestration import write_json
+from overlap.fileio import write_json
 
 SMTP_CONN_ENV = "OVERLAP_SMTP_CONN_ID"
 DEFAULT_SMTP_CONN_ID = "overlap_smtp"

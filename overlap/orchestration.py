@@ -14,7 +14,6 @@ source and mailbox (never by map index), so a cleared and rerun task overwrites 
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Callable, Iterable, Mapping
@@ -26,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 from overlap.config import Config
 from overlap.errors import InputError
+from overlap.fileio import read_json, write_json
 from overlap.pipeline import ExtractOutcome, ExtractTask, RunPlan
 from overlap.sources import EXTRACT_GROUPS, GROUPS_ENV, KINDS, group_of
 from overlap.staging import safe_component
@@ -181,7 +181,7 @@ def write_plan(config: Config, plan: RunPlan) -> Path:
 
 
 def read_plan(path: str | Path) -> RunPlan:
-    return RunPlan.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
+    return RunPlan.from_json(read_json(Path(path)))
 
 
 def chunk_label(tasks: list[ExtractTask]) -> str:
@@ -227,7 +227,7 @@ def write_chunks(plan: RunPlan, plan_path: Path, max_mapped: int = MAX_MAPPED,
 
 
 def read_chunks(plan_path: str | Path, group: str) -> list[dict[str, Any]]:
-    data = json.loads(Path(plan_path).with_name("chunks.json").read_text(encoding="utf-8"))
+    data = read_json(Path(plan_path).with_name("chunks.json"))
     return list(data.get(group, []))
 
 
@@ -310,7 +310,7 @@ def collect_outcomes(plan_path: str | Path) -> tuple[RunPlan, list[ExtractOutcom
     for task in plan.tasks:
         path = outcome_path(folder, plan, task)
         if path.exists():
-            outcomes.append(ExtractOutcome.from_json(json.loads(path.read_text("utf-8"))))
+            outcomes.append(ExtractOutcome.from_json(read_json(path)))
         else:
             outcomes.append(ExtractOutcome(task, None, "extract task did not finish"
                                            " (see its Airflow log)"))
@@ -343,11 +343,3 @@ def write_digest_index(config: Config, run_id: str,
     write_json(path, {w.isoformat(): {o: str(p) for o, p in owners.items()}
                       for w, owners in sorted(digests.items())})
     return path
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically (a temporary file beside it, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)

@@ -8,10 +8,11 @@ DuckDB; only ``load`` and ``model`` write the warehouse (a DuckDB file has a sin
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
@@ -22,11 +23,11 @@ import duckdb
 
 from connectors.api import SyncRequest
 from connectors.records import Record, Window
-from overlap import sqlrunner, warehouse
+from overlap import fileio, runlock, sqlrunner, warehouse
 from overlap.config import Config, Source
 from overlap.crashpoints import crash_point
 from overlap.crm import CrmSnapshot, load_crm
-from overlap.errors import InputError
+from overlap.errors import DiskFull, InputError
 from overlap.sources import KINDS
 from overlap.staging import StagedExtract, read_manifest, write_staged
 from overlap.weeks import iso_week_label, weeks_window
@@ -69,17 +70,11 @@ class ExtractTask:
         return f"{self.source} {self.mailbox}"
 
     def to_json(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["window_start"] = self.window_start.isoformat()
-        d["window_end"] = self.window_end.isoformat()
-        return d
+        return fileio.to_json(self)
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> ExtractTask:
-        d = dict(d)
-        d["window_start"] = datetime.fromisoformat(d["window_start"])
-        d["window_end"] = datetime.fromisoformat(d["window_end"])
-        return cls(**d)
+        return fileio.from_json(cls, d)
 
 
 @dataclass(frozen=True)
@@ -95,15 +90,11 @@ class ExtractOutcome:
     transient: bool = False  # the failure may pass on a retry (rate limit, 5xx, network)
 
     def to_json(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["task"] = self.task.to_json()
-        return d
+        return fileio.to_json(self)
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> ExtractOutcome:
-        d = dict(d)
-        d["task"] = ExtractTask.from_json(d["task"])
-        return cls(**d)
+        return fileio.from_json(cls, d)
 
 
 @dataclass(frozen=True)
@@ -116,19 +107,11 @@ class RunPlan:
     tasks: list[ExtractTask]
 
     def to_json(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "started_at": self.started_at.isoformat(),
-                "weeks": [w.isoformat() for w in self.weeks],
-                "window_start": self.window_start.isoformat(),
-                "window_end": self.window_end.isoformat(),
-                "tasks": [t.to_json() for t in self.tasks]}
+        return fileio.to_json(self)
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> RunPlan:
-        return cls(run_id=d["run_id"], started_at=datetime.fromisoformat(d["started_at"]),
-                   weeks=[date.fromisoformat(w) for w in d["weeks"]],
-                   window_start=datetime.fromisoformat(d["window_start"]),
-                   window_end=datetime.fromisoformat(d["window_end"]),
-                   tasks=[ExtractTask.from_json(t) for t in d["tasks"]])
+        return fileio.from_json(cls, d)
 
 
 @dataclass
@@ -238,6 +221,9 @@ def extract(task: ExtractTask, credentials: Any = None) -> ExtractOutcome:
     try:
         staged = _extract(task, credentials)
     except Exception as exc:  # one broken mailbox must not stop the run
+        full = DiskFull.of(exc, where=Path(task.staging_dir))
+        if full is not None:  # … but a full disk stops every mailbox: say so, once
+            raise full from exc
         return ExtractOutcome(task, None, f"{type(exc).__name__}: {exc}",
                               transient=is_transient(exc))
     return ExtractOutcome(task, _manifest_path(staged), None, staged.emails, staged.meetings,
@@ -339,26 +325,28 @@ def load(config: Config, run_plan: RunPlan, outcomes: list[ExtractOutcome],
                 o.task.window_end, "failed", o.error or "unknown error"))
         else:
             staged.append(read_manifest(Path(o.manifest)))
-    con = warehouse.connect(config.warehouse)
-    try:
-        warehouse.load(con, run_id=run_plan.run_id, started_at=run_plan.started_at,
-                       window_start=run_plan.window_start, window_end=run_plan.window_end,
-                       crm=crm, staged=staged, failures=failures, weeks=run_plan.weeks)
-    finally:
-        con.close()
+    with writing(config):
+        con = warehouse.connect(config.warehouse)
+        try:
+            warehouse.load(con, run_id=run_plan.run_id, started_at=run_plan.started_at,
+                           window_start=run_plan.window_start, window_end=run_plan.window_end,
+                           crm=crm, staged=staged, failures=failures, weeks=run_plan.weeks)
+        finally:
+            con.close()
 
 
 def model(config: Config, *, full: bool = False) -> sqlrunner.BuildStats:
     """Build the model tables (rules 1-9) and run the audits, in one transaction: only what
     the loads since the last build changed (a full rebuild when the CRM, the rules or the
     model SQL changed, or when ``full``); the result is the same either way."""
-    con = warehouse.connect(config.warehouse)
-    crash_point("model:before")
-    try:
-        return sqlrunner.build(con, sqlrunner.params_from_config(config),
-                               incremental=not full)
-    finally:
-        con.close()
+    with writing(config):
+        con = warehouse.connect(config.warehouse)
+        crash_point("model:before")
+        try:
+            return sqlrunner.build(con, sqlrunner.params_from_config(config),
+                                   incremental=not full)
+        finally:
+            con.close()
 
 
 def report(config: Config, weeks: list[date], *, now: datetime | None = None,
@@ -366,11 +354,13 @@ def report(config: Config, weeks: list[date], *, now: datetime | None = None,
     """Render the weekly report, digests and CSV of every week from the warehouse."""
     if not config.warehouse.exists():
         raise InputError("no warehouse yet: run `overlap run` first", file=str(config.warehouse))
-    con = warehouse.connect(config.warehouse)
-    try:
-        return {w: _render(con, config, w, now or datetime.now(UTC), progress) for w in weeks}
-    finally:
-        con.close()
+    with writing(config):
+        con = warehouse.connect(config.warehouse)
+        try:
+            return {w: _render(con, config, w, now or datetime.now(UTC), progress)
+                    for w in weeks}
+        finally:
+            con.close()
 
 
 def _render(con: duckdb.DuckDBPyConnection, config: Config, week: date, now: datetime,
@@ -389,19 +379,49 @@ def finish(config: Config, run_plan: RunPlan, outcomes: list[ExtractOutcome],
     failed = sum(1 for o in outcomes if o.manifest is None)
     status = "failed" if error else ("partial" if failed else "succeeded")
     crash_point("finish:before")
-    con = warehouse.connect(config.warehouse)
-    try:
-        warehouse.finish_run(con, run_plan.run_id, status,
-                             error or (f"{failed} extract(s) failed" if failed else None))
-        con.execute("checkpoint")
-    finally:
-        con.close()
+    with writing(config):
+        con = warehouse.connect(config.warehouse)
+        try:
+            warehouse.finish_run(con, run_plan.run_id, status,
+                                 error or (f"{failed} extract(s) failed" if failed else None))
+            con.execute("checkpoint")
+        finally:
+            con.close()
     return status
 
 
 def publish(config: Config) -> None:
     """Replace the analysts' snapshot and the Parquet marts."""
-    warehouse.publish(config.warehouse, config.snapshot, config.out_dir / "marts")
+    with writing(config):
+        warehouse.publish(config.warehouse, config.snapshot, config.out_dir / "marts")
+
+
+@contextlib.contextmanager
+def writing(config: Config) -> Iterator[None]:
+    """Around a step that writes the warehouse (or the files made from it): hold the run lock
+    (``overlap.runlock``; WarehouseLocked at once if another process has it), and turn a full
+    disk into DiskFull: one line with the path, the space left and at least what is needed."""
+    with runlock.hold(config.warehouse):
+        try:
+            yield
+        except Exception as exc:
+            full = DiskFull.of(exc)
+            if full is None or full is exc:
+                raise
+            raise DiskFull(full.path, full.free, *_space_needed(config, full.path)) from exc
+
+
+def _space_needed(config: Config, failed: str) -> tuple[int | None, str]:
+    """A lower bound of the space a rerun needs, when the disk that filled up holds the
+    analyst snapshot: a whole copy of the warehouse (which only grows while a run writes)."""
+    try:
+        same_disk = Path(failed).parent.stat().st_dev == config.snapshot.parent.stat().st_dev
+        size = config.warehouse.stat().st_size
+    except OSError:
+        return None, ""
+    if not same_disk:
+        return None, ""
+    return size, ": the analyst snapshot is a copy of the warehouse"
 
 
 # --- the whole job ---------------------------------------------------------------------------
@@ -411,8 +431,17 @@ def run(config: Config, weeks: list[date], *, progress: Progress = _quiet,
         sources: list[str] | None = None, mailboxes: list[str] | None = None,
         crm_as_of: datetime | None = None) -> RunResult:
     """The whole job for ``weeks``: extract (with dormant_days of history), load, model,
-    report every week, publish. Bad input raises InputError before anything is written.
+    report every week, publish. Bad input raises InputError before anything is written;
+    another run holding the warehouse raises WarehouseLocked before anything is read.
     ``crm_as_of`` stamps the CRM snapshot (rule 10; default: now, never the window)."""
+    with writing(config):  # held for the whole job; the steps below find it held
+        return _run(config, weeks, progress=progress, workers=workers, now=now,
+                    sources=sources, mailboxes=mailboxes, crm_as_of=crm_as_of)
+
+
+def _run(config: Config, weeks: list[date], *, progress: Progress, workers: int | None,
+         now: datetime | None, sources: list[str] | None,
+         mailboxes: list[str] | None, crm_as_of: datetime | None = None) -> RunResult:
     crm = load_crm(config, crm_as_of)  # validated once, before anything is written
     run_plan = start_run(config, weeks, sources=sources, mailboxes=mailboxes, crm=crm)
     crm_counts = crm.counts
@@ -436,7 +465,10 @@ def run(config: Config, weeks: list[date], *, progress: Progress = _quiet,
         model(config)
         result.reports = report(config, run_plan.weeks, now=now, progress=progress)
     except BaseException as exc:
-        finish(config, run_plan, outcomes, error=f"{type(exc).__name__}: {exc}")
+        try:
+            finish(config, run_plan, outcomes, error=f"{type(exc).__name__}: {exc}")
+        except Exception as also:  # (a full disk fails this too) — the first error is the news
+            exc.add_note(f"(closing the run's row failed too: {type(also).__name__}: {also})")
         raise
     finish(config, run_plan, outcomes)
     publish(config)

@@ -34,7 +34,7 @@ import duckdb
 
 from overlap import incremental as inc
 from overlap.config import Config, Rules
-from overlap.errors import AuditFailed
+from overlap.errors import AuditFailed, rollback
 from overlap.sqlfiles import (
     LINE_COMMENT,
     TRACE,
@@ -138,7 +138,7 @@ def migrate(con: duckdb.DuckDBPyConnection, params: Mapping[str, object] | None 
             )
             con.commit()
         except BaseException:
-            con.rollback()
+            rollback(con)
             raise
         applied.append(version)
 
@@ -152,7 +152,7 @@ def migrate(con: duckdb.DuckDBPyConnection, params: Mapping[str, object] | None 
             create_views(con)
             con.commit()
         except BaseException:
-            con.rollback()
+            rollback(con)
             raise
     except (duckdb.BinderException, duckdb.CatalogException):
         # a view names a column the existing model tables lack: rebuild them from the new SQL
@@ -245,7 +245,7 @@ def build(con: duckdb.DuckDBPyConnection, params: Mapping[str, object], *,
         con.commit()
         steps["commit"] = time.perf_counter() - t0
     except BaseException:
-        con.rollback()
+        rollback(con)
         raise
     return BuildStats(tables=tables, audits=audits, seconds=time.perf_counter() - started,
                       mode="full" if reason is not None else "incremental",

@@ -8,11 +8,9 @@ and renamed; the manifest is written last, so a crash mid-write leaves no half e
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import re
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from connectors.records import EmailCopy, MeetingCopy, Quarantined, Record, Window
+from overlap import fileio
 from overlap.crashpoints import crash_point
 
 PARTICIPANT = pa.struct(
@@ -89,17 +88,11 @@ class StagedExtract:
     stats: dict[str, int] = field(default_factory=dict)  # requests, retries, … of API pulls
 
     def to_json(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["window_start"] = self.window_start.isoformat()
-        d["window_end"] = self.window_end.isoformat()
-        return d
+        return fileio.to_json(self)
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> StagedExtract:
-        d = dict(d)
-        d["window_start"] = datetime.fromisoformat(d["window_start"])
-        d["window_end"] = datetime.fromisoformat(d["window_end"])
-        return cls(**d)
+        return fileio.from_json(cls, d)
 
 
 def safe_component(text: str) -> str:
@@ -128,9 +121,8 @@ def apply_subject_policy(subject: str | None, policy: str) -> str | None:
 
 
 def _atomic_parquet(table: pa.Table, path: Path) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    pq.write_table(table, tmp, compression="zstd")
-    os.replace(tmp, path)
+    with fileio.replacing(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
 
 
 def write_staged(
@@ -202,6 +194,7 @@ def write_staged(
         raise ValueError(f"unknown staging mode {mode!r}")
     prefix = stage_prefix(staging_dir, source, mailbox, window, cursor_in)
     prefix.parent.mkdir(parents=True, exist_ok=True)
+    fileio.remove_orphans(prefix.parent, prefix.name)  # what a killed extract of it left
     manifest_path = prefix.with_name(prefix.name + ".manifest.json")
     # An old manifest must not outlive the files it describes while they are rewritten.
     manifest_path.unlink(missing_ok=True)
@@ -227,11 +220,9 @@ def write_staged(
         stats=dict(stats or {}),
     )
     crash_point("stage:before_manifest")
-    tmp = manifest_path.with_name(manifest_path.name + f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(staged.to_json(), indent=1, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, manifest_path)
+    fileio.write_json(manifest_path, staged.to_json())
     return staged
 
 
 def read_manifest(path: Path) -> StagedExtract:
-    return StagedExtract.from_json(json.loads(path.read_text(encoding="utf-8")))
+    return StagedExtract.from_json(fileio.read_json(path))

@@ -9,7 +9,6 @@ staged rows).
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -18,9 +17,10 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from overlap import sqlrunner
+from overlap import fileio, sqlrunner
 from overlap.crashpoints import crash_point
 from overlap.crm import CRM_TABLES, CrmSnapshot
+from overlap.errors import rollback
 from overlap.staging import StagedExtract
 
 MART_VIEWS = (
@@ -142,7 +142,7 @@ def load(
         crash_point("load:before_commit")
         con.execute("commit")
     except BaseException:
-        con.execute("rollback")
+        rollback(con)  # never masks the error (a full disk fails the rollback too)
         raise
     crash_point("load:after_commit")
 
@@ -386,55 +386,32 @@ def publish(warehouse: Path, snapshot: Path, marts_dir: Path) -> None:
     """
     crash_point("publish:start")
     snapshot.parent.mkdir(parents=True, exist_ok=True)
-    tmp = snapshot.with_name(snapshot.name + f".tmp{os.getpid()}")
-    for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
-        leftover.unlink(missing_ok=True)
     # A publish that was killed left its whole-warehouse copy behind under its own pid.
-    _remove_orphans(snapshot.parent, snapshot.name + ".tmp")
-    _remove_orphans(marts_dir, ".")
-    con = duckdb.connect()
-    try:
-        # ATTACH takes no bound parameters; both paths are ours, quotes doubled.
-        con.execute(f"attach '{_sql_path(warehouse)}' as src (read_only)")
-        con.execute(f"attach '{_sql_path(tmp)}' as snap"
-                    f" (storage_version '{SNAPSHOT_STORAGE_VERSION}')")
-        con.execute("copy from database src to snap")
-        con.execute("detach snap")
-    finally:
-        con.close()
-    crash_point("publish:before_replace")
-    os.replace(tmp, snapshot)
+    fileio.remove_orphans(snapshot.parent, snapshot.name)
+    fileio.remove_orphans(marts_dir)
+    with fileio.replacing(snapshot) as tmp:
+        con = duckdb.connect()
+        try:
+            # ATTACH takes no bound parameters; both paths are ours, quotes doubled.
+            con.execute(f"attach '{_sql_path(warehouse)}' as src (read_only)")
+            con.execute(f"attach '{_sql_path(tmp)}' as snap"
+                        f" (storage_version '{SNAPSHOT_STORAGE_VERSION}')")
+            con.execute("copy from database src to snap")
+            con.execute("detach snap")
+        finally:
+            con.close()
+        crash_point("publish:before_replace")
     crash_point("publish:after_replace")
     marts_dir.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(snapshot), read_only=True)
     try:
         for view in MART_VIEWS:
-            target = marts_dir / f"{view}.parquet"
-            part = marts_dir / f".{view}.parquet.tmp{os.getpid()}"
-            # Fixed identifier and our own path: COPY's target cannot be a bound parameter.
-            sql = f"copy (select * from {view}) to '{_sql_path(part)}' (format parquet)"  # noqa: S608
-            con.execute(sql)
-            os.replace(part, target)
+            with fileio.replacing(marts_dir / f"{view}.parquet") as part:
+                # Fixed identifier and our own path: COPY's target cannot be a bound parameter.
+                sql = f"copy (select * from {view}) to '{_sql_path(part)}' (format parquet)"  # noqa: S608
+                con.execute(sql)
     finally:
         con.close()
-
-
-def _remove_orphans(folder: Path, prefix: str) -> None:
-    """Delete ``<prefix>*.tmp<pid>[.wal]`` files in ``folder`` whose process is gone."""
-    if not folder.is_dir():
-        return
-    for path in folder.glob(prefix + "*"):
-        if ".tmp" not in path.name:
-            continue
-        pid = path.name.rsplit(".tmp", 1)[1].removesuffix(".wal")
-        if not pid.isdigit() or int(pid) == os.getpid():
-            continue
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            path.unlink(missing_ok=True)
-        except PermissionError:
-            pass  # alive, another user's
 
 
 def _sql_path(path: Path) -> str:

@@ -9,15 +9,28 @@ from zoneinfo import ZoneInfo
 from connectors.records import Window
 from overlap.errors import InputError
 
-_ISO_WEEK = re.compile(r"^(\d{4})-?W(\d{2})$")
+# ISO 8601 week: extended (2026-W47) or basic (2026W47); the W in either case.
+_ISO_WEEK = re.compile(r"^(\d{4})-?W(\d{2})$", re.I)
+
+
+def weeks_in_year(year: int) -> int:
+    """52 or 53: the ISO week of 28 December is always the year's last."""
+    return date(year, 12, 28).isocalendar()[1]
 
 
 def parse_week(text: str) -> date:
-    """``2026-W47`` (or a Monday as ``YYYY-MM-DD``) → that week's Monday."""
+    """``2026-W47`` (or ``2026W47``, ``2026-w47``, or a Monday as ``YYYY-MM-DD``) → that
+    week's Monday."""
     m = _ISO_WEEK.match(text.strip())
+    if m:
+        year, week = int(m.group(1)), int(m.group(2))
+        if year < 1:
+            raise InputError(f"not an ISO week like 2026-W47: {text!r}", field="--week")
+        if not 1 <= week <= weeks_in_year(year):
+            raise InputError(f"{text.strip()} is not an ISO week: {year} has weeks W01 .. "
+                             f"W{weeks_in_year(year)}", field="--week")
+        return date.fromisocalendar(year, week, 1)
     try:
-        if m:
-            return date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1)
         day = date.fromisoformat(text.strip())
     except ValueError:
         raise InputError(f"not an ISO week like 2026-W47: {text!r}", field="--week") from None

@@ -97,7 +97,8 @@ def trend_chart(weeks: Sequence[dt.date], stacks: Sequence[Mapping[str, int]], *
     bar_w = min(28.0, slot * 0.62)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" class="trend" aria-label="Overlap events '
+        f'viewBox="0 0 {width} {height}" role="img" class="trend" style="max-width:100%;height:auto" '
+        f'aria-label="Overlap events '
         f'per week, last {len(weeks)} weeks: {", ".join(str(t) for t in totals)}">'
         f"<title>Overlap events per week: {', '.join(str(t) for t in totals)}</title>"
     ]

@@ -3,7 +3,7 @@
     paths = render_week(con, date(2026, 11, 16), Path("out"),
                         generated_at=datetime.now(UTC), title="Acme Corp")
 
-writes, each file atomically (temporary file + ``os.replace``)::
+writes, each file atomically (``overlap.fileio.write_atomic``: temporary file + rename)::
 
     out/2026-W47/overlap-2026-W47.html
     out/2026-W47/overlap_weekly-2026-W47.csv
@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import re
-import tempfile
 import time
 from collections import deque
 from collections.abc import Iterable
@@ -37,9 +35,11 @@ from pathlib import Path
 import duckdb
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from overlap.fileio import remove_orphans, write_atomic
 from reports import charts, csv_export
-from reports.data import Caps, PersonSection, WeekReport, load_digests, load_week
+from reports.data import load_digests, load_week
 from reports.formatting import FILTERS, iso_week
+from reports.records import Caps, PersonSection, WeekReport
 
 DEFAULT_CAPS = Caps()
 TOP_PAIRS = DEFAULT_CAPS.pairs  # rows of the ranked table; the CSV has them all
@@ -157,6 +157,8 @@ def render_week(
         for done in pending:
             done.result()
     _remove_stale(digest_dir, set(digests.values()))
+    for folder in (week_dir, digest_dir):
+        remove_orphans(folder)  # what a killed render left
     seconds["digests"] = time.perf_counter() - clock
     return ReportPaths(html=html_path, csv=csv_path, digests=digests, seconds=seconds)
 
@@ -186,19 +188,7 @@ def digest_filenames(emails: list[str]) -> dict[str, str]:
 
 def _write_atomic(path: Path, chunks: Iterable[bytes]) -> None:
     """Write beside the target, then rename over it: readers see the old or the new file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            for chunk in chunks:
-                fh.write(chunk)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, chunks, durable=True, mode=0o644)
 
 
 def _remove_stale(digest_dir: Path, keep: set[Path]) -> None:

@@ -20,7 +20,7 @@ WEEK=$("$PY" - "$DEMO" <<'PYEOF'
 import shutil, sys
 from pathlib import Path
 from overlap.cli import DEMO_MARKER
-from overlap.sandbox.generator import generate
+from sandbox.generator import generate
 
 out = Path(sys.argv[1])
 if out.exists() and any(out.iterdir()):

@@ -31,7 +31,7 @@ if [ -z "${OVERLAP_CONFIG:-}" ]; then
   export OVERLAP_SCHEDULE=${OVERLAP_SCHEDULE:-none}
   if [ ! -f "$OVERLAP_CONFIG" ]; then
     echo "generating a demo organisation in $AIRFLOW_HOME/org" >&2
-    "$PY" -c 'import sys; from pathlib import Path; from overlap.sandbox.generator import generate
+    "$PY" -c 'import sys; from pathlib import Path; from sandbox.generator import generate
 print(max(generate(Path(sys.argv[1])).weeks))' "$AIRFLOW_HOME/org" >"$AIRFLOW_HOME/org-week"
   fi
   DEMO_WEEK=$(cat "$AIRFLOW_HOME/org-week" 2>/dev/null || true)

@@ -17,3 +17,6 @@ fi
 # The machine's Python 3.11+ is used (uv cannot download interpreters here).
 "$UV" sync --frozen --python-preference only-system --quiet
 touch .venv/.synced
+# Debian's Chromium for the report layout tests (tests/reports/test_layout.py). Where it cannot
+# be installed (not root, no apt-get) setup goes on; that test then fails naming this script.
+scripts/install-chromium.sh || echo "bootstrap: continuing without Chromium; make test will fail in tests/reports/test_layout.py" >&2

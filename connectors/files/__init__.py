@@ -55,8 +55,14 @@ def mailbox_folders(root: Path) -> list[tuple[str, Path]]:
 def extract(
     kind: str, mailbox_dir: Path, mailbox: str, window: Window, *, source: str
 ) -> Iterator[EmailCopy | MeetingCopy | Quarantined]:
-    """Records of one mailbox folder for one file kind, limited to ``window``."""
+    """Records of one mailbox folder for one file kind, limited to ``window``.
+
+    Raises :class:`~connectors.files.layout.LayoutError` when a mail kind would read nothing
+    from a folder holding files no kind reads (a maildir export without ``cur/``/``new/``)."""
+    from connectors.files.layout import check_readable
+
     mailbox_dir = Path(mailbox_dir)
+    check_readable(kind, mailbox_dir)
     if kind == "maildir":
         from connectors.files import maildir
 

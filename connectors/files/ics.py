@@ -43,6 +43,7 @@ import recurring_ical_events
 from connectors.addresses import normalize_address
 from connectors.files._walk import REASON_UNREADABLE, walk_files
 from connectors.headers import decode_bytes
+from connectors.ical_uid import canonical_uid
 from connectors.records import MeetingCopy, Participant, Participants, Quarantined, Window
 
 REASON_BAD_CALENDAR = "unreadable calendar"
@@ -350,7 +351,7 @@ def _occurrence(
         source_kind=source_kind,
         mailbox=mailbox,
         copy_id=f"{locator}#{uid}#{original:%Y%m%dT%H%M%SZ}",
-        ical_uid=uid,
+        ical_uid=canonical_uid(uid),  # an Exchange GOID as the other providers see it
         original_start=original,
         occurred_at=start,
         ended_at=ended,

@@ -49,29 +49,65 @@ mailboxes as (
     where status in ('failed', 'skipped')
 ),
 
-owners as (
-    -- an owner (in accounts.csv or ownership.csv, at any time) missing from reps.csv
-    select
-        'owner_not_in_reps' as kind,
-        owner_email_listed as item,
-        string_agg(distinct account_id, ', ' order by account_id) as detail,
-        cast(count(distinct account_id) as bigint) as volume,
+owners_not_reps as (
+    -- accepted by the import (an owner may have left), but every event on the account then
+    -- is a coverage gap: often a typo or a missing reps.csv row. Any owner the rules use, at
+    -- any time: accounts.csv's of every snapshot and ownership.csv's (rule 10)
+    select distinct
+        'owner_not_rep' as kind,
+        a.owner_email_listed as item,
+        a.account_id as detail,
+        cast(null as bigint) as volume,
         cast(null as varchar) as source,
         cast(null as varchar) as mailbox,
         cast(null as varchar) as run_id
-    from match_account_owners
-    where not owner_in_reps
-    group by owner_email_listed
+    from match_account_owners as a
+    where not a.owner_in_reps
+),
+
+internal_account_domains as (
+    -- an account claiming one of our own domains: its addresses are internal (rule 1), so
+    -- the domain never matches the account
+    select
+        'internal_account_domain' as kind,
+        d.domain as item,
+        d.account_id as detail,
+        cast(null as bigint) as volume,
+        cast(null as varchar) as source,
+        cast(null as varchar) as mailbox,
+        cast(null as varchar) as run_id
+    from crm_account_domains as d
+    semi join company_domains as c
+        on d.domain = c.domain or ends_with(d.domain, '.' || c.domain)
+),
+
+non_rep_mailboxes as (
+    -- a mailbox that is no rep's address or alias: its mail is read as evidence, but it is
+    -- often a misnamed folder or a rep missing from reps.csv
+    select
+        'mailbox_not_rep' as kind,
+        l.mailbox as item,
+        cast(null as varchar) as detail,
+        cast(null as bigint) as volume,
+        l.source,
+        l.mailbox,
+        l.run_id
+    from latest_extracts as l
+    anti join stg_rep_addresses as r on r.address = l.mailbox
 ),
 
 final as (
     select * from domains
     union all
-    select * from owners
-    union all
     select * from quarantined
     union all
     select * from mailboxes
+    union all
+    select * from owners_not_reps
+    union all
+    select * from internal_account_domains
+    union all
+    select * from non_rep_mailboxes
 )
 
 select * from final

@@ -14,10 +14,10 @@ from connectors import google_calendar
 from connectors.api import SyncRequest
 from connectors.files.ics import parse_calendar
 from connectors.records import MeetingCopy, Window
-from overlap.sandbox import google
-from overlap.sandbox.google import Fault, GoogleSandbox
-from overlap.sandbox.google_seed import calendar_seed, event_ics
-from overlap.sandbox.seed import MailboxSeed
+from sandbox import google
+from sandbox.google import Fault, GoogleSandbox
+from sandbox.google_seed import calendar_seed, event_ics
+from sandbox.seed import MailboxSeed
 
 REP = "rep@corp.example"
 WINDOW = Window(datetime(2026, 11, 2, tzinfo=UTC), datetime(2026, 11, 16, tzinfo=UTC))

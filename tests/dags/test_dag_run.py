@@ -15,7 +15,7 @@ import pytest
 
 from overlap.config import load_config
 from overlap.pipeline import run
-from overlap.sandbox.generator import generate
+from sandbox.generator import generate
 from tests.dags.conftest import DAGS
 
 ORG = {"seed": 11, "weeks": 3, "reps": 12, "accounts": 10, "emails_per_week": 80,

@@ -14,6 +14,7 @@ from overlap import digests as dig
 from overlap import orchestration as orch
 from overlap.config import load_config
 from overlap.errors import InputError
+from overlap.fileio import write_json
 from overlap.pipeline import ExtractOutcome, ExtractTask, RunPlan
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -138,7 +139,7 @@ def test_credentials_by_source_kind() -> None:
 def test_extract_chunk_retries_transient_errors_until_the_last_try(tmp_path: Path) -> None:
     plan = _plan([_task("a@x.example"), _task("b@x.example")])
     plan_path = tmp_path / "plan.json"
-    orch.write_json(plan_path, plan.to_json())
+    write_json(plan_path, plan.to_json())
     chunk = orch.chunks(plan, plan_path, max_mapped=1)["files"][0]
 
     def flaky(task: ExtractTask, _creds: Any) -> ExtractOutcome:
@@ -164,7 +165,7 @@ def test_extract_chunk_retries_transient_errors_until_the_last_try(tmp_path: Pat
 
 def test_missing_outcome_counts_as_a_failed_mailbox(tmp_path: Path) -> None:
     plan = _plan([_task("a@x.example")])
-    orch.write_json(tmp_path / "plan.json", plan.to_json())
+    write_json(tmp_path / "plan.json", plan.to_json())
     _, outcomes = orch.collect_outcomes(tmp_path / "plan.json")
     assert outcomes[0].manifest is None and "did not finish" in (outcomes[0].error or "")
 

@@ -164,6 +164,6 @@ def test_a_locked_warehouse_is_one_clear_line(tmp_path: Path) -> None:
         proc = run_cli("run", "--config", str(cfg), "--week", "2026-W47", "-q")
     finally:
         holder.close()
-    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.returncode == 3 and "Traceback" not in proc.stderr
     assert "open in another process" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1

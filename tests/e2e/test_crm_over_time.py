@@ -22,7 +22,7 @@ import pytest
 
 from overlap.config import load_config
 from overlap.pipeline import run
-from overlap.sandbox.generator import generate
+from sandbox.generator import generate
 from tests.e2e.test_cli import assert_one_line_error, run_cli
 from tests.e2e.tinyorg import write_org
 
@@ -169,7 +169,7 @@ def test_an_ownership_owner_missing_from_reps_is_a_finding(tmp_path: Path) -> No
     con = duckdb.connect(str(tmp_path / "data" / "overlap-snapshot.duckdb"), read_only=True)
     try:
         found = con.execute("select item, detail from data_quality"
-                            " where kind = 'owner_not_in_reps'").fetchall()
+                            " where kind = 'owner_not_rep'").fetchall()
         stamps = con.execute("select as_of from crm_snapshots").fetchall()
     finally:
         con.close()

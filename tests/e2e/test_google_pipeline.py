@@ -14,12 +14,12 @@ import pytest
 
 from overlap.config import Config, load_config
 from overlap.pipeline import run
-from overlap.sandbox import google
-from overlap.sandbox.generator import GeneratedOrg, generate
-from overlap.sandbox.google import GoogleSandbox
-from overlap.sandbox.google_seed import message_head
-from overlap.sandbox.seed import seed_from_config
-from overlap.sandbox.serve import write_sandbox_config
+from sandbox import google
+from sandbox.generator import GeneratedOrg, generate
+from sandbox.google import GoogleSandbox
+from sandbox.google_seed import message_head
+from sandbox.seed import seed_from_config
+from sandbox.serve import write_sandbox_config
 
 FAST = {"retry_base_seconds": 0.01, "retry_cap_seconds": 0.2}
 

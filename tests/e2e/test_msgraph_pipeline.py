@@ -19,9 +19,9 @@ import pytest
 
 from overlap import pipeline
 from overlap.config import load_config
-from overlap.sandbox import microsoft
-from overlap.sandbox.generator import generate
-from overlap.sandbox.seed import seed_from_config
+from sandbox import microsoft
+from sandbox.generator import generate
+from sandbox.seed import seed_from_config
 
 WEEKS = [date(2026, 10, 26), date(2026, 11, 2), date(2026, 11, 9)]
 

@@ -19,9 +19,9 @@ import pytest
 
 from overlap.config import load_config
 from overlap.pipeline import run
-from overlap.sandbox.generator import GeneratedOrg, generate
-from overlap.sandbox.seed import seed_from_config
-from overlap.sandbox.serve import start_sandboxes, write_sandbox_config
+from sandbox.generator import GeneratedOrg, generate
+from sandbox.seed import seed_from_config
+from sandbox.serve import start_sandboxes, write_sandbox_config
 
 CATEGORIES = ("backdoor", "coverage_gap", "looped_in")
 

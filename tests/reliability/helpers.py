@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 
-from overlap.sandbox.generator import GeneratedOrg, generate
+from sandbox.generator import GeneratedOrg, generate
 
 REPO = Path(__file__).resolve().parents[2]
 # run_log (and the runs view, and data_quality's run ids) differ between runs by design;

@@ -3,7 +3,7 @@
 A mixed company (half the mailboxes in the Google sandbox, half in the Microsoft one) runs
 week by week — a full window sync first, incremental syncs after — once against fault-free
 sandboxes and once against sandboxes that fail a seeded share of requests with every kind
-of fault (overlap/sandbox/chaos.py: 429, 500, 503, slow answers, timeouts, dropped
+of fault (sandbox/chaos.py: 429, 500, 503, slow answers, timeouts, dropped
 connections, truncated bodies, revoked tokens, expired cursors). The final warehouses must be
 equal (cursors are opaque provider tokens: a resync legitimately gets a new one) and every
 run must succeed. The figures (requests, faults, retries, rows lost) are printed and written
@@ -21,9 +21,9 @@ import pytest
 
 from overlap.config import load_config
 from overlap.pipeline import run
-from overlap.sandbox.seed import seed_from_config
-from overlap.sandbox.serve import start_sandboxes, write_sandbox_config
 from overlap.staging import read_manifest
+from sandbox.seed import seed_from_config
+from sandbox.serve import start_sandboxes, write_sandbox_config
 from tests.reliability.helpers import copy_workspace, diff, iterations, small_org, tables
 
 pytestmark = pytest.mark.reliability

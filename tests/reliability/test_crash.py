@@ -25,9 +25,9 @@ import pytest
 from overlap.config import load_config
 from overlap.crashpoints import ENV
 from overlap.pipeline import run
-from overlap.sandbox.seed import seed_from_config
-from overlap.sandbox.serve import start_sandboxes, write_sandbox_config
 from overlap.weeks import iso_week_label
+from sandbox.seed import seed_from_config
+from sandbox.serve import start_sandboxes, write_sandbox_config
 from tests.reliability.helpers import (
     REPO,
     cli_run,

@@ -69,11 +69,19 @@ SPEC: dict[str, list[tuple[str, str]]] = {
         ("emails", "BIGINT"), ("meetings", "BIGINT"), ("quarantined", "BIGINT"),
         ("error", "VARCHAR"),
     ],
+    # Not a view: the data-quality section reads the quarantine's windows and locators,
+    # which data_quality sums away (sql/schema/001_init.sql, docs/architecture.md §3).
+    "raw_quarantine": [
+        ("source", "VARCHAR"), ("source_kind", "VARCHAR"), ("mailbox", "VARCHAR"),
+        ("locator", "VARCHAR"), ("reason", "VARCHAR"), ("window_start", "TIMESTAMPTZ"),
+        ("window_end", "TIMESTAMPTZ"),
+    ],
 }
 
 # Hostile values, as a mailbox or a careless CRM export could carry them.
 XSS_ACCOUNT = "<script>alert('acct')</script> Evil Corp"
 XSS_LINK_ACCOUNT = '<a href="javascript:alert(1)">Click Corp</a>'
+XSS_LOCATOR = 'cur/<img src=x onerror="alert(1)">.eml'
 XSS_OWNER_NAME = 'Mallory "><img src=x onerror=alert(1)>'
 XSS_REP_NAME = '<script>alert("rep")</script>Trudy \' " javascript:void(0)'
 XSS_CONTACT = '"><svg onload=alert(1)>@evil.example'
@@ -329,6 +337,23 @@ def build(con: duckdb.DuckDBPyConnection, *, this_week: list[Ev] | None = None,
          "run-47"),
         ("quarantined", "unparseable ics", None, 1, "ics", "kim@corp.example", "run-47"),
         ("quarantined", XSS_REASON, None, 1, "ics", "kim@corp.example", "run-47"),
+        ("quarantined", "truncated mbox message", None, 3, "mbox", "sam@corp.example", None),
+    ]
+    # The same records one by one: the first eight read by this week's extracts, the mbox
+    # ones by an extract of 2026-W45 (all data: 11 records in 4 source mailboxes).
+    this = dt.datetime.combine(WEEK, dt.time(0), UTC)
+    w45 = this - dt.timedelta(weeks=2)
+    quarantine_rows = [
+        *[("maildir", "maildir", "jane@corp.example", f"cur/17{n}.M1P2.host:2,S",
+           "no usable Date header", this, this + dt.timedelta(weeks=1)) for n in range(4)],
+        *[("maildir", "maildir", "sam@corp.example", f"new/18{n}.M3P4.host",
+           "no usable Date header", this, this + dt.timedelta(weeks=1)) for n in range(2)],
+        ("ics", "ics", "kim@corp.example", "calendar/broken.ics", "unparseable ics", this,
+         this + dt.timedelta(weeks=1)),
+        ("ics", "ics", "kim@corp.example", XSS_LOCATOR, XSS_REASON, this,
+         this + dt.timedelta(weeks=1)),
+        *[("mbox", "mbox", "sam@corp.example", f"archive.mbox#{n}", "truncated mbox message",
+           w45, w45 + dt.timedelta(weeks=1)) for n in (3, 11, 12)],
     ]
     if coverage_failure:
         dq_rows.append(("mailbox_failed", "rita@corp.example", "HTTP 403 from Gmail", None,
@@ -357,7 +382,8 @@ def build(con: duckdb.DuckDBPyConnection, *, this_week: list[Ev] | None = None,
     for table, rows in (("overlap_events", ev_rows), ("interactions", int_rows),
                         ("interaction_participants", part_rows),
                         ("overlap_weekly", weekly_rows), ("collaboration_weekly", collab_rows),
-                        ("data_quality", dq_rows), ("runs", run_rows)):
+                        ("data_quality", dq_rows), ("runs", run_rows),
+                        ("raw_quarantine", quarantine_rows)):
         if rows:
             marks = ", ".join("?" * len(SPEC[table]))
             con.executemany(f"insert into {table} values ({marks})", rows)  # noqa: S608

@@ -17,7 +17,7 @@ import duckdb
 import pytest
 
 from reports.csv_export import chunks, rows, to_csv
-from reports.data import Caps
+from reports.records import Caps
 from reports.render import render_week
 from tests.reports.conftest import GENERATED
 from tests.reports.fixture import ACCOUNTS, PEOPLE, WEEK, Ev, build

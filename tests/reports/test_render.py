@@ -14,12 +14,14 @@ import duckdb
 import pytest
 
 from reports.csv_export import COLUMNS
+from reports.records import Caps
 from reports.render import render_week
 from tests.reports.conftest import GENERATED
 from tests.reports.fixture import (
     ACCOUNTS,
     LAST_WEEK,
     PEOPLE,
+    PREVIOUS,
     SPEC,
     SUBJECT_MARK,
     THIS_WEEK,
@@ -89,7 +91,7 @@ def test_writes_report_csv_and_one_digest_per_owner(warehouse, render, tmp_path)
         assert path.parent == week_dir / "digests"
         assert path.name == owner + ".html"
         assert path.is_file()
-    leftovers = [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
+    leftovers = [p for p in tmp_path.rglob("*") if ".tmp" in p.name]
     assert leftovers == []
 
 
@@ -321,6 +323,43 @@ def test_data_quality_lists_findings(warehouse, render):
         "=cmd.example 12")
     assert "shared-parent.com A-002; A-006" in text
     assert "gmail.com A-004" in text
+
+
+
+def test_quarantine_is_about_the_week_with_files_and_reasons(warehouse, render):
+    """Quarantined records belong to the window of the extract that read them: this week's
+    are listed one by one with their reason; other weeks' only in the all-data line."""
+    dq = parse(read(render(warehouse).html))[0].by_id("data-quality")
+    text = dq.text()
+    assert "Coverage and quarantined records are about 2026-W47" in text
+    assert "Quarantined records this week" in text
+    assert ("8 records could not be parsed by the extracts that read this week "
+            "(2026-11-16 00:00 → 2026-11-23 00:00)") in text
+    assert "cur/170.M1P2.host:2,S jane@corp.example maildir" in text
+    assert "calendar/broken.ics kim@corp.example ics" in text
+    assert "archive.mbox" not in text and "truncated mbox message" not in text
+    assert "All data: 11 quarantined records in 4 mailboxes" in text
+    assert "Busy domains that match no account all data" in text
+    assert "Domains claimed by more than one account CRM" in text
+
+    w45 = parse(read(render(warehouse, week=WEEK - dt.timedelta(weeks=2)).html))[0]
+    text = w45.by_id("data-quality").text()
+    assert "3 records could not be parsed" in text
+    assert "truncated mbox message 3 1" in text
+    assert "archive.mbox#3 sam@corp.example mbox" in text
+    assert "broken.ics" not in text and "no usable Date header" not in text
+
+    w46 = parse(read(render(warehouse, week=PREVIOUS).html))[0].by_id("data-quality").text()
+    assert "No records were quarantined by the extracts that read this week." in w46
+    assert "All data: 11 quarantined records in 4 mailboxes" in w46
+
+
+def test_quarantined_files_are_capped_with_the_total(warehouse, render):
+    text = parse(read(render(warehouse, caps=Caps(quarantined=3)).html))[0].by_id(
+        "data-quality").text()
+    assert "Showing 3 of 8 records — every one is in the raw_quarantine table." in text
+    assert "8 records could not be parsed" in text  # reasons count every record
+    assert "no usable Date header 6 2" in text
 
 
 # --------------------------------------------------------------------------- safety

@@ -17,7 +17,7 @@ import icalendar
 import pytest
 
 from overlap.config import load_config
-from overlap.sandbox.generator import NO_EVENT_CASES, PLANTED_CASES, GeneratedOrg, generate
+from sandbox.generator import NO_EVENT_CASES, PLANTED_CASES, GeneratedOrg, generate
 from tests.sandbox import _reparse
 
 SMALL = dict(reps=12, accounts=15, emails_per_week=120, meetings_per_week=12, history_rate=0.5)

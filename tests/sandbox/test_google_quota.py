@@ -19,8 +19,8 @@ from connectors.google_auth import (
     delegated_credentials,
     error_reason,
 )
-from overlap.sandbox import google
-from overlap.sandbox.google_seed import calendar_seed, event_ics, mail_seed
+from sandbox import google
+from sandbox.google_seed import calendar_seed, event_ics, mail_seed
 
 START = datetime(2026, 11, 2, tzinfo=UTC)
 A, B = "a@corp.example", "b@corp.example"

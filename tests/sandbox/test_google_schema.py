@@ -14,8 +14,8 @@ import httplib2
 import pytest
 
 from connectors.google_auth import CALENDAR_SCOPE, GMAIL_SCOPE, build_service, delegated_credentials
-from overlap.sandbox import google
-from overlap.sandbox.google_seed import calendar_seed, event_ics, mail_seed
+from sandbox import google
+from sandbox.google_seed import calendar_seed, event_ics, mail_seed
 
 REP = "rep@corp.example"
 BUNDLED = Path(httplib2.__file__).parents[1] / "googleapiclient" / "discovery_cache" / "documents"
@@ -65,6 +65,7 @@ def test_responses_match_the_discovery_documents(tmp_path: Path) -> None:
         info = json.loads(sb.key_file.read_text(encoding="utf-8"))
         g = build_service("gmail", "v1", delegated_credentials(info, REP, GMAIL_SCOPE), sb.url, 10)
         users = g.users()
+        before = users.getProfile(userId="me").execute()["historyId"]
         sb.add_message(REP, b"From: b@acme.example\r\nTo: rep@corp.example\r\n\r\n")
         msg_id = users.messages().list(userId="me").execute()["messages"][0]["id"]
         gs = gmail_doc["schemas"]
@@ -74,7 +75,7 @@ def test_responses_match_the_discovery_documents(tmp_path: Path) -> None:
             "Message": users.messages().get(userId="me", id=msg_id, format="metadata",
                                             metadataHeaders=["From", "To"]).execute(),
             "ListHistoryResponse": users.history().list(userId="me",
-                                                        startHistoryId="1003").execute(),
+                                                        startHistoryId=before).execute(),
         }
         assert responses["ListHistoryResponse"]["history"]
         for name, body in responses.items():

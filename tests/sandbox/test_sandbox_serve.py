@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from overlap.config import load_config
-from overlap.sandbox.generator import generate
+from sandbox.generator import generate
 
 KINDS = {"google": {"gmail", "google_calendar"}, "microsoft": {"msgraph"},
          "mixed": {"gmail", "google_calendar", "msgraph"}}
@@ -51,3 +51,28 @@ def test_serve_writes_a_runnable_config_and_stops_on_sigterm(tmp_path: Path, api
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert all(url in out for url in URLS[apis]) and "sandbox stopped" in err
+
+
+def test_serve_selects_the_shapes_and_refuses_unknown_ones(tmp_path: Path) -> None:
+    org = generate(tmp_path / "org", weeks=3, accounts=4, emails_per_week=5, meetings_per_week=1)
+    base = [sys.executable, "-m", "overlap.cli", "sandbox", "serve", "--config",
+            str(org.config_path), "--apis", "microsoft", "--write-config"]
+    bad = subprocess.run(base + [str(tmp_path / "bad.toml"), "--ideal", "trimmed"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0 and "unknown sandbox shape 'trimmed'" in bad.stderr
+    assert not (tmp_path / "bad.toml").exists()
+    target = tmp_path / "sandbox.toml"
+    proc = subprocess.Popen(base + [str(target), "--ideal", "all", "--real", "exchange_uids"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not target.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert target.exists()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    shapes = next(line for line in err.splitlines() if line.startswith("shapes: "))
+    assert shapes.startswith("shapes: ideal: trimmed_occurrences, sent_items_without_headers")
+    assert "exchange_uids" not in shapes

@@ -28,9 +28,9 @@ from connectors.headers import decode_words, read_headers
 from overlap import orchestration as orch
 from overlap.config import Config, load_config
 from overlap.pipeline import run, start_run
-from overlap.sandbox.generator import GeneratedOrg, generate
-from overlap.sandbox.seed import seed_from_config
-from overlap.sandbox.serve import start_sandboxes, write_sandbox_config
+from sandbox.generator import GeneratedOrg, generate
+from sandbox.seed import seed_from_config
+from sandbox.serve import start_sandboxes, write_sandbox_config
 
 REPO = Path(__file__).resolve().parents[2]
 GHOST = "ghost.user@corp.example"  # a mailbox neither tenant has: its extract fails

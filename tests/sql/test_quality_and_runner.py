@@ -156,8 +156,37 @@ def test_data_quality_kinds(world: Seed) -> None:
     assert found[("mailbox_skipped", "c@corp.example")]["source"] == "msgraph"
     assert {r["kind"] for r in rows} == {
         "unmatched_domain", "ambiguous_domain", "freemail_account_domain", "quarantined",
-        "mailbox_failed", "mailbox_skipped"}
+        "mailbox_failed", "mailbox_skipped", "mailbox_not_rep"}
+    # a@, b@ and c@ are mailboxes but not reps (the seed's reps are others)
+    assert {r["item"] for r in rows if r["kind"] == "mailbox_not_rep"} == {
+        "a@corp.example", "b@corp.example", "c@corp.example"}
     assert len(world.rows("select * from runs")) == 4
+
+
+def test_data_quality_crm_findings() -> None:
+    world = Seed()
+    world.rep("olivia@corp.example", aliases=["o@corp.example"])
+    world.account("by-alias", "o@corp.example", domains=["acme.example"])  # an alias: a rep
+    world.account("gone", "left@corp.example", domains=["globex.example"])
+    world.account("ours", "olivia@corp.example", domains=["eu.corp.example", "corp.example",
+                                                          "notcorp.example"])
+    t = datetime(2024, 3, 11, tzinfo=UTC)
+    world.con.executemany(
+        "insert into run_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [["r1", "extract", "maildir", "o@corp.example", T0, T0, t, t, "succeeded", 0, 0, 0,
+          None],
+         ["r1", "extract", "maildir", "typo@corp.example", T0, T0, t, t, "succeeded", 0, 0, 0,
+          None]])
+    world.build()
+    rows = world.rows("select kind, item, detail, mailbox from data_quality where kind in "
+                      "('owner_not_rep', 'internal_account_domain', 'mailbox_not_rep') "
+                      "order by kind, item")
+    assert [tuple(r.values()) for r in rows] == [
+        ("internal_account_domain", "corp.example", "ours", None),
+        ("internal_account_domain", "eu.corp.example", "ours", None),
+        ("mailbox_not_rep", "typo@corp.example", None, "typo@corp.example"),
+        ("owner_not_rep", "left@corp.example", "gone", None),
+    ]
 
 
 def _violate(seed: Seed, sql: str, params: list | None = None) -> str:

@@ -121,8 +121,28 @@ def test_config_errors_name_file_and_key(tmp_path, case, text, words):
     with pytest.raises(InputError) as exc:
         load_config(path)
     message = str(exc.value)
-    assert message.startswith(f"{path}: ")
+    if words == "invalid TOML":  # a syntax error also names its line
+        assert message.startswith(f"{path}:{text.count(chr(10))}: "), message
+    else:
+        assert message.startswith(f"{path}: ")
     assert words in message
+
+
+@pytest.mark.parametrize("text, line, words", [
+    ('a = 1\nb = "open\n', 2, "Illegal character"),
+    ('[company]\ninternal_domains = ["x.example"\ntimezone = "UTC"\n', 2,
+     "this array is not closed"),
+    ("[company]\nx = {a = 1,\n", 2, "(column 12)"),  # inline tables end on their line
+    ('a = [1]\nb = ', 2, "Invalid value"),
+    ('a = [1,\n2,\n\n', 1, "this array is not closed"),
+    ('a = 1 b = 2\n', 1, "(column 7)"),
+])
+def test_toml_syntax_errors_name_the_line_of_the_mistake(tmp_path, text, line, words):
+    path = write(tmp_path, text)
+    with pytest.raises(InputError) as exc:
+        load_config(path)
+    assert str(exc.value).startswith(f"{path}:{line}: invalid TOML: "), str(exc.value)
+    assert words in str(exc.value)
 
 
 def test_missing_config_file(tmp_path):

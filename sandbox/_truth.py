@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from overlap.sandbox._model import Account, Addr, Mail, Meeting, Resolver, is_bulk_header
-from overlap.sandbox._render import copy_partstat
+from sandbox._model import Account, Addr, Mail, Meeting, Resolver, is_bulk_header
+from sandbox._render import copy_partstat
 
 GT_COLUMNS = (
     "case", "kind", "message_id", "ical_uid", "original_start", "account_id", "rep_email",

@@ -20,9 +20,10 @@ from typing import Any, Protocol
 
 from overlap.config import FILE_KINDS, Config
 from overlap.errors import InputError
-from overlap.sandbox.seed import MailboxSeed, seed_from_config
+from sandbox.fidelity import Fidelity
+from sandbox.seed import MailboxSeed, seed_from_config
 
-SANDBOX_APIS = {"google": "overlap.sandbox.google", "microsoft": "overlap.sandbox.microsoft"}
+SANDBOX_APIS = {"google": "sandbox.google", "microsoft": "sandbox.microsoft"}
 API_CHOICES = ("google", "microsoft", "mixed")
 SANDBOX_SUFFIX = "-sandbox"
 
@@ -152,4 +153,15 @@ def seeds_of(config: Config) -> dict[str, MailboxSeed]:
     if not any(s.kind in FILE_KINDS for s in config.sources):
         raise InputError("the config has no file sources (maildir, mbox, eml, ics) to serve",
                          file=str(config.path))
-    return seed_from_config(config)
+    try:
+        return seed_from_config(config)
+    except ValueError as exc:  # a mailbox folder not named by an address
+        raise InputError(str(exc), file=str(config.path)) from None
+
+
+def fidelity_of(ideal: str | None, real: str | None) -> Fidelity:
+    """The shapes ``--ideal``/``--real`` ask for (see :class:`sandbox.fidelity.Fidelity`)."""
+    try:
+        return Fidelity.parse(ideal, real)
+    except ValueError as exc:
+        raise InputError(str(exc), field="--ideal/--real") from None

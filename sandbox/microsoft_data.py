@@ -1,9 +1,9 @@
 """The Microsoft sandbox's mailbox store: seed → Graph-shaped messages and events.
 
-Messages come from :class:`~overlap.sandbox.seed.SeedMessage` header blocks (Inbox, or Sent
+Messages come from :class:`~sandbox.seed.SeedMessage` header blocks (Inbox, or Sent
 Items when the mailbox holder sent them); events from the seed's ``.ics`` files, expanded into
-occurrences by :func:`connectors.files.ics.parse_calendar` — so the Graph path and the file
-path read the same data. Every change bumps a per-store sequence number; delta tokens carry
+occurrences by the sandbox's own reader (:mod:`sandbox.ical`; never the connectors' parser,
+so the Graph path and the file path agree only if both read iCalendar right). Every change bumps a per-store sequence number; delta tokens carry
 the number they were issued at, and deletions leave tombstones, so a delta round can say what
 changed since.
 
@@ -13,7 +13,9 @@ Graph shapes followed (checked against ../shared/data/api/msgraph by a test): re
 ``{"dateTime": "...0000000", "timeZone": "UTC"}``, attendees ``{"type", "status":
 {"response", "time"}, "emailAddress"}``, ``type`` singleInstance/occurrence/exception with
 ``seriesMasterId`` and ``originalStart``, and an ``iCalUId`` that differs per occurrence
-(the series' own is on its master, which calendarView never returns).
+(the series' own is on its master, which calendarView never returns). With
+``Fidelity.exchange_uids`` iCalUIds are Exchange Global Object Ids (:mod:`sandbox.exchange_ids`);
+with ``trimmed_occurrences`` delta serves occurrences as :meth:`Event.trimmed`.
 """
 
 from __future__ import annotations
@@ -25,13 +27,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import icalendar
-
-from connectors.files.ics import parse_calendar
-from connectors.headers import clean_message_id as _clean_mid
-from connectors.headers import decode_words, parse_date, read_headers, split_addresses, thread_root
-from connectors.records import MeetingCopy, Window
-from overlap.sandbox.seed import MailboxSeed
+from sandbox.exchange_ids import global_object_id
+from sandbox.fidelity import Fidelity
+from sandbox.ical import Occurrence, Series, read_calendar
+from sandbox.rfc822 import addresses, decode_words, first, header_map, message_date, message_ids
+from sandbox.seed import MailboxSeed
 
 FOLDERS = ("inbox", "sentitems", "archive", "deleteditems", "drafts")
 
@@ -60,12 +60,8 @@ def graph_datetime(t: datetime) -> dict[str, str]:
 
 
 def _recipients(values: list[str]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for value in values:
-        for name, addr in split_addresses(value) or ():
-            out.append({"emailAddress": {"name": decode_words(name).strip() if name else addr,
-                                         "address": addr}})
-    return out
+    return [{"emailAddress": {"name": name or addr, "address": addr}}
+            for name, addr in addresses(values)]
 
 
 def _header_name(lower: str) -> str:
@@ -82,13 +78,13 @@ class Message:
     draft: bool = False
 
     def to_graph(self, mailbox: str, *, with_headers: bool = True) -> dict[str, Any]:
-        h = read_headers(self.head)
-        first = {k: v[0] for k, v in h.items() if v}
-        mid = first.get("message-id")
-        sent = parse_date(first.get("date")) or self.received
+        h = header_map(self.head)
+        mid = first(h, "message-id")
+        sent = message_date(first(h, "date")) or self.received
         froms = _recipients(h.get("from", []))
         senders = _recipients(h.get("sender", [])) or froms
-        root = thread_root(first.get("references"), first.get("in-reply-to")) or _clean_mid(mid)
+        root = next(iter(message_ids(first(h, "references")) + message_ids(
+            first(h, "in-reply-to")) + message_ids(mid)), None)
         out: dict[str, Any] = {
             "@odata.type": "#microsoft.graph.message",
             "@odata.etag": f'W/"{graph_id("CQAAAB", self.id, str(self.seq))[:28]}"',
@@ -99,7 +95,7 @@ class Message:
             "sentDateTime": iso_z(sent),
             "hasAttachments": False,
             "internetMessageId": mid.strip() if mid else None,
-            "subject": decode_words(first.get("subject", "")),
+            "subject": decode_words(first(h, "subject") or ""),
             "importance": "normal",
             "parentFolderId": folder_id(mailbox, self.folder),
             "conversationId": graph_id("AAQkAD", mailbox.split("@")[-1], root or self.id),
@@ -122,32 +118,37 @@ class Message:
 @dataclass
 class Event:
     id: str
-    occ: MeetingCopy
+    occ: Occurrence
     type: str  # singleInstance | occurrence | exception | seriesMaster
     master_id: str | None
     ical_uid: str  # what Graph shows on this item
     seq: int = 0
 
     def overlaps(self, start: datetime, end: datetime) -> bool:
-        finish = self.occ.ended_at or self.occ.occurred_at
-        if finish <= self.occ.occurred_at:
-            return start <= self.occ.occurred_at < end
-        return self.occ.occurred_at < end and finish > start
+        finish = self.occ.end or self.occ.start
+        if finish <= self.occ.start:
+            return start <= self.occ.start < end
+        return self.occ.start < end and finish > start
+
+    def trimmed(self) -> dict[str, Any]:
+        """An occurrence or exception as calendarView/delta really returns it: id, type,
+        seriesMasterId, start, end — no people, no iCalUId, no isCancelled (#7632, #22197)."""
+        full = self.to_graph()
+        keep = ("@odata.type", "@odata.etag", "id", "type", "seriesMasterId", "start", "end")
+        return {k: full[k] for k in keep}
 
     def to_graph(self) -> dict[str, Any]:
         o = self.occ
-        organizer = next((p for p in o.participants if p.role == "organizer"), None)
+        organizer = o.organizer
         attendees = []
-        for p in o.participants:
-            if p.role != "attendee":
-                continue
+        for p in o.attendees:
             attendees.append({
                 "type": "resource" if p.is_resource else "required",
                 "status": {"response": _RESPONSE.get(p.response or "needs_action", "none"),
                            "time": _NO_TIME},
                 "emailAddress": {"name": p.name or p.address, "address": p.address},
             })
-        end = o.ended_at or o.occurred_at
+        end = o.end or o.start
         return {
             "@odata.type": "#microsoft.graph.event",
             "@odata.etag": f'W/"{graph_id("EZ9r3c", self.id, str(self.seq))[:28]}"',
@@ -162,7 +163,7 @@ class Event:
             "originalStart": iso_z(o.original_start) if self.master_id else None,
             "originalStartTimeZone": "UTC",
             "originalEndTimeZone": "UTC",
-            "start": graph_datetime(o.occurred_at),
+            "start": graph_datetime(o.start),
             "end": graph_datetime(end),
             "showAs": "busy",
             "responseStatus": {"response": "none", "time": _NO_TIME},
@@ -173,23 +174,25 @@ class Event:
 
 
 def occurrence_uid(uid: str, original: datetime) -> str:
-    """Graph's per-occurrence iCalUId: derived from the series' and the original date."""
+    """The idealised per-occurrence iCalUId (``exchange_uids`` off): derived from the series'
+    UID and the original date, like Graph's it differs per occurrence."""
     return "040000008200E00074C5B7101A82E008" + hashlib.sha256(
         f"{uid}|{iso_z(original)}".encode()).hexdigest()[:64].upper()
 
 
-def _series_uids(data: bytes) -> set[str]:
-    """UIDs of recurring series in one .ics (RRULE/RDATE, or overrides by RECURRENCE-ID)."""
-    try:
-        cals = icalendar.Calendar.from_ical(data, multiple=True)
-    except Exception:  # noqa: BLE001 - an unreadable file has no series
-        return set()
-    out: set[str] = set()
-    for cal in cals:
-        for ev in cal.walk("VEVENT"):
-            if ev.get("RRULE") or ev.get("RDATE") or ev.get("RECURRENCE-ID"):
-                out.add(str(ev.get("UID", "")).strip())
-    return out
+def shown_uid(uid: str, fidelity: Fidelity, instance: datetime | None = None) -> str:
+    """``iCalUId`` as Graph shows it for a seed UID: Exchange's Global Object Id (clean for a
+    single event or master, with the instance date for an occurrence); idealised: the UID
+    itself, and :func:`occurrence_uid` for an occurrence."""
+    if fidelity.exchange_uids:
+        return global_object_id(uid, instance)
+    return uid if instance is None else occurrence_uid(uid, instance)
+
+
+def master_occurrence(series: Series) -> Occurrence:
+    """A series master as an item: its first start, the series' own people and summary."""
+    return Occurrence(series.uid, series.start, series.start, series.end, series.people,
+                      series.cancelled, series.subject, True)
 
 
 @dataclass
@@ -214,16 +217,17 @@ class Mailbox:
 class Store:
     """All mailboxes; every method takes the lock (the server is threaded)."""
 
-    def __init__(self, seeds: dict[str, MailboxSeed], *, calendar_range: Window | None = None,
-                 sent_headers: bool = True) -> None:
+    def __init__(self, seeds: dict[str, MailboxSeed], *,
+                 calendar_range: tuple[datetime, datetime] | None = None,
+                 fidelity: Fidelity | None = None) -> None:
         self.lock = threading.RLock()
         self.seq = 0
-        self.sent_headers = sent_headers
+        self.fidelity = fidelity or Fidelity.default()
         self.boxes: dict[str, Mailbox] = {}
         dates = [m.internal_date for s in seeds.values() for m in s.messages]
         lo = min(dates, default=datetime.now(UTC)) - timedelta(days=400)
         hi = max(dates, default=datetime.now(UTC)) + timedelta(days=400)
-        self.calendar_range = calendar_range or Window(lo, hi)
+        self.calendar_range = calendar_range or (lo, hi)
         for address, seed in seeds.items():
             box = self.boxes[address.lower()] = Mailbox(address.lower())
             for m in seed.messages:
@@ -238,23 +242,23 @@ class Store:
         return self.seq
 
     def _add_calendar(self, box: Mailbox, key: str, data: bytes) -> list[str]:
-        series = _series_uids(data)
+        occurrences, series = read_calendar(data, *self.calendar_range)
         added: list[str] = []
-        for rec in parse_calendar(data, key, box.address, self.calendar_range, source="sandbox"):
-            if not isinstance(rec, MeetingCopy):
-                continue
-            if rec.ical_uid in series:
-                master = graph_id("AAMkAD", box.address, key, rec.ical_uid, "master")
+        for occ in occurrences:
+            copy = f"{key}#{occ.uid}#{occ.original_start:%Y%m%dT%H%M%SZ}"
+            ev_id = graph_id("AAMkAD", box.address, key, copy)
+            if occ.recurring:
+                master = graph_id("AAMkAD", box.address, key, occ.uid, "master")
                 if master not in box.masters:
-                    box.masters[master] = Event(master, rec, "seriesMaster", None, rec.ical_uid,
-                                                self._next())
-                moved = rec.original_start != rec.occurred_at
-                ev = Event(graph_id("AAMkAD", box.address, key, rec.copy_id), rec,
-                           "exception" if moved else "occurrence", master,
-                           occurrence_uid(rec.ical_uid, rec.original_start), self._next())
+                    head = series.get(occ.uid)
+                    box.masters[master] = Event(
+                        master, master_occurrence(head) if head else occ, "seriesMaster", None,
+                        shown_uid(occ.uid, self.fidelity), self._next())
+                ev = Event(ev_id, occ, "exception" if occ.exception else "occurrence", master,
+                           shown_uid(occ.uid, self.fidelity, occ.original_start), self._next())
             else:
-                ev = Event(graph_id("AAMkAD", box.address, key, rec.copy_id), rec,
-                           "singleInstance", None, rec.ical_uid, self._next())
+                ev = Event(ev_id, occ, "singleInstance", None,
+                           shown_uid(occ.uid, self.fidelity), self._next())
             box.events[ev.id] = ev
             added.append(ev.id)
         return added
@@ -268,10 +272,11 @@ class Store:
                     received: datetime | None = None, draft: bool = False) -> str:
         with self.lock:
             box = self.box(mailbox)
-            h = read_headers(head, ("date", "from", "message-id"))
-            when = received or parse_date((h.get("date") or [""])[0]) or datetime.now(UTC)
+            h = header_map(head)
+            when = received or message_date(first(h, "date")) or datetime.now(UTC)
             if folder is None:
-                folder = "sentitems" if box.address in " ".join(h.get("from", [])).lower() else "inbox"
+                senders = {a.lower() for _, a in addresses(h.get("from", []))}
+                folder = "sentitems" if box.address in senders else "inbox"
             mid = graph_id("AAkALg", mailbox, "added", str(self.seq), head.decode("utf-8", "replace"))
             box.messages[mid] = Message(mid, folder, when.astimezone(UTC), head, self._next(), draft)
             return mid
@@ -300,7 +305,7 @@ class Store:
             box = self.box(mailbox)
             ev = box.events.pop(event_id)
             box.tombstones.append(Tombstone(self._next(), "event", None, event_id,
-                                            ev.occ.occurred_at))
+                                            ev.occ.start))
 
     def expire_delta_tokens(self, mailbox: str | None = None) -> None:
         with self.lock:

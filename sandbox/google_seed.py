@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from email.utils import format_datetime
 
-from overlap.sandbox.seed import MailboxSeed, SeedCalendar, SeedMessage
+from sandbox.seed import MailboxSeed, SeedCalendar, SeedMessage
 
 
 def message_head(n: int, mailbox: str, when: datetime, *, to: str = "buyer@acme.example",

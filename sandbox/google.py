@@ -9,7 +9,9 @@ What it serves (paths as the real services have them, under one base URL):
 * ``GET /gmail/v1/users/{userId}/profile | /messages | /messages/{id} | /history``;
   ``POST /batch`` and ``/batch/gmail/v1`` (multipart/mixed, <= 100 parts).
 * ``GET /calendar/v3/calendars/{calendarId}/events`` with ``singleEvents``, ``timeMin``,
-  ``timeMax``, ``showDeleted``, ``maxResults`` (capped at 2500), ``pageToken``, ``syncToken``.
+  ``timeMax``, ``showDeleted``, ``maxResults`` (capped at 2500), ``pageToken``, ``syncToken``;
+  ``GET .../events/{eventId}`` (a recurring event with its ``recurrence``, or one instance).
+* The real services' awkward shapes, each switchable (:mod:`sandbox.fidelity`).
 
 It enforces what Google enforces for Overlap's scopes: ``q`` and ``format=full|raw`` answer
 403 under ``gmail.metadata``; page sizes are capped (500 / 2500); ``syncToken`` cannot be
@@ -22,7 +24,7 @@ an option, Gmail calls also count against an app-wide quota, all users together
 Faults are injected with :meth:`GoogleSandbox.inject`; :meth:`expire_history` and
 :meth:`expire_sync_tokens` invalidate cursors (404 / 410); :meth:`expire_tokens` revokes the
 access tokens issued so far; :meth:`GoogleSandbox.chaos` adds seeded random faults of every
-kind (see :mod:`overlap.sandbox.chaos`). ``counts`` holds the requests served per API name
+kind (see :mod:`sandbox.chaos`). ``counts`` holds the requests served per API name
 (a batch counts once as ``batch`` and each part under its own name).
 """
 
@@ -46,10 +48,11 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from overlap.sandbox.chaos import Chaos
-from overlap.sandbox.google_data import Mailbox, build_mailboxes
-from overlap.sandbox.http import Request, Response, SandboxHTTPServer, parse_target
-from overlap.sandbox.seed import MailboxSeed
+from sandbox.chaos import Chaos
+from sandbox.fidelity import Fidelity
+from sandbox.google_data import Mailbox, build_mailboxes
+from sandbox.http import Request, Response, SandboxHTTPServer, parse_target
+from sandbox.seed import MailboxSeed
 
 GMAIL_SCOPE = "https://www.googleapis.com/auth/gmail.metadata"
 CALENDAR_SCOPE = "https://www.googleapis.com/auth/calendar.events.readonly"
@@ -57,10 +60,12 @@ CALENDAR_SCOPES = frozenset({CALENDAR_SCOPE, "https://www.googleapis.com/auth/ca
 GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
 SERVICE_ACCOUNT = "overlap-reader@overlap-sandbox.iam.gserviceaccount.com"
 QUOTA_COST = {"gmail.profile": 1, "gmail.messages.list": 5, "gmail.messages.get": 5,
-              "gmail.history.list": 2, "calendar.events.list": 1}
+              "gmail.history.list": 2, "calendar.events.list": 1, "calendar.events.get": 1}
 GMAIL_PAGE_MAX = 500
 CALENDAR_PAGE_MAX = 2500
 BATCH_MAX = 100
+SHORT_CALENDAR_PAGE = 20  # Fidelity.short_calendar_pages: events.list pages hold at most this
+HIDDEN_UNLESS_ASKED = frozenset({"SPAM", "TRASH"})  # messages.list without includeSpamTrash
 
 
 @dataclass
@@ -134,7 +139,7 @@ class _Grant:
 
 @dataclass
 class GoogleSandbox:
-    """A running Google sandbox (implements ``overlap.sandbox.serve.SandboxServer``)."""
+    """A running Google sandbox (implements ``sandbox.serve.SandboxServer``)."""
 
     mailboxes: dict[str, Mailbox]
     secrets_dir: Path
@@ -151,6 +156,9 @@ class GoogleSandbox:
     faults: list[Fault] = field(default_factory=list)
     quota_rejections: int = 0
     random_faults: Chaos | None = None  # set by chaos()
+    fidelity: Fidelity = field(default_factory=Fidelity.default)
+    # calls per batch request received (Google refuses > 100 and advises <= 50)
+    batch_sizes: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
@@ -201,7 +209,7 @@ class GoogleSandbox:
 
     def chaos(self, rate: float, seed: int = 0, **options: Any) -> Chaos:
         """From now on fail ``rate`` of the Gmail/Calendar requests (batches and their parts
-        too; the token endpoint is spared) at random; see :class:`overlap.sandbox.chaos.Chaos`
+        too; the token endpoint is spared) at random; see :class:`sandbox.chaos.Chaos`
         for the kinds and options. Returns it (its ``injected`` counts the faults)."""
         with self._lock:
             self.random_faults = Chaos(rate, seed, **options)
@@ -443,6 +451,9 @@ class GoogleSandbox:
         if parts[:3] == ["calendar", "v3", "calendars"] and len(parts) == 5 \
                 and parts[4] == "events":
             return self._authorized(req, "calendar.events.list", parts[3], None)
+        if parts[:3] == ["calendar", "v3", "calendars"] and len(parts) == 6 \
+                and parts[4] == "events":
+            return self._authorized(req, "calendar.events.get", parts[3], None)
         return google_error(404, "Not Found", "notFound")
 
     def _authorized(self, req: Request, api: str, user: str, scope: str | None) -> Response:
@@ -483,6 +494,11 @@ class GoogleSandbox:
             return self._messages_get(req, box)
         if api == "gmail.history.list":
             return self._history_list(req, box)
+        if api == "calendar.events.get":
+            event = box.event(req.path.rsplit("/", 1)[-1], self.clock())
+            if event is None:
+                return google_error(404, "Not Found", "notFound")
+            return Response.json(200, event)
         return self._events_list(req, box)
 
     # --- Gmail --------------------------------------------------------------------------------
@@ -505,6 +521,11 @@ class GoogleSandbox:
         if isinstance(size, Response):
             return size
         ordered = box.sorted_messages()
+        if req.arg("includeSpamTrash", "false") != "true":
+            ordered = [m for m in ordered if not HIDDEN_UNLESS_ASKED & set(m.label_ids)]
+        wanted = set(req.query.get("labelIds") or [])
+        if wanted:
+            ordered = [m for m in ordered if wanted <= set(m.label_ids)]
         start = 0
         token = req.arg("pageToken")
         if token:
@@ -578,6 +599,8 @@ class GoogleSandbox:
         size = self._page_size(req, 250, CALENDAR_PAGE_MAX)
         if isinstance(size, Response):
             return size
+        if self.fidelity.short_calendar_pages:
+            size = min(size, SHORT_CALENDAR_PAGE)  # "may be less than this parameter value"
         sync_token = req.arg("syncToken")
         if req.arg("singleEvents", "false") != "true":
             # The sandbox stores occurrences only; series masters are not emulated.
@@ -637,6 +660,8 @@ class GoogleSandbox:
             return google_error(400, "Batch requests must be multipart/mixed.", "badRequest")
         parts = message.get_payload()
         assert isinstance(parts, list)
+        with self._lock:
+            self.batch_sizes.append(len(parts))
         if len(parts) > BATCH_MAX:
             return google_error(400, f"A batch request cannot contain more than {BATCH_MAX} "
                                 "calls.", "badRequest")
@@ -698,6 +723,7 @@ def start(seeds: dict[str, MailboxSeed], *, host: str = "127.0.0.1", port: int =
     ``granted_scopes`` (the domain-wide delegation grant), ``clock``.
     """
     clock = options.pop("clock", None) or (lambda: datetime.now(UTC))
-    sandbox = GoogleSandbox(build_mailboxes(seeds, clock()), Path(secrets_dir), host=host,
-                            port=port, clock=clock, **options)
+    fidelity = options.pop("fidelity", None) or Fidelity.default()
+    sandbox = GoogleSandbox(build_mailboxes(seeds, clock(), fidelity), Path(secrets_dir),
+                            host=host, port=port, clock=clock, fidelity=fidelity, **options)
     return sandbox.start()

@@ -36,7 +36,7 @@ class Response:
     status: int
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
-    # Fault injection (overlap.sandbox.chaos): "drop" hangs up without answering; "truncate"
+    # Fault injection (sandbox.chaos): "drop" hangs up without answering; "truncate"
     # announces the whole body, sends half of it and hangs up.
     cut: str | None = None
 

@@ -1,7 +1,7 @@
 """Microsoft sandbox: Microsoft identity v2 + Graph v1.0 over HTTPS on 127.0.0.1.
 
 ``start(seeds, secrets_dir=...)`` returns a running :class:`MicrosoftSandbox` (also a context
-manager). It serves, for the mailboxes of ``seeds`` (see :mod:`overlap.sandbox.seed`):
+manager). It serves, for the mailboxes of ``seeds`` (see :mod:`sandbox.seed`):
 
 * ``GET /{tenant}/v2.0/.well-known/openid-configuration`` and the client-credentials
   ``POST /{tenant}/oauth2/v2.0/token`` (AADSTS errors: unknown tenant 90002, unknown client
@@ -11,13 +11,18 @@ manager). It serves, for the mailboxes of ``seeds`` (see :mod:`overlap.sandbox.s
   ``/users/{m}/mailFolders/{f}/messages`` and ``.../messages/delta`` (``$select``, ``$top`` <=
   1000, ``$filter`` on receivedDateTime, ``Prefer: odata.maxpagesize``, next links with
   ``$skip``/``$skiptoken``, delta links, ``@removed``), ``/users/{m}/calendarView`` and
-  ``calendarView/delta``, ``/users/{m}/events/{id}`` (series masters too), ``POST /$batch``
-  (<= 20). Bodies are refused as Mail.ReadBasic.All would (403).
+  ``calendarView/delta``, ``/users/{m}/events/{id}`` (series masters too),
+  ``/users/{m}/events/{id}/instances``, ``POST /$batch`` (<= 20). Bodies are refused as
+  Mail.ReadBasic.All would (403).
+* Real shapes (:class:`sandbox.fidelity.Fidelity`, option ``fidelity``): Exchange Global
+  Object Id iCalUIds, delta occurrences trimmed to id/type/seriesMasterId/start/end, Sent
+  Items without internetMessageHeaders, ``$top`` capping a delta round (``capped_rounds``),
+  ``$batch`` parts counted against the mailbox concurrency (``refused_batch_parts``).
 * Limits and faults: more than ``mailbox_concurrency`` (4) requests in flight for one mailbox
   → 429 ApplicationThrottled with Retry-After; :meth:`inject` queues 429/5xx answers
   (also inside ``$batch``); ``latency``; :meth:`expire_delta_tokens` makes stored delta links
   answer 410 syncStateNotFound; :meth:`chaos` adds seeded random faults of every kind
-  (see :mod:`overlap.sandbox.chaos`). Every request is logged in :attr:`requests` for tests.
+  (see :mod:`sandbox.chaos`). Every request is logged in :attr:`requests` for tests.
 
 Credentials for the client: :meth:`sources` returns ``[[sources]]`` tables whose secret is in
 ``client_secret_file`` (a 0600 file in ``secrets_dir``); :attr:`secret_env` gives the same
@@ -36,15 +41,16 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from overlap.sandbox.chaos import Chaos
-from overlap.sandbox.microsoft_data import (
+from sandbox.chaos import Chaos
+from sandbox.fidelity import Fidelity
+from sandbox.microsoft_data import (
     FOLDERS,
     Event,
     Mailbox,
@@ -53,8 +59,8 @@ from overlap.sandbox.microsoft_data import (
     folder_id,
     iso_z,
 )
-from overlap.sandbox.microsoft_tls import make_tls
-from overlap.sandbox.seed import MailboxSeed
+from sandbox.microsoft_tls import make_tls
+from sandbox.seed import MailboxSeed
 
 SECRET_ENV = "OVERLAP_MSGRAPH_CLIENT_SECRET"
 MAX_TOP = 1000
@@ -142,7 +148,7 @@ class MicrosoftSandbox:
                  client_id: str = "11111111-1111-4111-8111-0000000c1e47",
                  client_secret: str | None = None, token_lifetime: float = 3600.0,
                  mailbox_concurrency: int = 4, retry_after: float = 1.0, latency: float = 0.0,
-                 sent_headers: bool = True) -> None:
+                 sent_headers: bool | None = None, fidelity: Fidelity | None = None) -> None:
         self.tenant_id = tenant_id
         self.client_id = client_id
         self.secret = client_secret or secrets.token_urlsafe(24)
@@ -150,8 +156,15 @@ class MicrosoftSandbox:
         self.mailbox_concurrency = mailbox_concurrency
         self.retry_after = retry_after
         self.latency = latency
-        self.store = Store(seeds, sent_headers=sent_headers)
+        self.fidelity = fidelity or Fidelity.default()
+        if sent_headers is not None:  # the older, narrower switch
+            self.fidelity = replace(self.fidelity, sent_items_without_headers=not sent_headers)
+        self.store = Store(seeds, fidelity=self.fidelity)
         self.requests: list[LoggedRequest] = []
+        # What the real shapes did to a client, for tests: delta rounds cut short by $top
+        # (items never delivered), $batch parts refused by the mailbox concurrency limit.
+        self.capped_rounds = 0
+        self.refused_batch_parts = 0
         self._tokens: dict[str, float] = {}
         self._faults: list[Fault] = []
         self.random_faults: Chaos | None = None  # set by chaos()
@@ -237,7 +250,7 @@ class MicrosoftSandbox:
 
     def chaos(self, rate: float, seed: int = 0, **options: Any) -> Chaos:
         """From now on fail ``rate`` of the Graph requests ($batch parts too; the identity
-        endpoints are spared) at random; see :class:`overlap.sandbox.chaos.Chaos` for the
+        endpoints are spared) at random; see :class:`sandbox.chaos.Chaos` for the
         kinds and options. Returns it (its ``injected`` counts the faults)."""
         with self._mu:
             self.random_faults = Chaos(rate, seed, **options)
@@ -349,7 +362,8 @@ class MicrosoftSandbox:
     # --- Graph ------------------------------------------------------------------------------
 
     def graph(self, method: str, target: str, headers: dict[str, str], body: Any,
-              in_batch: bool = False) -> tuple[int, dict[str, Any], dict[str, str]]:
+              in_batch: bool = False,
+              slot_held: bool = False) -> tuple[int, dict[str, Any], dict[str, str]]:
         """Dispatch one Graph request (top level or a $batch part)."""
         split = urlsplit(target)
         path = split.path
@@ -377,7 +391,7 @@ class MicrosoftSandbox:
             if path == "/v1.0/$batch" and method == "POST" and not in_batch:
                 status, out = 200, self._batch(body, headers)
             elif mailbox is not None and method == "GET":
-                if not self._enter(mailbox):
+                if not slot_held and not self._enter(mailbox):
                     raise GraphError(429, "ApplicationThrottled",
                                      "Application is over its MailboxConcurrency limit.",
                                      {"Retry-After": f"{self.retry_after:g}"})
@@ -386,7 +400,8 @@ class MicrosoftSandbox:
                         time.sleep(self.latency)
                     status, out = 200, self._user(mailbox, parts[4:], query, headers, path)
                 finally:
-                    self._leave(mailbox)
+                    if not slot_held:
+                        self._leave(mailbox)
             else:
                 raise GraphError(400, "BadRequest", f"Unsupported request {method} {path}.")
         except GraphError as exc:
@@ -431,13 +446,57 @@ class MicrosoftSandbox:
         if len(reqs) > MAX_BATCH:
             raise GraphError(400, "BadRequest", f"Exceeded maximum number of requests in batch "
                              f"({MAX_BATCH}).")
+        if not self.fidelity.throttled_batch_parts:  # idealised: one part after another
+            out = []
+            for r in reqs:
+                h = {k.lower(): str(v) for k, v in (r.get("headers") or {}).items()}
+                status, pbody, pheaders = self.graph(str(r.get("method", "GET")).upper(),
+                                                     str(r.get("url", "")), h, r.get("body"),
+                                                     True)
+                out.append({"id": r.get("id"), "status": status, "headers": pheaders,
+                            "body": pbody})
+            return {"responses": out}
+        return {"responses": self._concurrent_parts(reqs)}
+
+    def _concurrent_parts(self, reqs: list[Any]) -> list[dict[str, Any]]:
+        """Graph runs the parts of a batch concurrently (unless ``dependsOn`` orders them), and
+        each counts against its mailbox's concurrency limit: every part takes its slot first,
+        the parts that find none answer 429 ApplicationThrottled with Retry-After."""
+        held: list[str] = []
+        refused: set[int] = set()
+        for i, r in enumerate(reqs):
+            parts = ("/v1.0" + urlsplit(str(r.get("url", ""))).path).split("/")
+            mailbox = parts[3].lower() if len(parts) > 3 and parts[2] == "users" else None
+            if mailbox is None:
+                continue
+            if self._enter(mailbox):
+                held.append(mailbox)
+            else:
+                refused.add(i)
         out = []
-        for r in reqs:
-            h = {k.lower(): str(v) for k, v in (r.get("headers") or {}).items()}
-            status, pbody, pheaders = self.graph(str(r.get("method", "GET")).upper(),
-                                                 str(r.get("url", "")), h, r.get("body"), True)
-            out.append({"id": r.get("id"), "status": status, "headers": pheaders, "body": pbody})
-        return {"responses": out}
+        try:
+            for i, r in enumerate(reqs):
+                if i in refused:
+                    with self._mu:
+                        self.refused_batch_parts += 1
+                    err = GraphError(429, "ApplicationThrottled", "Application is over its "
+                                     "MailboxConcurrency limit.",
+                                     {"Retry-After": f"{self.retry_after:g}"})
+                    self._log("GET", "/v1.0" + urlsplit(str(r.get("url", ""))).path, 429,
+                              None, True)
+                    out.append({"id": r.get("id"), "status": 429, "headers": err.headers,
+                                "body": {"error": {"code": err.code, "message": err.message}}})
+                    continue
+                h = {k.lower(): str(v) for k, v in (r.get("headers") or {}).items()}
+                status, pbody, pheaders = self.graph(str(r.get("method", "GET")).upper(),
+                                                     str(r.get("url", "")), h, r.get("body"),
+                                                     True, slot_held=True)
+                out.append({"id": r.get("id"), "status": status, "headers": pheaders,
+                            "body": pbody})
+        finally:
+            for mailbox in held:
+                self._leave(mailbox)
+        return out
 
     def _box(self, mailbox: str) -> Mailbox:
         try:
@@ -472,6 +531,8 @@ class MicrosoftSandbox:
                 return self._calendar_view(box, q, page, base)
             if rest == ["calendarView", "delta"]:
                 return self._calendar_delta(box, q, page, base)
+            if len(rest) == 3 and rest[0] == "events" and rest[2] == "instances":
+                return self._instances(box, rest[1], q, page, base)
             if len(rest) == 2 and rest[0] == "events":
                 ev = box.events.get(rest[1]) or box.masters.get(rest[1])
                 if ev is None:
@@ -543,8 +604,9 @@ class MicrosoftSandbox:
         return True
 
     def _message(self, box: Mailbox, msg: Message) -> dict[str, Any]:
-        return msg.to_graph(box.address,
-                            with_headers=self.store.sent_headers or msg.folder != "sentitems")
+        # Items that never crossed a transport (Sent Items) carry no internetMessageHeaders.
+        bare = self.fidelity.sent_items_without_headers and msg.folder == "sentitems"
+        return msg.to_graph(box.address, with_headers=not bare)
 
     def _list_messages(self, box: Mailbox, folder: str | None, q: dict[str, str], page: int,
                        base: str) -> dict[str, Any]:
@@ -582,22 +644,33 @@ class MicrosoftSandbox:
                     base: str) -> dict[str, Any]:
         st = self._state(box, q, "mail")
         if st is None:
+            capped = self.fidelity.top_caps_delta_round and "$top" in q
             st = {"k": "mail", "m": box.address, "f": folder, "ep": box.epoch,
                   "terms": [(op, iso_z(t)) for op, t in self._filter(q, delta=True)],
-                  "sel": self._select(q, _MESSAGE_PROPS), "top": self._top(q, page),
+                  "sel": self._select(q, _MESSAGE_PROPS),
+                  # real: the page size is Prefer's; $top caps the whole round (#2232)
+                  "top": min(page, MAX_TOP) if capped else self._top(q, page),
+                  "cap": self._top(q, page) if capped else None,
                   "since": 0, "base": base}
         if "$deltatoken" in q or "upto" not in st:
-            st = dict(st, upto=self.store.seq, after="")  # a new round starts here
+            st = dict(st, upto=self.store.seq, after="", sent=0)  # a new round starts here
         terms = [(op, _parse_time(t)) for op, t in st["terms"]]
         items = sorted((m for m in box.messages.values()
                         if m.folder == st["f"] and st["since"] < m.seq <= st["upto"]
                         and self._matches(m.received, terms) and m.id > st["after"]),
                        key=lambda m: m.id)
         top = int(st["top"])
+        if st.get("cap") is not None:
+            top = min(top, int(st["cap"]) - int(st.get("sent", 0)))
         chunk = items[:top]
         value: list[dict[str, Any]] = [_select(self._message(box, m), st["sel"]) for m in chunk]
-        if len(items) > top:
-            nxt = dict(st, after=chunk[-1].id)
+        cut = st.get("cap") is not None and len(items) > top \
+            and int(st.get("sent", 0)) + len(chunk) >= int(st["cap"])
+        if cut:
+            with self._mu:
+                self.capped_rounds += 1  # the rest of the round is never delivered
+        if len(items) > top and not cut:
+            nxt = dict(st, after=chunk[-1].id, sent=int(st.get("sent", 0)) + len(chunk))
             link = {"@odata.nextLink": f"{base}?{urlencode({'$skiptoken': _b64(nxt)}, safe='$')}"}
         else:
             if st["since"]:
@@ -605,7 +678,7 @@ class MicrosoftSandbox:
                            "@removed": {"reason": "deleted"}} for t in box.tombstones
                           if t.kind == "mail" and t.folder == st["f"]
                           and st["since"] < t.seq <= st["upto"]]
-            done = {k: v for k, v in st.items() if k not in ("after", "upto")}
+            done = {k: v for k, v in st.items() if k not in ("after", "upto", "sent")}
             done["since"] = st["upto"]
             link = {"@odata.deltaLink": f"{base}?{urlencode({'$deltatoken': _b64(done)}, safe='$')}"}
         return {"@odata.context": f"{self.url}/v1.0/$metadata#Collection(message)",
@@ -618,14 +691,24 @@ class MicrosoftSandbox:
                              "EndDateTime.")
         return _parse_time(q["startDateTime"]), _parse_time(q["endDateTime"])
 
+    def _instances(self, box: Mailbox, master: str, q: dict[str, str], page: int,
+                   base: str) -> dict[str, Any]:
+        """``GET /events/{master}/instances``: the occurrences and exceptions of one series in
+        a window, in full (people, iCalUId, isCancelled), as calendarView lists them."""
+        if master not in box.masters:
+            raise GraphError(404, "ErrorItemNotFound", "The specified object was not found in "
+                             "the store.")
+        return self._calendar_view(box, q, page, base, master=master)
+
     def _calendar_view(self, box: Mailbox, q: dict[str, str], page: int,
-                       base: str) -> dict[str, Any]:
+                       base: str, master: str | None = None) -> dict[str, Any]:
         start, end = self._window(q)
         select = self._select(q, _EVENT_PROPS)
         top = self._top(q, page)
         skip = int(q.get("$skip", "0") or 0)
-        evs = sorted((e for e in box.events.values() if e.overlaps(start, end)),
-                     key=lambda e: (e.occ.occurred_at, e.id))
+        evs = sorted((e for e in box.events.values() if e.overlaps(start, end)
+                      and (master is None or e.master_id == master)),
+                     key=lambda e: (e.occ.start, e.id))
         out: dict[str, Any] = {"value": [_select(e.to_graph(), select)
                                          for e in evs[skip:skip + top]]}
         if skip + top < len(evs):
@@ -653,7 +736,9 @@ class MicrosoftSandbox:
              and e.overlaps(ws, we) and e.id > st["after"]), key=lambda e: e.id)
         top = int(st["top"])
         chunk = items[:top]
-        value: list[dict[str, Any]] = [e.to_graph() for e in chunk]
+        trim = self.fidelity.trimmed_occurrences
+        value: list[dict[str, Any]] = [
+            e.trimmed() if trim and e.master_id else e.to_graph() for e in chunk]
         if len(items) > top:
             nxt = dict(st, after=chunk[-1].id)
             link = {"@odata.nextLink": f"{base}?{urlencode({'$skiptoken': _b64(nxt)}, safe='$')}"}

@@ -66,8 +66,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from overlap.sandbox import names as N
-from overlap.sandbox._model import (
+from sandbox import names as N
+from sandbox._model import (
     Account,
     Addr,
     Attendee,
@@ -78,7 +78,7 @@ from overlap.sandbox._model import (
     Resolver,
     norm_address,
 )
-from overlap.sandbox._render import (
+from sandbox._render import (
     STYLE_B_ENCODING,
     STYLE_DATE_COMMENT,
     STYLE_DATE_NO_WEEKDAY,
@@ -94,7 +94,7 @@ from overlap.sandbox._render import (
     render_email,
     vevent_copy,
 )
-from overlap.sandbox._truth import COLLAB_COLUMNS, GT_COLUMNS, Truth
+from sandbox._truth import COLLAB_COLUMNS, GT_COLUMNS, Truth
 
 DEFAULT_LAST_WEEK = date(2026, 11, 9)  # weeks of Oct 19 .. Nov 9 2026 span the CEST→CET switch
 INTERNAL = "corp.example"
@@ -1157,7 +1157,7 @@ class _Generator:
         write("contacts.csv", ["email", "account_id"], [list(c) for c in self.contact_rows])
 
     def write_config(self) -> Path:
-        text = f"""# Synthetic organisation written by overlap.sandbox.generator (seed {self.seed}).
+        text = f"""# Synthetic organisation written by sandbox.generator (seed {self.seed}).
 # All people and companies are invented; domains are under the reserved .example/.test TLDs.
 
 [company]
