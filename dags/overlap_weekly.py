@@ -10,7 +10,8 @@ the SMTP connection `overlap_smtp` exists).
 
 * The config is `$OVERLAP_CONFIG` (or the Variable `overlap_config`), read inside tasks.
 * Trigger form: **Week** (any day of it, or `2026-W47`; empty = the data interval's week, or the
-  last full week), **Only these mailboxes** and **Only these sources** (empty = all). A bad value
+  last full week), **Only these mailboxes** and **Only these sources** (empty = all), **CRM
+  exported at** (rule 10: the CRM snapshot's stamp; empty = the time of the load). A bad value
   fails the `plan` task at once with a message naming the field; nothing is written.
 * Each run's note says which ISO week it reports; the warehouse `runs` view uses the Airflow
   run id. The report: the `report` task's **Report** link (served read-only by the Airflow
@@ -30,7 +31,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from airflow.sdk import (
@@ -130,6 +131,7 @@ def plan() -> dict[str, Any]:
                                run_after=ctx["dag_run"].run_after, tz=config.tz)
     sources = orch.check_sources(config, params.get("sources"))
     mailboxes = orch.check_mailbox_params(params.get("mailboxes"))
+    crm_as_of = orch.check_crm_as_of(params.get("crm_as_of"), config.tz)
     # The warehouse's run id is Airflow's, so `runs` rows match the UI's runs.
     run_plan = replace(start_run(config, weeks, sources=sources, mailboxes=mailboxes),
                        run_id=ctx["run_id"])
@@ -139,7 +141,7 @@ def plan() -> dict[str, Any]:
     print(f"run {run_plan.run_id}: {orch.run_label(weeks)}, {len(run_plan.tasks)} extracts")
     return {"plan": str(path), "run_id": run_plan.run_id, "extracts": len(run_plan.tasks),
             "week": orch.run_label(run_plan.weeks),
-            "weeks": [w.isoformat() for w in run_plan.weeks],
+            "weeks": [w.isoformat() for w in run_plan.weeks], "crm_as_of": crm_as_of,
             "mapped": {g: len(c) for g, c in chunks.items()}}
 
 
@@ -180,10 +182,12 @@ def load(planned: dict[str, Any] | None) -> dict[str, Any]:
     from overlap import orchestration as orch
     from overlap.pipeline import load as load_step
 
-    plan_path = orch.require_plan(planned, "load")["plan"]  # no plan: fail now, no retry
+    plan_xcom = orch.require_plan(planned, "load")  # no plan: fail now, no retry
     config = _config()
-    run_plan, outcomes = orch.collect_outcomes(plan_path)
-    load_step(config, run_plan, outcomes)
+    run_plan, outcomes = orch.collect_outcomes(plan_xcom["plan"])
+    as_of = plan_xcom.get("crm_as_of")  # rule 10: the CRM's stamp; None: now
+    load_step(config, run_plan, outcomes,
+              crm_as_of=datetime.fromisoformat(as_of) if as_of else None)
     failed = [o.task.label for o in outcomes if o.manifest is None]
     return {"loaded": len(outcomes) - len(failed), "failed": len(failed)}
 
@@ -293,6 +297,10 @@ def email_digests(report_out: dict[str, Any], _published: dict[str, Any]) -> dic
                          title="Only these sources",
                          description="Source names from overlap.toml, one per line; empty:"
                                      " every source."),
+        "crm_as_of": Param(None, type=["null", "string"], title="CRM exported at",
+                           description="When the CRM files were exported (rule 10): a date"
+                                       " (2026-11-18) or an ISO timestamp with offset. Empty:"
+                                       " the time of the load, never the week's date."),
     },
 )
 def overlap_weekly() -> None:

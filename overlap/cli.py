@@ -67,12 +67,15 @@ def _weeks(args: argparse.Namespace, tz: ZoneInfo) -> list[date]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from overlap.config import load_config
+    from overlap.crm import parse_crm_as_of
     from overlap.pipeline import run
 
     config = load_config(args.config)
     weeks = _weeks(args, config.tz)
+    as_of = parse_crm_as_of(args.crm_as_of, config.tz) if args.crm_as_of else None
     _warn_layout(config)
-    result = run(config, weeks, progress=_progress(args.quiet), workers=args.workers)
+    result = run(config, weeks, progress=_progress(args.quiet), workers=args.workers,
+                 crm_as_of=as_of)
     for _week, paths in sorted(result.reports.items()):
         print(paths.html)
     print(f"warehouse: {config.warehouse}", file=sys.stderr)
@@ -325,6 +328,9 @@ def build_parser() -> argparse.ArgumentParser:
     week_options(p)
     p.add_argument("--workers", type=int, default=None,
                    help="parallel extract processes (default: one per core)")
+    p.add_argument("--crm-as-of", metavar="WHEN",
+                   help="when the CRM files were exported: a date (00:00 in the company zone) "
+                        "or an ISO timestamp with offset (default: now; never the weeks run)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_run)
 

@@ -44,6 +44,7 @@ class Rules:
     subjects: str = "drop"
     freemail_domains: tuple[str, ...] | None = None  # None: the shipped list
     weights: Weights = field(default_factory=Weights)
+    handoff_days: int = 30  # rule 10: the previous owner's grace after an owner change
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class Config:
     snapshot: Path
     sources: tuple[Source, ...]
     rules: Rules
+    ownership_csv: Path | None = None  # [crm] ownership: dated owner changes (rule 10)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -83,10 +85,11 @@ _TYPE_NAMES: dict[type, str] = {str: "a string", int: "an integer", bool: "true 
 _KNOWN: dict[str, set[str]] = {
     "": {"company", "crm", "warehouse", "report", "rules", "sources"},
     "company": {"name", "internal_domains", "timezone"},
-    "crm": {"accounts", "reps", "contacts"},
+    "crm": {"accounts", "reps", "contacts", "ownership"},
     "warehouse": {"path", "staging", "snapshot"},
     "report": {"out_dir"},
-    "rules": {"dormant_days", "management_chain", "subjects", "freemail_domains", "weights"},
+    "rules": {"dormant_days", "management_chain", "subjects", "freemail_domains", "weights",
+              "handoff_days"},
 }
 
 
@@ -170,6 +173,7 @@ def load_config(path: str | Path) -> Config:
     internal, tz = _company(company, file)
     crm = _table(doc, "crm", file)
     contacts = _get(crm, "contacts", str, file, "crm", None) or None
+    ownership = _get(crm, "ownership", str, file, "crm", None) or None
     warehouse = _table(doc, "warehouse", file, required=False)
     wh_path = rel(_get(warehouse, "path", str, file, "warehouse", "data/overlap.duckdb"))
     report = _table(doc, "report", file, required=False)
@@ -189,6 +193,7 @@ def load_config(path: str | Path) -> Config:
                           str(wh_path.with_name(wh_path.stem + "-snapshot.duckdb")))),
         sources=_sources(doc, file, rel),
         rules=_rules(_table(doc, "rules", file, required=False), file),
+        ownership_csv=rel(ownership) if ownership else None,
     )
 
 
@@ -289,4 +294,12 @@ def _rules(rules_t: dict[str, Any], file: str) -> Rules:
         subjects=subjects,
         freemail_domains=tuple(freemail) if freemail is not None else None,
         weights=Weights(**w),
+        handoff_days=_handoff_days(rules_t, file),
     )
+
+
+def _handoff_days(rules_t: dict[str, Any], file: str) -> int:
+    days = _get(rules_t, "handoff_days", int, file, "rules", 30)
+    if days < 0:
+        raise InputError("[rules] handoff_days must be >= 0", file=file)
+    return int(days)

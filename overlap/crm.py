@@ -1,4 +1,8 @@
-"""CRM import: accounts.csv, reps.csv, contacts.csv → the ``crm_*`` warehouse tables.
+"""CRM import: accounts.csv, reps.csv, contacts.csv, ownership.csv → the ``crm_*`` tables.
+
+Every import is a snapshot stamped ``as_of`` (rule 10, docs/crm-history.md): the load keeps
+the latest snapshot in the ``crm_*`` tables and every snapshot's assignment facts in the
+history (``warehouse.record_crm_snapshot``).
 
 ``load_crm`` is pure: it reads and validates every file and returns Arrow tables, or raises an
 InputError naming file, line and column. The caller replaces the CRM snapshot in the warehouse
@@ -21,6 +25,9 @@ What is an error and what is not (where DESIGN.md leaves room):
   in a header fails loudly instead of silently emptying a column.
 * ``account_id`` is kept and compared exactly as written, trimmed (CRM ids are case-sensitive).
 * ``line`` is the physical line (1 = header) where the record starts.
+* ownership.csv: errors are an unknown account, a bad address or ``valid_from`` (a date, 00:00
+  in the company zone, or an ISO timestamp with offset) and two rows for the same account and
+  moment; an owner missing from reps.csv is data quality, as in accounts.csv.
 """
 
 from __future__ import annotations
@@ -29,9 +36,11 @@ import csv
 import io
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
 from importlib import resources
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 
@@ -53,17 +62,24 @@ SCHEMAS: dict[str, pa.Schema] = {
                            ("active", pa.bool_()), ("line", _LINE)]),
     "crm_rep_aliases": pa.schema([("alias", _S), ("rep_email", _S)]),
     "crm_contacts": pa.schema([("email", _S), ("account_id", _S), ("line", _LINE)]),
+    "crm_ownership": pa.schema([("account_id", _S), ("owner_email", _S),
+                                ("valid_from", pa.timestamp("us", "UTC")), ("line", _LINE)]),
     "company_domains": pa.schema([("domain", _S)]),
     "freemail_domains": pa.schema([("domain", _S)]),
 }
-#: The warehouse tables a CRM import replaces (the load's and the model fingerprint's list);
+#: The warehouse tables a CRM import replaces when it is the latest snapshot (the load's list);
 #: identifiers are only ever taken from this fixed list, never from input.
 CRM_TABLES: tuple[str, ...] = tuple(SCHEMAS)
+#: The assignment facts of every snapshot (rule 10; sql/schema/003_crm_history.sql).
+HISTORY_TABLES: tuple[str, ...] = ("crm_account_history", "crm_rep_history")
+#: The model's CRM inputs: the latest snapshot and the history (the build fingerprint's list).
+CRM_INPUTS: tuple[str, ...] = CRM_TABLES + HISTORY_TABLES
 
 ACCOUNT_COLUMNS = ("account_id", "account_name", "owner_email", "domains", "team_emails")
 REP_COLUMNS = ("email", "name", "manager_email", "team", "aliases")
 REP_OPTIONAL = ("active",)
 CONTACT_COLUMNS = ("email", "account_id")
+OWNERSHIP_COLUMNS = ("account_id", "owner_email", "valid_from")
 
 _TRUE = frozenset({"true", "yes", "1"})
 _FALSE = frozenset({"false", "no", "0"})
@@ -77,11 +93,13 @@ TEMPLATE_FILES = ("overlap.toml", "crm/accounts.csv", "crm/reps.csv", "crm/conta
 class CrmSnapshot:
     """The validated CRM: one Arrow table per warehouse table (see ``SCHEMAS``).
 
-    ``counts`` has the keys ``accounts``, ``reps`` and ``contacts`` (for progress output).
+    ``counts`` has the keys ``accounts``, ``reps`` and ``contacts`` (for progress output);
+    ``as_of`` is the snapshot's stamp (rule 10: ``--crm-as-of``, default the import's time).
     """
 
     tables: dict[str, pa.Table]
     counts: dict[str, int]
+    as_of: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 @dataclass(frozen=True)
@@ -344,6 +362,61 @@ def _load_contacts(path: Path | None, account_ids: set[str]) -> dict[str, list[o
     return contacts
 
 
+def parse_moment(text: str, tz: ZoneInfo) -> datetime | None:
+    """A date (00:00 in ``tz``) or an ISO timestamp with an offset; None when it is neither."""
+    text = text.strip()
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), time(), tz).astimezone(UTC)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.astimezone(UTC) if moment.tzinfo is not None else None
+
+
+def parse_crm_as_of(text: str, tz: ZoneInfo) -> datetime:
+    """``--crm-as-of``: a date (00:00 in the company zone) or an ISO timestamp with offset."""
+    moment = parse_moment(text, tz)
+    if moment is None:
+        raise InputError(f"{text!r} is not a date (2025-03-10) or an ISO timestamp with an "
+                         "offset (2025-03-10T09:00:00+01:00)", field="--crm-as-of")
+    return moment
+
+
+def _load_ownership(path: Path | None, account_ids: set[str],
+                    tz: ZoneInfo) -> dict[str, list[object]]:
+    """ownership.csv: dated owner changes. An owner missing from reps.csv is data quality
+    (as in accounts.csv), not an error."""
+    rows: dict[str, list[object]] = {"account_id": [], "owner_email": [], "valid_from": [],
+                                     "line": []}
+    if path is None:
+        return rows
+    f = _CsvFile(path)
+    seen: dict[tuple[str, datetime], int] = {}
+    for row in f.rows(OWNERSHIP_COLUMNS):
+        account_id = row["account_id"]
+        if not account_id:
+            raise f.error("is empty", line=row.line, field="account_id")
+        if account_id not in account_ids:
+            raise f.error(f"unknown account_id {account_id!r} (not in accounts.csv)",
+                          line=row.line, field="account_id")
+        owner = _required_address(f, row, "owner_email")
+        valid_from = parse_moment(row["valid_from"], tz)
+        if valid_from is None:
+            raise f.error(f"{row['valid_from']!r} is not a date (2025-03-10) or an ISO "
+                          "timestamp with an offset", line=row.line, field="valid_from")
+        if (account_id, valid_from) in seen:
+            raise f.error(f"a second owner for {account_id!r} from the same moment (first on "
+                          f"line {seen[account_id, valid_from]})", line=row.line,
+                          field="valid_from")
+        seen[account_id, valid_from] = row.line
+        rows["account_id"].append(account_id)
+        rows["owner_email"].append(owner)
+        rows["valid_from"].append(valid_from)
+        rows["line"].append(row.line)
+    return rows
+
+
 def _company_domains(config: Config) -> list[str]:
     out: list[str] = []
     for domain in config.internal_domains:
@@ -356,8 +429,9 @@ def _company_domains(config: Config) -> list[str]:
     return out
 
 
-def load_crm(config: Config) -> CrmSnapshot:
-    """Read and validate the CRM export named in ``[crm]``; raises InputError, changes nothing."""
+def load_crm(config: Config, as_of: datetime | None = None) -> CrmSnapshot:
+    """Read and validate the CRM export named in ``[crm]``, stamped ``as_of`` (default: now);
+    raises InputError, changes nothing."""
     company = _company_domains(config)
     try:
         freemail = freemail_domains(config.rules.freemail_domains)
@@ -365,7 +439,9 @@ def load_crm(config: Config) -> CrmSnapshot:
         raise InputError(exc.message, file=str(config.path), field=exc.field) from None
     accounts, domains, team = _load_accounts(config.accounts_csv)
     reps, aliases = _load_reps(config.reps_csv)
-    contacts = _load_contacts(config.contacts_csv, {str(a) for a in accounts["account_id"]})
+    account_ids = {str(a) for a in accounts["account_id"]}
+    contacts = _load_contacts(config.contacts_csv, account_ids)
+    ownership = _load_ownership(config.ownership_csv, account_ids, config.tz)
     columns = {
         "crm_accounts": accounts,
         "crm_account_domains": domains,
@@ -373,6 +449,7 @@ def load_crm(config: Config) -> CrmSnapshot:
         "crm_reps": reps,
         "crm_rep_aliases": aliases,
         "crm_contacts": contacts,
+        "crm_ownership": ownership,
         "company_domains": {"domain": company},
         "freemail_domains": {"domain": freemail},
     }
@@ -380,7 +457,7 @@ def load_crm(config: Config) -> CrmSnapshot:
               for name, cols in columns.items()}
     counts = {"accounts": len(accounts["account_id"]), "reps": len(reps["email"]),
               "contacts": len(contacts["email"])}
-    return CrmSnapshot(tables=tables, counts=counts)
+    return CrmSnapshot(tables=tables, counts=counts, as_of=as_of or datetime.now(UTC))
 
 
 def crm_warnings(crm: CrmSnapshot, config: Config) -> list[str]:
@@ -402,6 +479,12 @@ def crm_warnings(crm: CrmSnapshot, config: Config) -> list[str]:
             owners.append(f"{accounts}:{line}: owner {owner} of account {account} is not in "
                        f"reps.csv, so every event on {account} is a coverage gap (a typo, or "
                        "a rep missing from reps.csv?)")
+    cols = t["crm_ownership"].to_pydict()  # rule 10: dated owners, the same finding
+    for account, owner, line in zip(cols["account_id"], cols["owner_email"], cols["line"],
+                                    strict=True):
+        if owner not in reps:
+            owners.append(f"{config.ownership_csv}:{line}: owner {owner} of account {account} "
+                          "is not in reps.csv, so events on it from then on are coverage gaps")
     cols = t["crm_account_domains"].to_pydict()
     for account, domain, line in zip(cols["account_id"], cols["domain"], cols["line"],
                                      strict=True):

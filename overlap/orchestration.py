@@ -61,7 +61,7 @@ def config_path(variable_get: Callable[[str], str | None] | None = None) -> Path
 # The trigger form's fields (dags/overlap_weekly.py params) by key: errors name the title the
 # operator sees, not a CLI flag or a JSON-schema path.
 FORM_FIELDS = {"week_start": "Week", "mailboxes": "Only these mailboxes",
-               "sources": "Only these sources"}
+               "sources": "Only these sources", "crm_as_of": "CRM exported at"}
 
 
 def form_error(key: str, message: str) -> InputError:
@@ -110,6 +110,21 @@ def run_label(weeks: Iterable[date]) -> str:
     first, last = days[0], days[-1] + timedelta(days=6)
     labels = ", ".join(iso_week_label(w) for w in days)
     return f"Week {labels} ({first:%a %d %b} – {last:%a %d %b %Y})"
+
+
+def check_crm_as_of(text: str | None, tz: ZoneInfo) -> str | None:
+    """The trigger form's CRM stamp (rule 10) as an ISO timestamp, or None: the load stamps
+    the CRM with its own time (never the week's, so a backfill does not restamp today's CRM
+    with an old date)."""
+    from overlap.crm import parse_moment
+
+    if text is None or not str(text).strip():
+        return None
+    moment = parse_moment(str(text), tz)
+    if moment is None:
+        raise form_error("crm_as_of", f"{text!r} is not a date (2026-11-18) or an ISO timestamp"
+                                      " with an offset (2026-11-18T09:00:00+01:00)")
+    return moment.isoformat()
 
 
 def check_sources(config: Config, wanted: Iterable[str] | None) -> list[str] | None:

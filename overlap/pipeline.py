@@ -311,11 +311,11 @@ def extract_all(tasks: list[ExtractTask], *, workers: int | None = None,
 # --- load, model, report, finish, publish ----------------------------------------------------
 
 def load(config: Config, run_plan: RunPlan, outcomes: list[ExtractOutcome],
-         crm: CrmSnapshot | None = None) -> None:
+         crm: CrmSnapshot | None = None, crm_as_of: datetime | None = None) -> None:
     """Apply the CRM, every staged extract and its cursor, and the run's bookkeeping, in one
     transaction. Failed extracts are recorded; their mailboxes keep their earlier data.
     The CRM is read again unless the caller validated it already (the CLI's one process)."""
-    crm = crm or load_crm(config)
+    crm = crm or load_crm(config, crm_as_of)
     staged: list[StagedExtract] = []
     failures: list[warehouse.ExtractFailure] = []
     for o in sorted(outcomes, key=lambda o: (o.task.source, o.task.mailbox)):
@@ -330,7 +330,7 @@ def load(config: Config, run_plan: RunPlan, outcomes: list[ExtractOutcome],
         try:
             warehouse.load(con, run_id=run_plan.run_id, started_at=run_plan.started_at,
                            window_start=run_plan.window_start, window_end=run_plan.window_end,
-                           crm=crm, staged=staged, failures=failures)
+                           crm=crm, staged=staged, failures=failures, weeks=run_plan.weeks)
         finally:
             con.close()
 
@@ -428,19 +428,21 @@ def _space_needed(config: Config, failed: str) -> tuple[int | None, str]:
 
 def run(config: Config, weeks: list[date], *, progress: Progress = _quiet,
         workers: int | None = None, now: datetime | None = None,
-        sources: list[str] | None = None, mailboxes: list[str] | None = None) -> RunResult:
+        sources: list[str] | None = None, mailboxes: list[str] | None = None,
+        crm_as_of: datetime | None = None) -> RunResult:
     """The whole job for ``weeks``: extract (with dormant_days of history), load, model,
     report every week, publish. Bad input raises InputError before anything is written;
-    another run holding the warehouse raises WarehouseLocked before anything is read."""
+    another run holding the warehouse raises WarehouseLocked before anything is read.
+    ``crm_as_of`` stamps the CRM snapshot (rule 10; default: now, never the window)."""
     with writing(config):  # held for the whole job; the steps below find it held
         return _run(config, weeks, progress=progress, workers=workers, now=now,
-                    sources=sources, mailboxes=mailboxes)
+                    sources=sources, mailboxes=mailboxes, crm_as_of=crm_as_of)
 
 
 def _run(config: Config, weeks: list[date], *, progress: Progress, workers: int | None,
          now: datetime | None, sources: list[str] | None,
-         mailboxes: list[str] | None) -> RunResult:
-    crm = load_crm(config)  # validated once, before anything is written
+         mailboxes: list[str] | None, crm_as_of: datetime | None = None) -> RunResult:
+    crm = load_crm(config, crm_as_of)  # validated once, before anything is written
     run_plan = start_run(config, weeks, sources=sources, mailboxes=mailboxes, crm=crm)
     crm_counts = crm.counts
     progress(f"CRM: {crm_counts.get('accounts', 0):,} accounts, {crm_counts.get('reps', 0):,}"

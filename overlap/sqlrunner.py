@@ -75,11 +75,12 @@ class BuildStats:
 
 
 def params_from_rules(rules: Rules, timezone: str) -> dict[str, object]:
-    """Bound parameters for the models: ``$dormant_days``, ``$management_chain``,
+    """Bound parameters for the models: ``$dormant_days``, ``$management_chain``, ``$handoff_days``,
     ``$timezone`` and ``$w_<field>`` for every field of ``Weights``."""
     params: dict[str, object] = {
         "dormant_days": int(rules.dormant_days),
         "management_chain": bool(rules.management_chain),
+        "handoff_days": int(rules.handoff_days),
         "timezone": timezone,
     }
     for name, value in asdict(rules.weights).items():

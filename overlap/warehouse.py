@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -29,6 +29,7 @@ MART_VIEWS = (
     "overlap_events",
     "overlap_weekly",
     "collaboration_weekly",
+    "account_owners",
     "data_quality",
     "runs",
 )
@@ -109,18 +110,20 @@ def load(
     crm: CrmSnapshot,
     staged: Iterable[StagedExtract],
     failures: Iterable[ExtractFailure] = (),
+    weeks: Iterable[date] = (),
 ) -> None:
-    """Apply CRM, staged extracts, cursors and the run's bookkeeping in one transaction."""
+    """Apply CRM, staged extracts, cursors and the run's bookkeeping in one transaction.
+
+    ``weeks`` are the weeks the run reports (the views show only reported weeks)."""
     now = datetime.now(UTC)
     con.execute("begin transaction")
     try:
         # Loading the same run again (an Airflow retry or a cleared task) replaces its rows.
         con.execute("delete from run_log where run_id = ?", [run_id])
-        for name in CRM_TABLES:
-            con.register("crm_batch", crm.tables[name])
-            con.execute(f"delete from {name}")  # noqa: S608 (fixed identifier)
-            con.execute(f"insert into {name} by name select * from crm_batch")  # noqa: S608
-            con.unregister("crm_batch")
+        for week in weeks:  # (a week reported before keeps its first run)
+            con.execute("insert into reported_weeks values (?, ?) on conflict do nothing",
+                        [week, run_id])
+        load_crm_snapshot(con, crm, run_id, now)
         con.execute(
             "insert into run_log (run_id, scope, source, mailbox, window_start,"
             " window_end, started_at, finished_at, status, emails, meetings, quarantined, error)"
@@ -142,6 +145,83 @@ def load(
         rollback(con)  # never masks the error (a full disk fails the rollback too)
         raise
     crash_point("load:after_commit")
+
+
+def load_crm_snapshot(con: duckdb.DuckDBPyConnection, crm: CrmSnapshot, run_id: str | None,
+                      now: datetime) -> bool:
+    """Record the snapshot ``crm`` (inside the caller's transaction). The latest snapshot by
+    stamp replaces the ``crm_*`` tables (identity facts, ownership.csv); every snapshot's
+    assignment facts go into the history, unless they equal those of the snapshot before it.
+    Returns whether the history changed."""
+    latest = con.execute("select max(as_of) from crm_snapshots").fetchall()[0][0]
+    if latest is None or crm.as_of >= latest:
+        for name in CRM_TABLES:
+            con.register("crm_batch", crm.tables[name])
+            con.execute(f"delete from {name}")  # noqa: S608 (fixed identifier)
+            con.execute(f"insert into {name} by name select * from crm_batch")  # noqa: S608
+            con.unregister("crm_batch")
+        changed = record_crm_snapshot(con, crm.as_of)
+    else:  # an older snapshot imported late: only its assignment facts, slotted by stamp
+        for name in ("crm_accounts", "crm_account_team", "crm_reps"):
+            con.register(f"old_{name}", crm.tables[name])
+        try:
+            changed = record_crm_snapshot(con, crm.as_of, accounts="old_crm_accounts",
+                                          team="old_crm_account_team", reps="old_crm_reps")
+        finally:
+            for name in ("crm_accounts", "crm_account_team", "crm_reps"):
+                con.unregister(f"old_{name}")
+    con.execute("delete from crm_snapshots where as_of = ?", [crm.as_of])
+    con.execute("insert into crm_snapshots values (?, ?, ?, ?)", [crm.as_of, now, run_id, changed])
+    return changed
+
+
+#: The tables ``record_crm_snapshot`` may read a snapshot from (fixed identifiers).
+_SNAPSHOT_SOURCES = frozenset({"crm_accounts", "crm_account_team", "crm_reps", "old_crm_accounts",
+                               "old_crm_account_team", "old_crm_reps"})
+
+
+_ACCOUNT_FACTS = (
+    "create or replace temp table _crm_acc as select a.account_id, any_value(a.owner_email)"
+    " as owner_email, coalesce(list_sort(list_distinct(list(t.rep_email)"
+    "  filter (where t.rep_email is not null))), []::varchar[]) as team_emails"
+    " from ACCOUNTS as a left join TEAM as t using (account_id) group by a.account_id")
+_REP_FACTS = (
+    "create or replace temp table _crm_rep as select email, any_value(manager_email)"
+    " as manager_email, coalesce(bool_and(active), true) as active from REPS group by email")
+
+
+def record_crm_snapshot(con: duckdb.DuckDBPyConnection, as_of: datetime, *,
+                        accounts: str = "crm_accounts", team: str = "crm_account_team",
+                        reps: str = "crm_reps") -> bool:
+    """Write the assignment facts (owner, team, manager, active) of the snapshot in the given
+    tables into the history at ``as_of``, replacing that stamp's rows; nothing when they equal
+    the facts of the latest recorded snapshot before ``as_of`` (an unchanged snapshot adds
+    nothing). Returns whether it wrote rows."""
+    assert {accounts, team, reps} <= _SNAPSHOT_SOURCES
+    account_facts = _ACCOUNT_FACTS.replace("ACCOUNTS", accounts).replace("TEAM", team)
+    rep_facts = _REP_FACTS.replace("REPS", reps)
+    con.execute(account_facts)
+    con.execute(rep_facts)
+    con.execute("delete from crm_account_history where as_of = ?", [as_of])
+    con.execute("delete from crm_rep_history where as_of = ?", [as_of])
+    previous = con.execute(
+        "select max(as_of) from (select as_of from crm_account_history union all"
+        " select as_of from crm_rep_history) where as_of < ?", [as_of]).fetchall()[0][0]
+    differs = con.execute(
+        "select exists (select * from _crm_acc except select account_id, owner_email,"
+        "  team_emails from crm_account_history where as_of = $p)"
+        " or exists (select account_id, owner_email, team_emails from crm_account_history"
+        "  where as_of = $p except select * from _crm_acc)"
+        " or exists (select * from _crm_rep except select email, manager_email, active"
+        "  from crm_rep_history where as_of = $p)"
+        " or exists (select email, manager_email, active from crm_rep_history where as_of = $p"
+        "  except select * from _crm_rep)", {"p": previous}).fetchall()[0][0]
+    if previous is None or differs:
+        con.execute("insert into crm_account_history select ?, * from _crm_acc", [as_of])
+        con.execute("insert into crm_rep_history select ?, * from _crm_rep", [as_of])
+    con.execute("drop table _crm_acc")
+    con.execute("drop table _crm_rep")
+    return bool(previous is None or differs)
 
 
 def _load_extracts(con: duckdb.DuckDBPyConnection, staged: list[StagedExtract], run_id: str,

@@ -18,6 +18,7 @@ CATEGORY_LABELS = {
     "backdoor": "Backdoor",
     "coverage_gap": "Coverage gap",
     "looped_in": "Looped in",
+    "handoff": "Handoff",  # rule 10: the previous owner in the grace period; not risk
 }
 INITIATED_LABELS = {
     "rep": "Rep reached out",

@@ -116,7 +116,7 @@ def _score_weekly(b: Build) -> dict[str, str]:
     """The pairs' events from the earliest changed week on — what their scores are computed
     from, and what the score audits read — and, for persistence, the weeks of the 4 before
     with events for the same pair (``main.overlap_event_facts`` in the file) as (week,
-    account, rep) rows. The bounds are constants so that DuckDB skips the row groups of older
+    account, rep, category) rows. The bounds are constants so that DuckDB skips the row groups of older
     weeks (each weekly build appends its own)."""
     first = b.scopes["score_pairs"].since
     pair_events = ("from overlap_event_facts as f semi join _inc_pairs as p"
@@ -132,9 +132,10 @@ def _score_weekly(b: Build) -> dict[str, str]:
     if first is not None:
         # (its weeks are those of _inc_s_events, all from `first` on)
         b.x("create or replace temp table _inc_active as select distinct f.week_start,"
-            f" f.account_id, f.rep_email {pair_events}"
-            " where f.week_start >= ? and f.week_start < ? union all select week_start,"
-            " account_id, rep_email from _inc_s_events", [first - timedelta(days=28), first])
+            f" f.account_id, f.rep_email, f.category {pair_events}"
+            " where f.week_start >= ? and f.week_start < ? union all select distinct"
+            " week_start, account_id, rep_email, category from _inc_s_events",
+            [first - timedelta(days=28), first])
     return {"overlap_event_facts": "_inc_s_events", "main.overlap_event_facts": "_inc_active"}
 
 

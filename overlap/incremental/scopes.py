@@ -219,8 +219,10 @@ def _old_rows_of_threads(b: Build, fresh_r: bool) -> None:
         " except select interaction_id from _inc_fresh")
     old("_inc_old_mi", "*", "match_interactions")
     old("_inc_old_mp", "*", "match_participants")
-    old("_inc_old_touches", "account_id, owner_email, occurred_at",
-        "match_interaction_accounts", "owner_present")
+    # (rule 10: a touch of any of the account's owners of any time: it is dormancy evidence
+    # for whoever owns the account at a later check)
+    old("_inc_old_touches", "account_id, unnest(owners_present) as owner_email, occurred_at",
+        "match_interaction_accounts", "len(owners_present) > 0")
     old("_inc_old_collab", "week_start, account_id", "overlap_collaboration")
 
 
@@ -288,8 +290,9 @@ def events(b: Build) -> None:
     # an account's weekly volume); the span is a superset of the touches' windows.
     b.x("create or replace temp table _inc_touch_spans as select account_id, owner_email,"
         " min(occurred_at) as since, max(occurred_at) as until from ("
-        " select * from _inc_old_touches union all select account_id, owner_email,"
-        " occurred_at from _inc_d_match_interaction_accounts where owner_present)"
+        " select * from _inc_old_touches union all select account_id,"
+        " unnest(owners_present) as owner_email, occurred_at"
+        " from _inc_d_match_interaction_accounts where len(owners_present) > 0)"
         " group by all")
     # T: every interaction, as it is now, of an email thread of R (old or new thread id);
     # the columns 300_overlap_event_facts.sql reads of its thread members

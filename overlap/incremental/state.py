@@ -11,14 +11,14 @@ from collections.abc import Iterable, Mapping
 
 import duckdb
 
-from overlap.crm import CRM_TABLES
+from overlap.crm import CRM_INPUTS as CRM_TABLES_AND_HISTORY
 from overlap.incremental.scopes import BUILT, EXTRACT_COLS
 from overlap.sqlfiles import SqlFile, model_tables
 
 STATE = "model_build_state"  # one row: the fingerprint of the last build
 
 # Inputs of the model that are not raw copies: a change to any of them means a full rebuild.
-CRM_INPUTS = CRM_TABLES
+CRM_INPUTS = CRM_TABLES_AND_HISTORY  # the latest snapshot and the history (rule 10)
 
 
 def ensure_state(con: duckdb.DuckDBPyConnection) -> None:

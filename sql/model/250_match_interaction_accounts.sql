@@ -21,12 +21,17 @@ account_people as (
 ),
 
 present as (
-    -- which owners took part, under any of their addresses (declined, rooms and system senders
-    -- did not); only owners are looked up, so only their rows are de-duplicated
-    select distinct p.interaction_id, p.person_key
-    from match_participants as p
-    semi join match_accounts as a on a.owner_email = p.person_key
-    where p.party <> 'excluded'
+    -- which of the account's owners, of any time, took part, under any of their addresses
+    -- (declined, rooms and system senders did not): the owner then, the previous owner of a
+    -- handoff, and the dormancy evidence of whoever owns the account later (rule 10)
+    select ap.interaction_id, ap.account_id, list_sort(list(distinct o.owner_email)) as owners
+    from account_people as ap
+    join (select distinct account_id, owner_email from match_account_owners) as o
+        on o.account_id = ap.account_id
+    semi join match_participants as p
+        on p.interaction_id = ap.interaction_id and p.person_key = o.owner_email
+       and p.party <> 'excluded'
+    group by ap.interaction_id, ap.account_id
 ),
 
 final as (
@@ -38,18 +43,25 @@ final as (
         ci.week_start,
         ci.thread_id,
         a.account_name,
-        a.owner_email,
-        a.owner_name,
-        a.owner_in_reps,
-        a.owner_active,
+        o.owner_email,  -- the owner at the interaction's time (rule 10)
+        o.owner_name,
+        o.owner_in_reps,
+        coalesce(rp.active, false) as owner_active,
         ap.contact_emails,
         ap.customer_started,
-        pr.person_key is not null as owner_present
+        list_contains(coalesce(pr.owners, []), o.owner_email) as owner_present,
+        o.previous_owner_email,
+        o.valid_from as owner_since,
+        coalesce(pr.owners, []::varchar[]) as owners_present
     from account_people as ap
     join customer_interactions as ci on ci.interaction_id = ap.interaction_id
     join match_accounts as a on a.account_id = ap.account_id
+    asof join match_account_owners as o
+        on o.account_id = ap.account_id and ci.occurred_at >= o.valid_from
+    asof left join match_rep_periods as rp
+        on rp.rep_email = o.owner_email and ci.occurred_at >= rp.valid_from
     left join present as pr
-        on pr.interaction_id = ap.interaction_id and pr.person_key = a.owner_email
+        on pr.interaction_id = ap.interaction_id and pr.account_id = ap.account_id
 )
 
 select * from final

@@ -1,9 +1,18 @@
--- grain: one row per overlap event (interaction, account, rep) — rules 5, 6 and 7
+-- grain: one row per overlap event (interaction, account, rep) — rules 5, 6, 7 and 10
 -- kind: incremental by interaction_id; scope events
+-- The owner, team, chain and the owner's activity are those at the interaction's time
+-- (match_interaction_accounts, match_rep_exclusions). Handoff (rule 10): in
+-- [D, D + handoff_days) after the owner changed at D, an interaction with the previous owner
+-- and without the new one is a `handoff` event for the previous owner and no event for the
+-- other reps on it.
 create or replace table overlap_event_facts as
 with left_out as (
     -- customer interactions with an account's people where the owner took no part
-    select *
+    select
+        *,
+        previous_owner_email is not null
+        and occurred_at < owner_since + to_days($handoff_days::integer)
+        and list_contains(owners_present, previous_owner_email) as in_handoff
     from match_interaction_accounts
     where not owner_present
 ),
@@ -26,6 +35,8 @@ candidates as (
     join reps as r on r.interaction_id = lo.interaction_id
     anti join match_rep_exclusions as x
         on x.account_id = lo.account_id and x.rep_email = r.rep_email
+       and x.valid_from <= lo.occurred_at and lo.occurred_at < x.valid_until
+    where not lo.in_handoff or r.rep_email = lo.previous_owner_email
 ),
 
 gap_checks as (
@@ -60,15 +71,17 @@ owner_threads as (
 ),
 
 touches as (
-    -- the owner's own customer interactions with the account (dormancy evidence), within
-    -- dormant_days before the checks: not all of history (repeats are harmless below)
-    select account_id, owner_email, occurred_at
-    from main.match_interaction_accounts as a
+    -- the owner's own customer interactions with the account (dormancy evidence), whoever
+    -- owned the account then (rule 10), within dormant_days before the checks: not all of
+    -- history (repeats are harmless below)
+    select a.account_id, a.owner_email, a.occurred_at
+    from (select account_id, unnest(owners_present) as owner_email, occurred_at
+          from main.match_interaction_accounts
+          where len(owners_present) > 0
+            and occurred_at >= (select min(occurred_at) from gap_checks)
+                               - to_days($dormant_days::integer)
+            and occurred_at < (select max(occurred_at) from gap_checks)) as a
     semi join gap_checks as g on g.account_id = a.account_id and g.owner_email = a.owner_email
-    where owner_present
-      and a.occurred_at >= (select min(occurred_at) from gap_checks)
-                           - to_days($dormant_days::integer)
-      and a.occurred_at < (select max(occurred_at) from gap_checks)
 ),
 
 owner_touches as (
@@ -98,12 +111,23 @@ recent as (
     where t.occurred_at >= g.occurred_at - to_days($dormant_days::integer)
 ),
 
+owned_before as (
+    -- when each rep first owned each account (former_owner: R owned A before I's time)
+    select account_id, owner_email, min(valid_from) as first_owned
+    from match_account_owners
+    group by account_id, owner_email
+),
+
 classified as (
     select
         c.*,
         c.kind = 'email' and ot.thread_id is not null as owner_on_thread,
-        rc.occurred_at is not null as owner_recent
+        rc.occurred_at is not null as owner_recent,
+        ob.first_owned is not null as former_owner
     from candidates as c
+    left join owned_before as ob
+        on ob.account_id = c.account_id and ob.owner_email = c.rep_email
+       and ob.first_owned < c.occurred_at
     left join owner_threads as ot
         on ot.thread_id = c.thread_id and ot.person_key = c.owner_email
     left join recent as rc
@@ -128,16 +152,20 @@ final as (
         end as initiated_by,
         case
             when owner_on_thread then 'looped_in'
+            when in_handoff then 'handoff'
             when not owner_in_reps or not owner_active or not owner_recent then 'coverage_gap'
             else 'backdoor'
         end as category,
         contact_emails,
+        former_owner,
+        false as heads_up,  -- filled by the signals issue (rule 6's heads-up)
+        cast(null as varchar) as approval_reason,  -- filled by the signals issue (approvals)
         account_name,
         thread_id,
         owner_name,
         coalesce(rep_name, rep_email) as rep_name,
         case
-            when owner_on_thread then null
+            when owner_on_thread or in_handoff then null
             when not owner_in_reps then 'owner not in reps.csv'
             when not owner_active then 'owner inactive'
             when not owner_recent then

@@ -17,6 +17,7 @@ with events as (
             else 1.0
           end as event_weight
     from overlap_event_facts
+    where category <> 'handoff'  -- not risk: scores 0, shown apart (rule 6)
 ),
 
 contacts as (
@@ -31,8 +32,9 @@ weekly as (
         account_id,
         rep_email,
         any_value(account_name) as account_name,
-        any_value(owner_email) as owner_email,
-        any_value(owner_name) as owner_name,
+        -- the owner at the week's last event (rule 10: the owner may change mid-week)
+        arg_max(owner_email, {'t': occurred_at, 'o': owner_email}) as owner_email,
+        arg_max(owner_name, {'t': occurred_at, 'o': owner_email}) as owner_name,
         any_value(rep_name) as rep_name,
         cast(count(*) as integer) as events,
         cast(count(*) filter (where kind = 'email') as integer) as emails,
@@ -54,6 +56,7 @@ active_weeks as (
     -- weeks before the ones it scores here, see overlap/incremental/models.py)
     select distinct week_start, account_id, rep_email
     from main.overlap_event_facts
+    where category <> 'handoff'
 ),
 
 persistence as (

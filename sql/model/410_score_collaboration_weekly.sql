@@ -20,8 +20,9 @@ weekly as (
         week_start,
         account_id,
         any_value(account_name) as account_name,
-        any_value(owner_email) as owner_email,
-        any_value(owner_name) as owner_name,
+        -- the owner at the week's last interaction (rule 10: it may change mid-week)
+        arg_max(owner_email, {'t': occurred_at, 'o': owner_email}) as owner_email,
+        arg_max(owner_name, {'t': occurred_at, 'o': owner_email}) as owner_name,
         cast(count(*) as integer) as interactions,
         cast(count(*) filter (where kind = 'email') as integer) as emails,
         cast(count(*) filter (where kind = 'meeting') as integer) as meetings

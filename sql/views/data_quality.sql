@@ -51,17 +51,18 @@ mailboxes as (
 
 owners_not_reps as (
     -- accepted by the import (an owner may have left), but every event on the account then
-    -- is a coverage gap: often a typo or a missing reps.csv row
-    select
+    -- is a coverage gap: often a typo or a missing reps.csv row. Any owner the rules use, at
+    -- any time: accounts.csv's of every snapshot and ownership.csv's (rule 10)
+    select distinct
         'owner_not_rep' as kind,
-        a.owner_email as item,
+        a.owner_email_listed as item,
         a.account_id as detail,
         cast(null as bigint) as volume,
         cast(null as varchar) as source,
         cast(null as varchar) as mailbox,
         cast(null as varchar) as run_id
-    from crm_accounts as a
-    anti join stg_rep_addresses as r on r.address = a.owner_email
+    from match_account_owners as a
+    where not a.owner_in_reps
 ),
 
 internal_account_domains as (

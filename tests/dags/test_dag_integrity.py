@@ -92,7 +92,7 @@ def test_schedule_and_run_settings(parsed: tuple[Any, float, list[str]]) -> None
     assert dag.doc_md and "overlap_weekly" in dag.doc_md
     assert set(dag.tags) >= {"overlap"}
     assert dag.owner == "overlap-platform"
-    assert set(dag.params) == {"week_start", "mailboxes", "sources"}
+    assert set(dag.params) == {"week_start", "mailboxes", "sources", "crm_as_of"}
 
 
 def test_every_task_has_retries_pool_and_policy(parsed: tuple[Any, float, list[str]]) -> None:
@@ -137,7 +137,7 @@ def test_params_are_optional_and_checked_by_the_plan(
     from airflow.sdk.exceptions import ParamValidationError
 
     params = parsed[0].dags["overlap_weekly"].params
-    for key in ("week_start", "mailboxes", "sources"):
+    for key in ("week_start", "mailboxes", "sources", "crm_as_of"):
         schema = params.get_param(key).schema
         assert "null" in schema["type"], key
         assert params.get_param(key).resolve(None) is None

@@ -68,6 +68,14 @@ def test_form_values_are_checked_with_readable_errors(tmp_path: Path) -> None:
         orch.check_mailbox_params(["rep at corp"])
     with pytest.raises(InputError, match='"Only these mailboxes" .*x@corp.example'):
         orch.check_mailboxes(_plan([_task("rep@corp.example")]), ["x@corp.example"])
+    # rule 10: the CRM's stamp; empty = the load's own time
+    assert orch.check_crm_as_of(None, config.tz) is None
+    assert orch.check_crm_as_of(" ", config.tz) is None
+    assert orch.check_crm_as_of("2026-11-18", config.tz) == "2026-11-18T00:00:00+00:00"
+    assert orch.check_crm_as_of("2026-11-18T09:00:00+01:00", config.tz) == (
+        "2026-11-18T08:00:00+00:00")
+    with pytest.raises(InputError, match='"CRM exported at" .*\'last week\''):
+        orch.check_crm_as_of("last week", config.tz)
 
 
 def test_run_label_and_plan_guard() -> None:

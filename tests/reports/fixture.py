@@ -40,7 +40,8 @@ SPEC: dict[str, list[tuple[str, str]]] = {
         ("interaction_id", "VARCHAR"), ("kind", "VARCHAR"), ("occurred_at", "TIMESTAMPTZ"),
         ("week_start", "DATE"), ("account_id", "VARCHAR"), ("owner_email", "VARCHAR"),
         ("rep_email", "VARCHAR"), ("initiated_by", "VARCHAR"), ("category", "VARCHAR"),
-        ("contact_emails", "VARCHAR[]"), ("account_name", "VARCHAR"), ("thread_id", "VARCHAR"),
+        ("contact_emails", "VARCHAR[]"), ("former_owner", "BOOLEAN"), ("heads_up", "BOOLEAN"),
+        ("approval_reason", "VARCHAR"), ("account_name", "VARCHAR"), ("thread_id", "VARCHAR"),
     ],
     "overlap_weekly": [
         ("week_start", "DATE"), ("account_id", "VARCHAR"), ("owner_email", "VARCHAR"),
@@ -258,7 +259,7 @@ def build(con: duckdb.DuckDBPyConnection, *, this_week: list[Ev] | None = None,
                 contacts = sorted([*contacts, XSS_CONTACT])
             thread = _iid("thread", iid)
             ev_rows.append((iid, e.kind, at, week, e.account, owner, e.rep, e.initiated_by,
-                            e.category, contacts, name, thread))
+                            e.category, contacts, False, False, None, name, thread))
             pairs[(week, e.account, e.rep)].append(e)
             if iid in seen_interactions:
                 continue

@@ -290,7 +290,8 @@ def test_subject_policy_keep_and_hash(org: GeneratedOrg, tmp_path: Path, policy:
 
 ALLOWED_XCOM_KEYS = {"plan", "run_id", "extracts", "weeks", "mapped", "loaded", "failed",
                      "tables", "audits", "html", "digests", "snapshot", "status", "enabled",
-                     "sent", "label", "emails", "meetings", "quarantined", "week", "url"}
+                     "sent", "label", "emails", "meetings", "quarantined", "week", "url",
+                     "crm_as_of"}
 SECRETISH = re.compile(r"conn|password|secret|token|credential|key|login|extra", re.I)
 
 

@@ -74,6 +74,33 @@ class Seed:
             self.con.execute("insert into crm_account_team values (?, ?)", [account_id, t])
         return account_id
 
+    def snapshot(self, as_of: datetime) -> bool:
+        """Record the CRM tables as they are now as the snapshot stamped ``as_of`` (rule 10),
+        the way ``warehouse.load`` records an import that is the latest."""
+        from overlap.warehouse import record_crm_snapshot
+
+        changed = record_crm_snapshot(self.con, as_of)
+        self.con.execute("insert into crm_snapshots values (?, now(), null, ?)",
+                         [as_of, changed])
+        return changed
+
+    def set_owner(self, account_id: str, owner: str) -> None:
+        self.con.execute("update crm_accounts set owner_email = ? where account_id = ?",
+                         [owner, account_id])
+
+    def set_rep(self, email: str, *, active: bool | None = None,
+                manager: str | None = None) -> None:
+        if active is not None:
+            self.con.execute("update crm_reps set active = ? where email = ?", [active, email])
+        if manager is not None:
+            self.con.execute("update crm_reps set manager_email = ? where email = ?",
+                             [manager, email])
+
+    def ownership(self, account_id: str, owner: str, valid_from: datetime) -> None:
+        """A row of ownership.csv."""
+        self.con.execute("insert into crm_ownership values (?, ?, ?, ?)",
+                         [account_id, owner, valid_from, next(self._ids)])
+
     def contact(self, email: str, account_id: str) -> None:
         self.con.execute("insert into crm_contacts values (?, ?, ?)",
                          [email, account_id, next(self._ids)])

@@ -15,12 +15,12 @@ from .conftest import ALICE, OWNER, REP
 from .seed import T0, Seed
 
 VIEWS = ("interactions", "interaction_participants", "overlap_events", "overlap_weekly",
-         "collaboration_weekly", "data_quality", "runs")
+         "collaboration_weekly", "account_owners", "data_quality", "runs")
 
 
 def test_fresh_database_views_are_queryable() -> None:
     con = duckdb.connect(":memory:")
-    assert sqlrunner.migrate(con) == [1, 2]
+    assert sqlrunner.migrate(con) == [1, 2, 3]
     for view in VIEWS:
         assert con.execute(f"select count(*) from {view}").fetchall() == [(0,)]  # noqa: S608
     assert sqlrunner.migrate(con) == []  # nothing pending the second time
@@ -33,8 +33,8 @@ def test_a_warehouse_of_version_1_keeps_its_copies_through_002(
     original = sqlrunner.sql_files
     con = duckdb.connect(":memory:")
     monkeypatch.setattr(sqlrunner, "sql_files", lambda folder: [
-        f for f in original(folder) if folder != "schema" or f.name.startswith("001_")])
-    assert sqlrunner.migrate(con) == [1]
+        f for f in original(folder) if folder != "schema" or not f.name.startswith("002_")])
+    assert sqlrunner.migrate(con) == [1, 3]  # (the models read 003's CRM history tables)
     Seed(con).email("rep@corp.example", frm="rep@corp.example", to=["a@acme.example"], at=T0)
     before = con.execute("select * from raw_copies").fetchall()
     monkeypatch.setattr(sqlrunner, "sql_files", original)
@@ -52,9 +52,12 @@ def test_view_columns_follow_the_contract() -> None:
     def cols(view: str) -> list[str]:
         return [r[0] for r in con.execute(f"describe {view}").fetchall()]
 
-    assert cols("overlap_events")[:10] == [
+    assert cols("overlap_events")[:13] == [
         "interaction_id", "kind", "occurred_at", "week_start", "account_id", "owner_email",
-        "rep_email", "initiated_by", "category", "contact_emails"]
+        "rep_email", "initiated_by", "category", "contact_emails", "former_owner", "heads_up",
+        "approval_reason"]
+    assert cols("account_owners")[:5] == [
+        "account_id", "owner_email", "valid_from", "valid_until", "source"]
     assert cols("overlap_weekly")[:10] == [
         "week_start", "account_id", "owner_email", "rep_email", "emails", "meetings",
         "contacts", "score", "level", "reasons"]
@@ -222,7 +225,9 @@ def test_audit_owner_is_participant(built: Seed) -> None:
 
 
 def test_audit_rep_is_on_the_team(built: Seed) -> None:
-    built.con.execute("insert into crm_account_team values ('acme', ?)", [REP])
+    # (rule 10: the team as it was at the event's time, from match_rep_exclusions)
+    built.con.execute("insert into match_rep_exclusions values ('acme', ?, 'team',"
+                      " '-infinity', 'infinity')", [REP])
     with pytest.raises(AuditFailed) as info:
         sqlrunner.run_audits(built.con)
     assert info.value.audit == "event_rep_not_allowed"

@@ -39,6 +39,7 @@ EXPECTED_COLUMNS = {
     "crm_reps": ["email", "name", "manager_email", "team", "active", "line"],
     "crm_rep_aliases": ["alias", "rep_email"],
     "crm_contacts": ["email", "account_id", "line"],
+    "crm_ownership": ["account_id", "owner_email", "valid_from", "line"],
     "company_domains": ["domain"],
     "freemail_domains": ["domain"],
 }
@@ -75,7 +76,8 @@ def test_tables_and_columns_are_exactly_the_contract(tmp_path):
     assert {name: t.column_names for name, t in snap.tables.items()} == EXPECTED_COLUMNS
     for name, table in snap.tables.items():
         for f in table.schema:
-            want = {"active": pa.bool_(), "line": pa.int32()}.get(f.name, pa.string())
+            want = {"active": pa.bool_(), "line": pa.int32(),
+                    "valid_from": pa.timestamp("us", "UTC")}.get(f.name, pa.string())
             assert f.type == want, (name, f.name)
 
 
