@@ -17,6 +17,7 @@ returned. When it is None the connector resolves it from ``options`` itself.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -84,3 +85,18 @@ class AuthError(SourceError):
 
 class CursorExpired(SourceError):
     """The stored cursor is no longer valid: the caller must run a full window sync."""
+
+
+def log_summary(api: str, request: SyncRequest, result: SyncResult,
+                paced: float | None = None) -> SyncResult:
+    """Every connector's one summary line per sync (window, mode, counts, requests, retries,
+    and for a paced API the seconds spent waiting for quota), so operators read the same line
+    in every extract task's log."""
+    window = f"{request.window.start:%Y-%m-%d} .. {request.window.end:%Y-%m-%d}"
+    pacing = f", {paced:.0f} s paced" if paced is not None else ""
+    logging.getLogger(f"connectors.{api}").info(
+        "%s %s: %s, %s sync, %d records, %d removed, %d requests, %d retries%s", api,
+        request.mailbox, window, result.mode, len(result.records), len(result.removed),
+        result.stats.requests, result.stats.retries, pacing)
+    return result
+

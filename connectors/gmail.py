@@ -55,7 +55,15 @@ from google_auth_httplib2 import AuthorizedHttp
 from googleapiclient.errors import HttpError
 from googleapiclient.http import BatchHttpRequest
 
-from connectors.api import CursorExpired, SourceError, Stream, SyncRequest, SyncResult, SyncStats
+from connectors.api import (
+    CursorExpired,
+    SourceError,
+    Stream,
+    SyncRequest,
+    SyncResult,
+    SyncStats,
+    log_summary,
+)
 from connectors.google_auth import (
     GMAIL_SCOPE,
     MAX_BATCH,
@@ -385,18 +393,11 @@ def sync(request: SyncRequest) -> SyncResult:
     try:
         if cursor is not None:
             try:
-                return _logged(request, gmail.incremental_sync(cursor), gmail.pacer.waited - paced)
+                return log_summary("gmail", request, gmail.incremental_sync(cursor),
+                                   gmail.pacer.waited - paced)
             except CursorExpired:
                 pass  # history.list answers 404 when startHistoryId is older than Gmail keeps
-        return _logged(request, gmail.window_sync(), gmail.pacer.waited - paced)
+        return log_summary("gmail", request, gmail.window_sync(), gmail.pacer.waited - paced)
     finally:
         gmail.pacer.flush()
-
-
-def _logged(request: SyncRequest, result: SyncResult, paced: float) -> SyncResult:
-    """The sync's summary line, as msgraph logs it (plus the time spent waiting on quota)."""
-    log.info("gmail %s: %s sync, %d records, %d removed, %d requests, %d retries,"
-             " %.0f s paced", request.mailbox, result.mode, len(result.records),
-             len(result.removed), result.stats.requests, result.stats.retries, paced)
-    return result
 

@@ -39,7 +39,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connectors.addresses import normalize_address
-from connectors.api import CursorExpired, Stream, SyncRequest, SyncResult, SyncStats
+from connectors.api import CursorExpired, Stream, SyncRequest, SyncResult, SyncStats, log_summary
 from connectors.google_auth import (
     CALENDAR_SCOPE,
     Caller,
@@ -136,9 +136,9 @@ class _Calendar:
         creds = delegated_credentials(key_info(request), request.mailbox, CALENDAR_SCOPE)
         self.service = build_service("calendar", "v3", creds, self.options.endpoint,
                                      self.options.timeout_seconds)
-        pacer = QuotaPacer(self.options.quota_units_per_minute,
-                           self.options.quota_window_seconds, sleep=self.options.retry.sleep)
-        self.caller = Caller(self.options.retry, pacer, self.stats)
+        self.pacer = QuotaPacer(self.options.quota_units_per_minute,
+                                self.options.quota_window_seconds, sleep=self.options.retry.sleep)
+        self.caller = Caller(self.options.retry, self.pacer, self.stats)
         self.parents: dict[str, dict[str, Any] | None] = {}  # recurring events read this run
 
     def _pages(self, **params: Any) -> tuple[list[dict[str, Any]], str | None]:
@@ -235,7 +235,8 @@ def sync(request: SyncRequest) -> SyncResult:
     cursor = _parse_cursor(request.cursor) if request.cursor else None
     if cursor is not None:
         try:
-            return calendar.incremental_sync(cursor)
+            return log_summary("google_calendar", request, calendar.incremental_sync(cursor),
+                               calendar.pacer.waited)
         except CursorExpired:
             pass  # 410: the token expired; a full resync of the window follows
-    return calendar.window_sync()
+    return log_summary("google_calendar", request, calendar.window_sync(), calendar.pacer.waited)

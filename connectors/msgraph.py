@@ -55,6 +55,7 @@ from connectors.api import (
     SyncRequest,
     SyncResult,
     SyncStats,
+    log_summary,
 )
 from connectors.headers import bulk_reason, clean_message_id, message_time, thread_root
 from connectors.ical_uid import canonical_uid
@@ -219,10 +220,7 @@ def sync(request: SyncRequest) -> SyncResult:
     finally:
         client.close()
     result.stats = stats
-    log.info("msgraph %s: %s sync, %d records, %d removed, %d requests, %d retries",
-             request.mailbox, result.mode, len(result.records), len(result.removed),
-             stats.requests, stats.retries)
-    return result
+    return log_summary("msgraph", request, result)
 
 
 def _usable(cursor: Cursor, window: Window, opts: Options) -> bool:

@@ -3,6 +3,7 @@ incremental with sync tokens, 410 recovery, faults."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -122,3 +123,18 @@ def test_faults_are_survived(sandbox: GoogleSandbox) -> None:
     sandbox.inject(Fault("calendar.events.list", status=0, delay=0.2, times=1))
     result = google_calendar.sync(request(sandbox))
     assert sorted(map(key, result.records)) == clean and result.stats.retries == 4
+
+
+def test_each_sync_logs_the_summary_line_every_connector_logs(
+        sandbox: GoogleSandbox, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="connectors")
+    first = google_calendar.sync(request(sandbox))
+    google_calendar.sync(request(sandbox, cursor=first.cursor))
+    lines = [r.getMessage() for r in caplog.records if r.name == "connectors.google_calendar"]
+    window = f"{WINDOW.start:%Y-%m-%d} .. {WINDOW.end:%Y-%m-%d}"
+    assert lines == [
+        f"google_calendar {REP}: {window}, window sync, 3 records, 0 removed, 1 requests,"
+        " 0 retries, 0 s paced",
+        f"google_calendar {REP}: {window}, incremental sync, 0 records, 0 removed, 1 requests,"
+        " 0 retries, 0 s paced",
+    ]
