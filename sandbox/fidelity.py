@@ -71,17 +71,14 @@ class Fidelity:
     def default(cls) -> Fidelity:
         """What the sandboxes serve unless told otherwise."""
         return cls.real().with_ideal([
-            # real once the model's thread rule prefers a References root from any copy: a
-            # Sent Items copy has none, and sql/model/220 takes the smallest thread key over
-            # the copies and the conversation, so thread_id labels differ from the file path
-            # (docs/microsoft.md, "Sent Items have no internetMessageHeaders"; events and
-            # weekly rows are equal)
+            # real once a Sent Items copy's In-Reply-To/References reach the warehouse: a
+            # rep's reply known only from Sent Items, whose parent is not in its conversation
+            # (In-Reply-To without References, or a root outside the warehouse), gets its own
+            # Message-ID as thread key where the file path has its In-Reply-To — 3 of 560
+            # emails of the planted company, singleton threads either way; events and weekly
+            # rows are equal (docs/sandbox.md, docs/microsoft.md "Sent Items have no
+            # internetMessageHeaders")
             "sent_items_without_headers",
-            # flipped to real when the thread rule is settled (connector or model): the model
-            # merges interactions sharing a provider thread id (sql/model/220), and Gmail's
-            # threads join messages whose References roots differ, so thread_id (and with it
-            # looped_in) differs from the file path on the planted company
-            "gmail_threading",
         ])
 
     @classmethod

@@ -19,8 +19,9 @@ statements every step shares, ``state`` what is remembered between builds. The s
 * interactions A — the interactions of C, old and new (identity, participants: rules 1-4);
   of them, the *fresh* ones — the warehouse never had them (usually all of a new week) —
   have no model row anywhere: nothing of them is deleted or read back;
-* interactions R — A plus the interactions sharing a provider thread with A (rule 6: a thread
-  id is the smallest key of a provider-thread group); ``match_interactions`` is computed over
+* interactions R — A plus the interactions sharing a provider thread with A (rule 6: a
+  provider-thread group gives the key of its earliest member with header evidence to its
+  members without any); ``match_interactions`` is computed over
   R2 — R plus the members of R's provider-thread groups — and kept for R (R2 is usually R);
 * interactions E — R, plus every interaction of an email thread of R (old or new thread id:
   a new message in an old thread can make an old event ``looped_in``), plus every customer

@@ -163,7 +163,7 @@ def _r_interactions(b: Build) -> tuple[str, None]:
 
 
 def _r_provider_threads(b: Build) -> tuple[str, None]:
-    """Rule 6: a thread id is the smallest key of a provider-thread group."""
+    """Rule 6: a provider-thread group gives its key to members without header evidence."""
     return ("select s.interaction_id from stg_copies as s semi join _inc_groups as g"
             " on g.source = s.source and g.provider_thread_id = s.provider_thread_id"
             " where s.kind = 'email'"), None

@@ -51,31 +51,45 @@ merged as (
         min(original_start) as original_start,
         min(bulk_reason) as header_bulk_reason,
         bool_or(cancelled) as cancelled,  -- cancelled in any copy
+        -- rule 6 from the headers: the References root (else In-Reply-To) of any copy — a
+        -- Graph Sent Items copy has no headers, another mailbox's copy of the message may
+        -- (stg_copies.thread_key falls back to the copy's own Message-ID without them)
+        min(thread_key) filter (where thread_key is distinct from message_id) as header_thread_key,
         -- an interaction without its own thread key is a thread of its own
         coalesce(min(thread_key), 'interaction|' || interaction_id) as own_thread_key
     from copies
     group by interaction_id
 ),
 
+provider_members as (
+    select distinct interaction_id, source, provider_thread_id
+    from stg_copies
+    where kind = 'email' and provider_thread_id is not null
+),
+
 provider_threads as (
-    -- Gmail threadId / Graph conversationId: every interaction sharing one takes the
-    -- smallest thread key of the group, so replies without References still join
-    select c.source, c.provider_thread_id, min(m.own_thread_key) as group_thread_key
-    from (select distinct interaction_id, source, provider_thread_id
-          from stg_copies
-          where kind = 'email' and provider_thread_id is not null) as c
-    join merged as m on m.interaction_id = c.interaction_id
-    group by c.source, c.provider_thread_id
+    -- Gmail threadId / Graph conversationId, rule 6's last resort: a group takes the thread
+    -- key of its earliest member, members with a header-derived key first (the root, whose
+    -- key is its own Message-ID, has no References: its earliest reply names it), so a
+    -- member without headers joins the thread its headers would have named
+    select
+        p.source,
+        p.provider_thread_id,
+        min({'no_header': m.header_thread_key is null,
+             'occurred_at': m.representative.occurred_at,
+             'key': coalesce(m.header_thread_key, m.own_thread_key)}) as group_rank
+    from provider_members as p
+    join merged as m on m.interaction_id = p.interaction_id
+    group by p.source, p.provider_thread_id
 ),
 
 thread_keys as (
-    select c.interaction_id, min(p.group_thread_key) as group_thread_key
-    from (select distinct interaction_id, source, provider_thread_id
-          from stg_copies
-          where kind = 'email' and provider_thread_id is not null) as c
-    join provider_threads as p
-        on p.source = c.source and p.provider_thread_id = c.provider_thread_id
-    group by c.interaction_id
+    -- an interaction in several groups (sources) takes the best-ranked one
+    select p.interaction_id, struct_extract(min(t.group_rank), 'key') as group_thread_key
+    from provider_members as p
+    join provider_threads as t
+        on t.source = p.source and t.provider_thread_id = p.provider_thread_id
+    group by p.interaction_id
 ),
 
 final as (
@@ -86,7 +100,9 @@ final as (
         -- ISO week: the Monday (00:00 in the company time zone) of the local date
         cast(date_trunc('week', timezone($timezone, m.representative.occurred_at)) as date) as week_start,
         case
-            when m.kind = 'email' then md5(least(m.own_thread_key, coalesce(t.group_thread_key, m.own_thread_key)))
+            -- rule 6: the References root, else In-Reply-To, else the provider's thread
+            when m.kind = 'email' then
+                md5(coalesce(m.header_thread_key, t.group_thread_key, m.own_thread_key))
         end as thread_id,
         m.source,
         m.sources,

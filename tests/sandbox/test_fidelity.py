@@ -435,7 +435,7 @@ def test_shapes_are_selected_by_name() -> None:
         Fidelity.parse("no_such_shape")
     # The default idealises exactly the shapes the connectors cannot survive yet (docs/sandbox.md)
     assert Fidelity.default().describe() == (
-        "ideal: sent_items_without_headers, gmail_threading")
+        "ideal: sent_items_without_headers")
 
 
 def test_sandbox_serve_refuses_an_unknown_shape() -> None:
