@@ -14,7 +14,6 @@ google-auth); the API answers come from the few lines of http.server below.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.parser import BytesFeedParser
@@ -30,6 +29,7 @@ from connectors.api import SyncRequest
 from connectors.records import EmailCopy, MeetingCopy, Window
 from sandbox import google
 from sandbox.seed import MailboxSeed
+from tests.connectors.replay import serving
 
 REP = "rep@corp.example"
 WINDOW = Window(datetime(2018, 4, 1, tzinfo=UTC), datetime(2018, 4, 15, tzinfo=UTC))
@@ -142,14 +142,8 @@ class Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture()
 def responder() -> Iterator[Responder]:
-    server = Responder()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(Responder()) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture(scope="module")

@@ -33,6 +33,7 @@ from connectors.ical_uid import canonical_uid
 from connectors.records import EmailCopy, MeetingCopy, Window
 from connectors.retry import RetryPolicy
 from sandbox import microsoft
+from tests.connectors.replay import serving
 
 REP = "rep@corp.example"
 WINDOW = Window(datetime(2026, 11, 2, tzinfo=UTC), datetime(2026, 11, 16, tzinfo=UTC))
@@ -239,14 +240,8 @@ class Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture()
 def responder() -> Iterator[Responder]:
-    server = Responder()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(Responder()) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture(scope="module")
