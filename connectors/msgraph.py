@@ -240,13 +240,15 @@ def sync(request: SyncRequest) -> SyncResult:
         try:
             result = _sync(client, request, opts, series)
         except PropertiesRefused as exc:
-            # Mail.ReadBasic.All: read again without them (and ask no more in this process);
-            # a Sent Items copy then has no In-Reply-To/References (docs/microsoft.md).
-            log.warning("msgraph %s: In-Reply-To/References of Sent Items not readable, the "
-                        "app needs Mail.Read for Exchange's extended properties; reading "
-                        "without them (%s)", request.mailbox, exc)
-            _REFUSED.add(app)
+            # Read again without them; a Sent Items copy then has no In-Reply-To/References
+            # (docs/microsoft.md). A mailbox the app may not read at all fails here too.
             result = _window(client, request, replace(opts, reply_headers=False), series)
+            # The mailbox is readable: it was the grant (Mail.ReadBasic.All). Ask no more
+            # in this process.
+            _REFUSED.add(app)
+            log.warning("msgraph %s: In-Reply-To/References of Sent Items not readable, the "
+                        "app needs Mail.Read for Exchange's extended properties; read "
+                        "without them (%s)", request.mailbox, exc)
     finally:
         client.close()
     result.stats = stats

@@ -31,7 +31,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from connectors import msgraph
-from connectors.api import SyncRequest, SyncResult
+from connectors.api import AuthError, SyncRequest, SyncResult
 from connectors.ical_uid import canonical_uid
 from connectors.records import EmailCopy, MeetingCopy, Window
 from connectors.retry import RetryPolicy
@@ -160,6 +160,7 @@ class Responder(ThreadingHTTPServer):
         self.throttled: set[str] = set()
         self.batch_sizes: list[int] = []
         self.read_basic = False  # the app holds Mail.ReadBasic.All only
+        self.forbidden = False  # the mailbox is outside the app's access policy
 
     @property
     def url(self) -> str:
@@ -217,6 +218,8 @@ class Handler(BaseHTTPRequestHandler):
         with self.server.mu:
             self.server.log.append((method, split.path, parse_qs(split.query), prefer))
         parts = split.path.split("/")[2:]  # after /v1.0
+        if self.server.forbidden:
+            return 403, ACCESS_DENIED
         size = int(prefer.split("odata.maxpagesize=")[1].split(",")[0]) if "maxpagesize" in prefer \
             else 10
         if parts[:2] == ["users", REP] and parts[2:4] == ["calendarView", "delta"]:
@@ -411,3 +414,16 @@ def test_the_fixture_shape_is_what_the_responder_serves() -> None:
     fixture = json.loads((Path(__file__).parent / "fixtures"
                           / "graph_calendarview_delta_trimmed_occurrence.json").read_text())
     assert set(fixture["value"][0]) == set(CALENDAR[0])
+
+
+def test_a_mailbox_the_app_may_not_read_still_fails_and_is_no_grant_problem(
+        entra: microsoft.MicrosoftSandbox, responder: Responder) -> None:
+    responder.forbidden = True
+    with pytest.raises(AuthError, match="access denied"):
+        run(entra, responder, streams="mail")
+    # not taken for Mail.ReadBasic.All: the next mailbox still asks for the properties
+    responder.forbidden = False
+    responder.log.clear()
+    assert emails(run(entra, responder, streams="mail"))["sentitems-1"].thread_root
+    assert all("$expand" in q for _, p, q, _ in responder.log
+               if p.endswith("/messages/delta") and "$skiptoken" not in q)
