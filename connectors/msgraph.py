@@ -8,7 +8,11 @@ unless ``streams`` says otherwise.
   folder's first delta round with ``$filter=receivedDateTime ge (window start − slack)`` and
   ``$select``; the page size goes in ``Prefer: odata.maxpagesize`` — ``$top`` on a delta
   request caps the whole round, not the page (microsoft-graph-docs #2232). The same requests
-  give the records and the delta token. Drafts are not interactions.
+  give the records and the delta token. Drafts are not interactions. The same requests ask
+  for In-Reply-To/References as Exchange's MAPI properties (0x1042, 0x1039; ``$expand=
+  singleValueExtendedProperties``): a Sent Items copy has no internetMessageHeaders, these it
+  has. They need ``Mail.Read``; refused (403, ``Mail.ReadBasic.All``), the mailbox is read
+  again without them (:class:`PropertiesRefused`).
 * Calendar: ``calendarView/delta`` (window baked into the token). Occurrences of a series come
   back trimmed to id/type/seriesMasterId/start/end (microsoft-graph-docs #7632, #22197): each
   series master is read once per run (``GET /users/{m}/events/{id}?$select=…`` through
@@ -41,7 +45,7 @@ import json
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -59,7 +63,13 @@ from connectors.api import (
 )
 from connectors.headers import bulk_reason, clean_message_id, message_time, thread_root
 from connectors.ical_uid import canonical_uid
-from connectors.msgraph_client import DEFAULT_ENDPOINT, GraphClient, resolve_auth
+from connectors.msgraph_client import (
+    DEFAULT_ENDPOINT,
+    Forbidden,
+    GraphClient,
+    Response,
+    resolve_auth,
+)
 from connectors.records import (
     EmailCopy,
     MeetingCopy,
@@ -90,6 +100,14 @@ MESSAGE_SELECT = ("id", "internetMessageId", "conversationId", "from", "sender",
 # trims occurrences to id/type/seriesMasterId/start/end.
 EVENT_SELECT = ("id", "iCalUId", "type", "seriesMasterId", "originalStart", "start", "end",
                 "isCancelled", "organizer", "attendees")
+# In-Reply-To and References as Exchange keeps them on every message, Sent Items included
+# (PidTagInReplyToId 0x1042, PidTagInternetReferences 0x1039): a Sent Items copy has no
+# internetMessageHeaders (microsoft-graph-docs #12726), these it has. Asked for with the
+# mail requests themselves (no extra request); readable with Mail.Read, not with
+# Mail.ReadBasic.All ("all properties except … any extended properties").
+REPLY_TAGS = {0x1042: "in-reply-to", 0x1039: "references"}
+REPLY_EXPAND = ("singleValueExtendedProperties($filter=id eq 'String 0x1042' or "
+                "id eq 'String 0x1039')")
 IMMUTABLE = 'IdType="ImmutableId"'
 UTC_PREFER = 'outlook.timezone="UTC"'
 
@@ -120,6 +138,7 @@ class Options:
     slack: timedelta = DEFAULT_SLACK
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     timeout: float = 60.0  # seconds per HTTP request
+    reply_headers: bool = True  # ask for In-Reply-To/References as MAPI properties
 
     @classmethod
     def parse(cls, options: Mapping[str, Any]) -> Options:
@@ -151,7 +170,14 @@ class Options:
             slack=timedelta(hours=float(options.get("window_slack_hours", 24))),
             retry=retry,
             timeout=float(options.get("timeout_seconds", 60)),
+            reply_headers=_flag(options.get("reply_headers", True)),
         )
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() not in ("false", "no", "off", "0", "")
+    return bool(value)
 
 
 # --- cursor ----------------------------------------------------------------------------------
@@ -207,20 +233,40 @@ def sync(request: SyncRequest) -> SyncResult:
                          max_concurrency=opts.max_concurrency, policy=opts.retry,
                          timeout=opts.timeout, stats=stats)
     series = Series(client, request.mailbox, request.subjects)  # read once per run
+    app = (opts.endpoint, client.auth.client_id)
+    if app in _REFUSED:
+        opts = replace(opts, reply_headers=False)
     try:
-        cursor = Cursor.loads(request.cursor)
-        if cursor is not None and _usable(cursor, request.window, opts):
-            try:
-                result = _incremental(client, request, opts, cursor, series)
-            except CursorExpired as exc:
-                log.info("msgraph %s: %s; full window sync", request.mailbox, exc)
-                result = _window(client, request, opts, series)
-        else:
-            result = _window(client, request, opts, series)
+        try:
+            result = _sync(client, request, opts, series)
+        except PropertiesRefused as exc:
+            # Read again without them; a Sent Items copy then has no In-Reply-To/References
+            # (docs/microsoft.md). A mailbox the app may not read at all fails here too.
+            result = _window(client, request, replace(opts, reply_headers=False), series)
+            # The mailbox is readable: it was the grant (Mail.ReadBasic.All). Ask no more
+            # in this process.
+            _REFUSED.add(app)
+            log.warning("msgraph %s: In-Reply-To/References of Sent Items not readable, the "
+                        "app needs Mail.Read for Exchange's extended properties; read "
+                        "without them (%s)", request.mailbox, exc)
     finally:
         client.close()
     result.stats = stats
     return log_summary("msgraph", request, result)
+
+
+# (endpoint, client id) whose extended properties were refused in this process.
+_REFUSED: set[tuple[str, str]] = set()
+
+
+def _sync(client: GraphClient, request: SyncRequest, opts: Options, series: Series) -> SyncResult:
+    cursor = Cursor.loads(request.cursor)
+    if cursor is not None and _usable(cursor, request.window, opts):
+        try:
+            return _incremental(client, request, opts, cursor, series)
+        except CursorExpired as exc:
+            log.info("msgraph %s: %s; full window sync", request.mailbox, exc)
+    return _window(client, request, opts, series)
 
 
 def _usable(cursor: Cursor, window: Window, opts: Options) -> bool:
@@ -237,11 +283,12 @@ def _window(client: GraphClient, req: SyncRequest, opts: Options, series: Series
     if opts.mail:
         for folder in opts.folders:
             url = client.url(f"/users/{_q(req.mailbox)}/mailFolders/{_q(folder)}/messages/delta")
-            params = _message_params(req, f"receivedDateTime ge {_iso(w.start - opts.slack)}")
+            params = _message_params(req, opts,
+                                     f"receivedDateTime ge {_iso(w.start - opts.slack)}")
             firsts[f"mail:{folder}"] = (url, params, _mail_prefer(opts))
     if opts.calendar:
         firsts["calendar"] = _calendar_first(client, req.mailbox, w, opts)
-    done = _rounds(client, firsts)
+    done = _rounds(client, firsts, _expanding(firsts, opts))
     cursor = Cursor(w.start, w.end)
     records: list[Record] = []
     for folder in opts.folders if opts.mail else ():
@@ -273,7 +320,8 @@ def _incremental(client: GraphClient, req: SyncRequest, opts: Options, cur: Curs
                 flt = (f"receivedDateTime ge {_iso(cur.end - opts.slack)} and "
                        f"receivedDateTime lt {_iso(w.end + opts.slack)}")
                 # A plain listing (not delta): here $top is the page size.
-                firsts[f"gap:{folder}"] = (url, _message_params(req, flt, top=opts.page_size),
+                firsts[f"gap:{folder}"] = (url, _message_params(req, opts, flt,
+                                                                top=opts.page_size),
                                            _mail_prefer(opts))
     if opts.calendar:
         assert cur.calendar is not None
@@ -282,7 +330,7 @@ def _incremental(client: GraphClient, req: SyncRequest, opts: Options, cur: Curs
             # The window is baked into the token: the old link still reports deletions, a
             # fresh round covers the new window.
             firsts["cal:new"] = _calendar_first(client, req.mailbox, w, opts)
-    done = _rounds(client, firsts)
+    done = _rounds(client, firsts, _expanding(firsts, opts))
     for folder in opts.folders if opts.mail else ():
         items, gone, link = done[f"delta:{folder}"]
         new.mail[folder] = _need_link(link, req.mailbox)
@@ -352,15 +400,46 @@ def _collect(bodies: Iterable[dict[str, Any]]) -> Page:
     return items, removed, link
 
 
-def _rounds(client: GraphClient, firsts: dict[str, First]) -> dict[str, Page]:
+class PropertiesRefused(SourceError):
+    """A mail request asking for the MAPI reply properties was refused (403): the app holds
+    Mail.ReadBasic.All, which excludes extended properties. :func:`sync` reads again
+    without them."""
+
+
+def _expanding(firsts: Mapping[str, First], opts: Options) -> frozenset[str]:
+    """The rounds whose first request asks for the reply properties: every mail round (a
+    delta link carries the ``$expand`` of the request that started its round)."""
+    if not opts.reply_headers:
+        return frozenset()
+    return frozenset(n for n in firsts if n != "calendar" and not n.startswith("cal:"))
+
+
+def _first_error(client: GraphClient, name: str, resp: Response,
+                 expanding: frozenset[str]) -> Exception:
+    err = client.error(resp.status, resp.body, resp.headers)
+    if isinstance(err, Forbidden) and name in expanding:
+        return PropertiesRefused(str(err))
+    return err
+
+
+def _rounds(client: GraphClient, firsts: dict[str, First],
+            expanding: frozenset[str] = frozenset()) -> dict[str, Page]:
     """Run several rounds: their first requests share ``$batch`` requests (a window sync of
     two folders and a calendar is one round trip when everything fits a page), then each
-    round follows its own next links, in parallel."""
+    round follows its own next links, in parallel. A 403 to the first request of a round in
+    ``expanding`` raises :class:`PropertiesRefused`."""
     if not firsts:
         return {}
     if len(firsts) == 1:
         (name, first), = firsts.items()
-        return {name: _collect(_pages(client, first))}
+        url, params, prefer = first
+        try:
+            body = client.get(url, params=params, prefer=prefer)
+        except Forbidden as exc:
+            if name in expanding:
+                raise PropertiesRefused(str(exc)) from None
+            raise
+        return {name: _collect(_pages(client, first, body))}
     names = sorted(firsts)
     answers = client.batch([(str(i), client.relative(firsts[n][0], firsts[n][1]), firsts[n][2])
                             for i, n in enumerate(names)])
@@ -368,7 +447,7 @@ def _rounds(client: GraphClient, firsts: dict[str, First]) -> dict[str, Page]:
     for i, name in enumerate(names):
         resp = answers[str(i)]
         if not 200 <= resp.status < 300:
-            raise client.error(resp.status, resp.body, resp.headers)
+            raise _first_error(client, name, resp, expanding)
         bodies[name] = resp.body
     with ThreadPoolExecutor(max_workers=min(4, len(names))) as pool:
         futures = {n: pool.submit(lambda n: _collect(_pages(client, firsts[n], bodies[n])), n)
@@ -384,12 +463,18 @@ def _mail_prefer(opts: Options) -> list[str]:
     return [IMMUTABLE, f"odata.maxpagesize={opts.page_size}"]
 
 
-def _message_params(req: SyncRequest, flt: str, top: int | None = None) -> dict[str, str]:
+def _message_params(req: SyncRequest, opts: Options, flt: str,
+                    top: int | None = None) -> dict[str, str]:
     """Query options of a mail request. A delta request never gets ``$top``: on delta it caps
     the whole round, not the page (microsoft-graph-docs #2232); ``Prefer:
-    odata.maxpagesize`` (:func:`_mail_prefer`) sets the page size."""
+    odata.maxpagesize`` (:func:`_mail_prefer`) sets the page size. ``$expand`` asks for
+    In-Reply-To/References as MAPI properties (:data:`REPLY_EXPAND`); delta takes
+    ``$expand`` like ``$select`` (message: delta, "OData query parameters") and keeps it in
+    its links."""
     select = MESSAGE_SELECT + (("subject",) if req.subjects else ())
     params = {"$select": ",".join(select), "$filter": flt}
+    if opts.reply_headers:
+        params["$expand"] = REPLY_EXPAND
     if top is not None:
         params["$top"] = str(top)
     return params
@@ -426,10 +511,35 @@ def _emails(items: Iterable[dict[str, Any]], req: SyncRequest, window: Window) -
 
 
 def _headers(item: Mapping[str, Any]) -> dict[str, list[str]]:
+    """``internetMessageHeaders`` by lower-case name; In-Reply-To and References that the
+    headers lack (a Sent Items copy has none) from the MAPI properties, if returned."""
     out: dict[str, list[str]] = {}
     for h in item.get("internetMessageHeaders") or ():
         if isinstance(h, dict) and h.get("name"):
             out.setdefault(str(h["name"]).strip().lower(), []).append(str(h.get("value") or ""))
+    for name, value in reply_properties(item).items():
+        out.setdefault(name, [value])
+    return out
+
+
+def reply_properties(item: Mapping[str, Any]) -> dict[str, str]:
+    """``singleValueExtendedProperties`` → ``{"in-reply-to": …, "references": …}`` for the
+    ones present. Graph writes the id back in its own form ("String 0x1042"; a sample shows
+    "Binary 0xe0a" for an asked "Binary 0x0E0A"), so the tag is compared as a number."""
+    out: dict[str, str] = {}
+    for prop in item.get("singleValueExtendedProperties") or ():
+        if not isinstance(prop, dict) or not prop.get("value"):
+            continue
+        kind, _, tag = str(prop.get("id") or "").strip().partition(" ")
+        tag = tag.strip().lower()
+        if kind.lower() != "string" or not tag.startswith("0x"):
+            continue
+        try:
+            name = REPLY_TAGS.get(int(tag, 16))
+        except ValueError:
+            continue
+        if name:
+            out[name] = str(prop["value"])
     return out
 
 
@@ -456,9 +566,10 @@ def email_from_graph(item: Mapping[str, Any], *, source: str, mailbox: str,
     Participants come from from/toRecipients/ccRecipients/bccRecipients (Graph's Bcc is only
     on the sender's copy, like the Bcc header); Date, References/In-Reply-To and the bulk
     headers from ``internetMessageHeaders`` when Graph returns them. Sent Items do not return
-    them (microsoft-graph-docs #12726): then the time is ``sentDateTime``, the thread is
-    ``conversationId`` (``provider_thread_id``) and the bulk signals come from other copies
-    of the same Message-ID, if any (the model takes them over every copy).
+    them (microsoft-graph-docs #12726): then the time is ``sentDateTime``, References and
+    In-Reply-To come from the MAPI properties when returned (:func:`reply_properties`), the
+    provider thread is ``conversationId`` and the bulk signals come from other copies of the
+    same Message-ID, if any (the model takes them over every copy).
     """
     copy_id = str(item["id"])
     headers = _headers(item)

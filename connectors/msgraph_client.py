@@ -59,6 +59,10 @@ _KNOWN_AUTHORITY_HOSTS = frozenset({
 _EXPIRED_CODES = frozenset({"syncstatenotfound", "resyncrequired", "syncstateinvalid"})
 
 
+class Forbidden(AuthError):
+    """403: the app lacks a permission for this mailbox or for what the request asked."""
+
+
 # --- credentials -----------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -395,7 +399,10 @@ class GraphClient:
         if status == 410 or code.lower() in _EXPIRED_CODES:
             return CursorExpired(f"msgraph {self.mailbox}: delta token expired ({what})",
                                  request_id=request_id)
-        if status in (401, 403):
+        if status == 403:
+            return Forbidden(f"msgraph {self.mailbox}: access denied for {self.auth.who} "
+                             f"({what})", request_id=request_id)
+        if status == 401:
             return AuthError(f"msgraph {self.mailbox}: access denied for {self.auth.who} "
                              f"({what})", request_id=request_id)
         if status == 404 and code in ("ErrorInvalidUser", "ResourceNotFound",

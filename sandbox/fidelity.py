@@ -28,7 +28,9 @@ class Fidelity:
     # iCalUId is Exchange's hex Global Object Id; a UID from an iCalendar invitation is
     # wrapped in it as vCal-Uid data (MS-OXOCAL 2.2.1.27, MS-OXCICAL UID, MS-ASEMAIL 4.3).
     exchange_uids: bool = True
-    # Sent Items messages carry no internetMessageHeaders (microsoft-graph-docs #12726).
+    # Sent Items messages carry no internetMessageHeaders (microsoft-graph-docs #12726); their
+    # In-Reply-To/References stay readable as the MAPI properties 0x1042/0x1039 through
+    # $expand=singleValueExtendedProperties (with Mail.Read).
     sent_items_without_headers: bool = True
     # $top on messages/delta caps the whole delta round, not the page size; the page size is
     # Prefer: odata.maxpagesize (microsoft-graph-docs #2232).
@@ -69,17 +71,11 @@ class Fidelity:
 
     @classmethod
     def default(cls) -> Fidelity:
-        """What the sandboxes serve unless told otherwise."""
-        return cls.real().with_ideal([
-            # real once a Sent Items copy's In-Reply-To/References reach the warehouse: a
-            # rep's reply known only from Sent Items, whose parent is not in its conversation
-            # (In-Reply-To without References, or a root outside the warehouse), gets its own
-            # Message-ID as thread key where the file path has its In-Reply-To — 3 of 560
-            # emails of the planted company, singleton threads either way; events and weekly
-            # rows are equal (docs/sandbox.md, docs/microsoft.md "Sent Items have no
-            # internetMessageHeaders")
-            "sent_items_without_headers",
-        ])
+        """What the sandboxes serve unless told otherwise: every real shape (the connectors
+        survive them all; ``sent_items_without_headers`` since the Graph connector reads a
+        Sent Items copy's In-Reply-To/References from Exchange's MAPI properties,
+        docs/microsoft.md)."""
+        return cls.real().with_ideal([])
 
     @classmethod
     def shapes(cls) -> tuple[str, ...]:

@@ -18,6 +18,10 @@ manager). It serves, for the mailboxes of ``seeds`` (see :mod:`sandbox.seed`):
   Object Id iCalUIds, delta occurrences trimmed to id/type/seriesMasterId/start/end, Sent
   Items without internetMessageHeaders, ``$top`` capping a delta round (``capped_rounds``),
   ``$batch`` parts counted against the mailbox concurrency (``refused_batch_parts``).
+* Messages' MAPI string properties In-Reply-To (0x1042), References (0x1039) and Message-ID
+  (0x1035) through ``$expand=singleValueExtendedProperties($filter=id eq '…' or …)``, built
+  from the seed's raw header block; ``mail_read=False`` (the app holds Mail.ReadBasic.All
+  only) refuses them with 403, as Mail.ReadBasic.All excludes extended properties.
 * Limits and faults: more than ``mailbox_concurrency`` (4) requests in flight for one mailbox
   → 429 ApplicationThrottled with Retry-After; :meth:`inject` queues 429/5xx answers
   (also inside ``$batch``); ``latency``; :meth:`expire_delta_tokens` makes stored delta links
@@ -81,6 +85,8 @@ _EVENT_PROPS = frozenset({
     "end", "showAs", "responseStatus", "organizer", "attendees", "location", "locations",
     "recurrence", "categories", "createdDateTime", "lastModifiedDateTime", "changeKey",
 }) | _BODY_PROPS
+_EXPAND = re.compile(r"^\s*singleValueExtendedProperties\s*\(\s*\$filter\s*=(.*)\)\s*$", re.I)
+_EXPAND_ID = re.compile(r"^\s*id\s+eq\s+'([^']+)'\s*$", re.I)
 _FILTER_TERM = re.compile(r"^\s*receivedDateTime\s+(ge|gt|lt|le)\s+(\S+)\s*$", re.I)
 
 
@@ -136,7 +142,8 @@ def _parse_time(text: str) -> datetime:
 def _select(obj: dict[str, Any], select: list[str] | None) -> dict[str, Any]:
     if not select:
         return obj
-    keep = set(select) | {"id", "@odata.etag", "@odata.type"}
+    # an expanded navigation property comes whatever $select says
+    keep = set(select) | {"id", "@odata.etag", "@odata.type", "singleValueExtendedProperties"}
     return {k: v for k, v in obj.items() if k in keep}
 
 
@@ -148,7 +155,8 @@ class MicrosoftSandbox:
                  client_id: str = "11111111-1111-4111-8111-0000000c1e47",
                  client_secret: str | None = None, token_lifetime: float = 3600.0,
                  mailbox_concurrency: int = 4, retry_after: float = 1.0, latency: float = 0.0,
-                 sent_headers: bool | None = None, fidelity: Fidelity | None = None) -> None:
+                 sent_headers: bool | None = None, fidelity: Fidelity | None = None,
+                 mail_read: bool = True) -> None:
         self.tenant_id = tenant_id
         self.client_id = client_id
         self.secret = client_secret or secrets.token_urlsafe(24)
@@ -156,6 +164,10 @@ class MicrosoftSandbox:
         self.mailbox_concurrency = mailbox_concurrency
         self.retry_after = retry_after
         self.latency = latency
+        # The app holds Mail.Read: extended properties of messages are readable. False:
+        # Mail.ReadBasic.All only ("all properties except body, previewBody, attachments and
+        # any extended properties"): $expand of them answers 403, as a body does.
+        self.mail_read = mail_read
         self.fidelity = fidelity or Fidelity.default()
         if sent_headers is not None:  # the older, narrower switch
             self.fidelity = replace(self.fidelity, sent_items_without_headers=not sent_headers)
@@ -520,7 +532,8 @@ class MicrosoftSandbox:
                 if msg is None:
                     raise GraphError(404, "ErrorItemNotFound", "The specified object was not "
                                      "found in the store.")
-                return _select(self._message(box, msg), self._select(q, _MESSAGE_PROPS))
+                return _select(self._message(box, msg, self._expand(q)),
+                               self._select(q, _MESSAGE_PROPS))
             if len(rest) >= 3 and rest[0] == "mailFolders" and rest[2] == "messages":
                 folder = self._folder(box, rest[1])
                 if rest[3:] == ["delta"]:
@@ -603,14 +616,34 @@ class MicrosoftSandbox:
                 return False
         return True
 
-    def _message(self, box: Mailbox, msg: Message) -> dict[str, Any]:
-        # Items that never crossed a transport (Sent Items) carry no internetMessageHeaders.
+    def _message(self, box: Mailbox, msg: Message,
+                 extended: list[str] | None = None) -> dict[str, Any]:
+        # Items that never crossed a transport (Sent Items) carry no internetMessageHeaders;
+        # Exchange still keeps In-Reply-To/References on them as MAPI properties.
         bare = self.fidelity.sent_items_without_headers and msg.folder == "sentitems"
-        return msg.to_graph(box.address, with_headers=not bare)
+        return msg.to_graph(box.address, with_headers=not bare, extended=extended)
+
+    def _expand(self, q: dict[str, str]) -> list[str] | None:
+        """``$expand=singleValueExtendedProperties($filter=id eq 'A' or id eq 'B')`` → the ids
+        asked for (None without ``$expand``). Anything else to expand is refused (400); with
+        Mail.ReadBasic.All only, extended properties are refused (403)."""
+        raw = q.get("$expand")
+        if raw is None:
+            return None
+        m = _EXPAND.match(raw)
+        terms = re.split(r"\s+or\s+", m.group(1).strip(), flags=re.I) if m else []
+        ids = [t.group(1) for t in (_EXPAND_ID.match(term) for term in terms) if t]
+        if not ids or len(ids) != len(terms):
+            raise GraphError(400, "BadRequest", "Parsing OData Select and Expand failed.")
+        if not self.mail_read:
+            raise GraphError(403, "ErrorAccessDenied", "Access is denied. Check credentials"
+                             " and try again.")
+        return ids
 
     def _list_messages(self, box: Mailbox, folder: str | None, q: dict[str, str], page: int,
                        base: str) -> dict[str, Any]:
         select = self._select(q, _MESSAGE_PROPS)
+        extended = self._expand(q)
         terms = self._filter(q, delta=False)
         top = self._top(q, page)
         skip = int(q.get("$skip", "0") or 0)
@@ -621,7 +654,7 @@ class MicrosoftSandbox:
         chunk = msgs[skip:skip + top]
         out: dict[str, Any] = {
             "@odata.context": f"{self.url}/v1.0/$metadata#users('{box.address}')/messages",
-            "value": [_select(self._message(box, m), select) for m in chunk]}
+            "value": [_select(self._message(box, m, extended), select) for m in chunk]}
         if skip + top < len(msgs):
             nq = {k: v for k, v in q.items() if k != "$skip"}
             nq["$skip"] = str(skip + top)
@@ -647,7 +680,7 @@ class MicrosoftSandbox:
             capped = self.fidelity.top_caps_delta_round and "$top" in q
             st = {"k": "mail", "m": box.address, "f": folder, "ep": box.epoch,
                   "terms": [(op, iso_z(t)) for op, t in self._filter(q, delta=True)],
-                  "sel": self._select(q, _MESSAGE_PROPS),
+                  "sel": self._select(q, _MESSAGE_PROPS), "exp": self._expand(q),
                   # real: the page size is Prefer's; $top caps the whole round (#2232)
                   "top": min(page, MAX_TOP) if capped else self._top(q, page),
                   "cap": self._top(q, page) if capped else None,
@@ -663,7 +696,8 @@ class MicrosoftSandbox:
         if st.get("cap") is not None:
             top = min(top, int(st["cap"]) - int(st.get("sent", 0)))
         chunk = items[:top]
-        value: list[dict[str, Any]] = [_select(self._message(box, m), st["sel"]) for m in chunk]
+        value: list[dict[str, Any]] = [_select(self._message(box, m, st.get("exp")), st["sel"])
+                                       for m in chunk]
         cut = st.get("cap") is not None and len(items) > top \
             and int(st.get("sent", 0)) + len(chunk) >= int(st["cap"])
         if cut:
@@ -839,5 +873,6 @@ def start(seeds: dict[str, MailboxSeed], *, host: str = "127.0.0.1", port: int =
     Options: ``tenant_id``, ``client_id``, ``client_secret`` (random by default),
     ``token_lifetime`` (s), ``mailbox_concurrency`` (4), ``retry_after`` (s advertised when
     throttling), ``latency`` (s per Graph request), ``sent_headers`` (False: Sent Items carry
-    no internetMessageHeaders, as many real ones do)."""
+    no internetMessageHeaders, as many real ones do), ``mail_read`` (True: the app holds
+    Mail.Read and may read extended properties; False: Mail.ReadBasic.All only)."""
     return MicrosoftSandbox(seeds, host=host, port=port, secrets_dir=Path(secrets_dir), **options)

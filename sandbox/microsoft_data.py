@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -68,6 +69,34 @@ def _header_name(lower: str) -> str:
     return "-".join(p.capitalize() for p in lower.split("-"))
 
 
+# MAPI string properties Exchange keeps on every message, Sent Items included, from the
+# headers it was written with ([MS-OXCMAIL] 2.2.3.2; [MS-OXPROPS]): what the sandbox can serve
+# through ``$expand=singleValueExtendedProperties($filter=id eq 'String 0x1042' …)``.
+MAPI_HEADERS = {0x1042: "in-reply-to", 0x1039: "references", 0x1035: "message-id"}
+_PROP_ID = re.compile(r"^\s*String\s+0x([0-9a-f]{1,4})\s*$", re.I)
+
+
+def property_tag(prop_id: str) -> int | None:
+    """``"String 0x1042"`` → 0x1042 (any case, leading zeros or not); None for any other form
+    (named properties, other types: the sandbox holds none of them)."""
+    m = _PROP_ID.match(prop_id)
+    return int(m.group(1), 16) if m else None
+
+
+def extended_properties(headers: dict[str, list[str]], ids: list[str]) -> list[dict[str, str]]:
+    """The asked-for single-value extended properties a message has, in Graph's shape
+    ``{"id": "String 0x1042", "value": …}`` (the id written back in Graph's normal form:
+    lower-case hex without leading zeros, as in "Binary 0xe0a"). The value is the header's
+    as written (unfolded); a property the message lacks is left out."""
+    out: list[dict[str, str]] = []
+    for prop_id in ids:
+        tag = property_tag(prop_id)
+        value = first(headers, MAPI_HEADERS[tag]) if tag in MAPI_HEADERS else None
+        if value is not None:
+            out.append({"id": f"String 0x{tag:x}", "value": value.strip()})
+    return out
+
+
 @dataclass
 class Message:
     id: str
@@ -77,7 +106,10 @@ class Message:
     seq: int = 0
     draft: bool = False
 
-    def to_graph(self, mailbox: str, *, with_headers: bool = True) -> dict[str, Any]:
+    def to_graph(self, mailbox: str, *, with_headers: bool = True,
+                 extended: list[str] | None = None) -> dict[str, Any]:
+        """The message as Graph returns it; ``extended``: the ``singleValueExtendedProperties``
+        ids asked for with ``$expand`` (:func:`extended_properties`)."""
         h = header_map(self.head)
         mid = first(h, "message-id")
         sent = message_date(first(h, "date")) or self.received
@@ -112,6 +144,10 @@ class Message:
             out["internetMessageHeaders"] = [
                 {"name": _header_name(k), "value": v} for k, vs in h.items() if k != "bcc"
                 for v in vs]
+        if extended is not None:
+            props = extended_properties(h, extended)
+            if props:  # a message without any of them has no such key (learn.microsoft.com)
+                out["singleValueExtendedProperties"] = props
         return out
 
 

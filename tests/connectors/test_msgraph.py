@@ -103,10 +103,11 @@ def keys(records: list[Record]) -> list[tuple[Any, ...]]:
 def as_graph_gives(files: list[Record], graph: list[Record]) -> list[Record]:
     """The file path's records as Graph can give them: a Sent Items copy carries no
     internetMessageHeaders (microsoft-graph-docs #12726) — Graph's copy is dated by
-    sentDateTime (``date_source`` provider) and has no References and no bulk headers; the
-    model takes those from the other copies of the Message-ID. Its time must still agree."""
+    sentDateTime (``date_source`` provider) and has no bulk headers; the model takes those
+    from the other copies of the Message-ID. Its time must still agree, and so must its
+    thread root: In-Reply-To/References come from Exchange's MAPI properties."""
     bare = {r.message_id for r in graph if isinstance(r, EmailCopy) and r.date_source == "provider"}
-    return [replace(r, thread_root=None, bulk_reason=None)
+    return [replace(r, bulk_reason=None)
             if isinstance(r, EmailCopy) and r.message_id in bare else r for r in files]
 
 

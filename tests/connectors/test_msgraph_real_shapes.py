@@ -4,7 +4,10 @@ documents and users report (issue 15), not an idealised emulator:
 * calendarView/delta trims occurrences of a series to id/type/seriesMasterId/start/end
   (microsoft-graph-docs #7632, #22197; fixture graph_calendarview_delta_trimmed_occurrence);
 * iCalUId is the hex Global Object Id, an external organiser's UID wrapped as vCal-Uid;
-* Sent Items carry no internetMessageHeaders (#2716, #12726);
+* Sent Items carry no internetMessageHeaders (#2716, #12726); Exchange keeps their
+  In-Reply-To/References as the MAPI properties 0x1042/0x1039, returned through
+  ``$expand=singleValueExtendedProperties`` in the documented ``{"id", "value"}`` shape, and
+  refused (403) to an app holding only Mail.ReadBasic.All ("… any extended properties");
 * ``$top`` on a message delta caps the whole round (#2232): page size belongs in
   ``Prefer: odata.maxpagesize``;
 * ``$batch`` parts run concurrently and count against the mailbox's 4 (a batch with more
@@ -28,7 +31,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from connectors import msgraph
-from connectors.api import SyncRequest, SyncResult
+from connectors.api import AuthError, SyncRequest, SyncResult
 from connectors.ical_uid import canonical_uid
 from connectors.records import EmailCopy, MeetingCopy, Window
 from connectors.retry import RetryPolicy
@@ -137,6 +140,14 @@ def message(i: int, folder: str) -> dict[str, Any]:
 
 FOLDERS = {"inbox": [message(i, "inbox") for i in range(25)],
            "sentitems": [message(i, "sentitems") for i in range(5)]}
+# Sent Items 1..4 are the rep's replies to Inbox 1..4: Exchange keeps their In-Reply-To and
+# References as MAPI properties (sentitems-0 is no reply: it has neither).
+REPLY_PROPS = {f"sentitems-{i}": [
+    {"id": "String 0x1042", "value": f"<inbox-{i}@x.example>"},
+    {"id": "String 0x1039", "value": f"<root-{i % 4}@acme.example> <inbox-{i}@x.example>"}]
+    for i in range(1, 5)}
+ACCESS_DENIED = {"error": {"code": "ErrorAccessDenied",
+                           "message": "Access is denied. Check credentials and try again."}}
 
 
 class Responder(ThreadingHTTPServer):
@@ -148,6 +159,8 @@ class Responder(ThreadingHTTPServer):
         self.mu = threading.Lock()
         self.throttled: set[str] = set()
         self.batch_sizes: list[int] = []
+        self.read_basic = False  # the app holds Mail.ReadBasic.All only
+        self.forbidden = False  # the mailbox is outside the app's access policy
 
     @property
     def url(self) -> str:
@@ -205,6 +218,8 @@ class Handler(BaseHTTPRequestHandler):
         with self.server.mu:
             self.server.log.append((method, split.path, parse_qs(split.query), prefer))
         parts = split.path.split("/")[2:]  # after /v1.0
+        if self.server.forbidden:
+            return 403, ACCESS_DENIED
         size = int(prefer.split("odata.maxpagesize=")[1].split(",")[0]) if "maxpagesize" in prefer \
             else 10
         if parts[:2] == ["users", REP] and parts[2:4] == ["calendarView", "delta"]:
@@ -216,6 +231,12 @@ class Handler(BaseHTTPRequestHandler):
             return 200, event
         if parts[:2] == ["users", REP] and parts[2] == "mailFolders" and parts[-1] == "delta":
             items = FOLDERS[parts[3]]
+            if "$expand" in q or "exp" in q:  # the round's links carry its $expand
+                if self.server.read_basic:
+                    return 403, ACCESS_DENIED
+                items = [{**m, "singleValueExtendedProperties": REPLY_PROPS[m["id"]]}
+                         if m["id"] in REPLY_PROPS else m for m in items]
+                q = {**q, "exp": "1"}
             if "$top" in q or "top" in q.get("cap", ""):
                 # #2232: $top caps the whole round; the round's next link carries the cap.
                 cap = int(q.get("$top") or q["cap"].split(":")[1])
@@ -230,7 +251,7 @@ class Handler(BaseHTTPRequestHandler):
         chunk = items[skip:skip + size]
         out: dict[str, Any] = {"value": chunk}
         base = f"{self.server.url}{path[len('/v1.0'):]}"
-        extra = f"&cap={q['cap']}" if "cap" in q else ""
+        extra = (f"&cap={q['cap']}" if "cap" in q else "") + ("&exp=1" if "exp" in q else "")
         if skip + size < len(items):
             out["@odata.nextLink"] = f"{base}?$skiptoken={skip + size}{extra}"
         else:
@@ -337,18 +358,72 @@ def _handler(responder: Responder) -> Handler:
     return h
 
 
+def emails(result: SyncResult) -> dict[str, EmailCopy]:
+    return {r.copy_id: r for r in result.records if isinstance(r, EmailCopy)}
+
+
+def test_sent_items_take_in_reply_to_and_references_from_mapi_properties(
+        entra: microsoft.MicrosoftSandbox, responder: Responder) -> None:
+    by_id = emails(run(entra, responder, streams="mail"))
+    sent, inbox = by_id["sentitems-1"], by_id["inbox-1"]
+    assert sent.date_source == "provider"  # still no Date header: sentDateTime
+    assert sent.occurred_at == WINDOW.start + timedelta(hours=4)
+    # the References root, as the file path reads it from the raw message
+    assert sent.thread_root == inbox.thread_root == "root-1@acme.example"
+    assert by_id["sentitems-0"].thread_root is None  # no reply: no properties
+    # asked for with the delta requests themselves: no request more
+    firsts = [q for _, p, q, _ in responder.log if p.endswith("/messages/delta")
+              and "$expand" in q]
+    assert len(firsts) == 2 and all(q["$expand"] == [msgraph.REPLY_EXPAND] for q in firsts)
+
+
 def test_sent_items_without_headers_keep_time_and_conversation(
         entra: microsoft.MicrosoftSandbox, responder: Responder) -> None:
-    result = run(entra, responder, streams="mail")
-    by_id = {r.copy_id: r for r in result.records if isinstance(r, EmailCopy)}
+    # the documented fallback: without the properties (option off), a Sent Items copy has no
+    # References/In-Reply-To; its conversationId is its provider thread
+    by_id = emails(run(entra, responder, streams="mail", reply_headers=False))
     sent, inbox = by_id["sentitems-1"], by_id["inbox-1"]
     assert sent.date_source == "provider" and sent.thread_root is None
     assert sent.occurred_at == WINDOW.start + timedelta(hours=4)  # sentDateTime
     assert sent.provider_thread_id == inbox.provider_thread_id == "conv-1"
     assert inbox.date_source == "header" and inbox.thread_root == "root-1@acme.example"
+    assert not any("$expand" in q for _, _, q, _ in responder.log)
+
+
+@pytest.mark.parametrize("folders", [["inbox", "sentitems"], ["sentitems"]])
+def test_without_mail_read_the_properties_are_refused_and_mail_still_comes(
+        entra: microsoft.MicrosoftSandbox, responder: Responder, folders: list[str],
+        caplog: pytest.LogCaptureFixture) -> None:
+    responder.read_basic = True
+    with caplog.at_level("WARNING", logger="connectors.msgraph"):
+        result = run(entra, responder, streams="mail", folders=folders)
+    by_id = emails(result)
+    assert len(by_id) == sum(len(FOLDERS[f]) for f in folders) and result.mode == "window"
+    assert by_id["sentitems-1"].thread_root is None
+    assert by_id["sentitems-1"].provider_thread_id == "conv-1"
+    assert "needs Mail.Read" in caplog.text
+    # refused once; the round read again without $expand, and not asked again in this process
+    asked = [("$expand" in q) for _, p, q, _ in responder.log if p.endswith("/messages/delta")]
+    assert asked[:len(folders)] == [True] * len(folders) and not any(asked[len(folders):])
+    responder.log.clear()
+    run(entra, responder, streams="mail", folders=folders)
+    assert not any("$expand" in q for _, _, q, _ in responder.log)
 
 
 def test_the_fixture_shape_is_what_the_responder_serves() -> None:
     fixture = json.loads((Path(__file__).parent / "fixtures"
                           / "graph_calendarview_delta_trimmed_occurrence.json").read_text())
     assert set(fixture["value"][0]) == set(CALENDAR[0])
+
+
+def test_a_mailbox_the_app_may_not_read_still_fails_and_is_no_grant_problem(
+        entra: microsoft.MicrosoftSandbox, responder: Responder) -> None:
+    responder.forbidden = True
+    with pytest.raises(AuthError, match="access denied"):
+        run(entra, responder, streams="mail")
+    # not taken for Mail.ReadBasic.All: the next mailbox still asks for the properties
+    responder.forbidden = False
+    responder.log.clear()
+    assert emails(run(entra, responder, streams="mail"))["sentitems-1"].thread_root
+    assert all("$expand" in q for _, p, q, _ in responder.log
+               if p.endswith("/messages/delta") and "$skiptoken" not in q)

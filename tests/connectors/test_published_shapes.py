@@ -359,3 +359,27 @@ def test_google_rate_limit_sample_is_transient() -> None:
     resp = httplib2.Response({"status": sample["_status"], "retry-after": "7"})
     err = classify(HttpError(resp, json.dumps(body).encode(), uri="https://x"), "messages.get")
     assert isinstance(err, Transient) and err.retry_after == 7
+
+
+def test_extended_properties_sample_gives_reply_headers_by_tag_number() -> None:
+    page = fixture("graph_message_extended_properties.json")
+    items, _, _ = msgraph._collect([page])
+    # a binary property and a named string property are neither In-Reply-To nor References;
+    # a message without the key has none
+    assert [msgraph.reply_properties(i) for i in items] == [{}, {}, {}]
+    # the sample's shape carrying the two MAPI tags, written back in Graph's own form
+    shape = items[0]["singleValueExtendedProperties"][0]
+    props = [dict(shape, id="String 0x1042", value="<parent@acme.example>"),
+             dict(shape, id="string 0X01039",
+                  value="<root@acme.example> <parent@acme.example>"),
+             dict(shape, id="Binary 0x1039", value="AAAA")]
+    item = dict(shared(ZAPIER / "email.json"), singleValueExtendedProperties=props)
+    item.pop("internetMessageHeaders", None)
+    rec = msgraph.email_from_graph(item, source="m", mailbox=MAILBOX)
+    assert isinstance(rec, EmailCopy)
+    assert rec.date_source == "provider" and rec.thread_root == "root@acme.example"
+    # headers, where Graph returns them, win over the properties
+    item["internetMessageHeaders"] = [{"name": "In-Reply-To", "value": "<other@x.example>"},
+                                      {"name": "References", "value": "<first@x.example>"}]
+    rec = msgraph.email_from_graph(item, source="m", mailbox=MAILBOX)
+    assert isinstance(rec, EmailCopy) and rec.thread_root == "first@x.example"

@@ -190,6 +190,50 @@ def test_ideal_sent_items_carry_headers(graph: microsoft.MicrosoftSandbox) -> No
     assert _folder(graph, "sentitems")[0]["internetMessageHeaders"]
 
 
+REPLY_EXPAND = ("singleValueExtendedProperties($filter=id eq 'String 0x1042' or "
+                "id eq 'String 0x1039')")
+
+
+def test_sent_items_keep_in_reply_to_and_references_as_mapi_properties(
+        graph: microsoft.MicrosoftSandbox) -> None:
+    # Exchange keeps PidTagInReplyToId (0x1042) and PidTagInternetReferences (0x1039) on the
+    # item; Graph returns them through $expand in the documented shape {"id", "value"}
+    reply = head(100, sender=MB, to="ann@acme.example", refs="<m1@x>\r\n <m2@x>",
+                 when=T0 + timedelta(hours=2))
+    graph.store.add_message(MB, reply, folder="sentitems")
+    params = {"$select": "id,internetMessageId", "$expand": REPLY_EXPAND}
+    path = f"/users/{MB}/mailFolders/sentitems/messages"
+    listed = {m["internetMessageId"]: m for m in call(graph, "GET", path, params=params)
+              .json()["value"]}
+    assert "internetMessageHeaders" not in listed["<m100@x>"]
+    assert listed["<m100@x>"]["singleValueExtendedProperties"] == [
+        {"id": "String 0x1042", "value": "<m2@x>"},
+        {"id": "String 0x1039", "value": "<m1@x> <m2@x>"}]  # unfolded, as written
+    assert "singleValueExtendedProperties" not in listed["<m99@x>"]  # not a reply: no key
+    # delta keeps the $expand of its first request in its links
+    pages = rounds(graph, path + "/delta", params, page=1)
+    assert len(pages) == 2
+    assert {p[0]["internetMessageId"]: "singleValueExtendedProperties" in p[0] for p in pages} \
+        == {"<m100@x>": True, "<m99@x>": False}
+    one = call(graph, "GET", f"/users/{MB}/messages/{listed['<m100@x>']['id']}",
+               params={"$expand": "singleValueExtendedProperties($filter=id eq 'String 0x1042')"})
+    assert one.json()["singleValueExtendedProperties"] == [
+        {"id": "String 0x1042", "value": "<m2@x>"}]
+    bad = call(graph, "GET", path, params={"$expand": "attachments"})
+    assert bad.status_code == 400
+
+
+def test_mail_read_basic_refuses_extended_properties(tmp_path: Path) -> None:
+    # Mail.ReadBasic.All: "all properties except body, previewBody, attachments and any
+    # extended properties" (Graph permissions reference)
+    with microsoft.start({MB: seed()}, secrets_dir=tmp_path, mail_read=False) as sb:
+        path = f"/users/{MB}/mailFolders/sentitems/messages"
+        refused = call(sb, "GET", path + "/delta", params={"$expand": REPLY_EXPAND})
+        assert refused.status_code == 403
+        assert refused.json()["error"]["code"] == "ErrorAccessDenied"
+        assert call(sb, "GET", path).status_code == 200
+
+
 def test_top_caps_the_delta_round_and_prefer_sets_the_page(
         graph: microsoft.MicrosoftSandbox) -> None:
     delta = f"/users/{MB}/mailFolders/inbox/messages/delta"
@@ -433,9 +477,10 @@ def test_shapes_are_selected_by_name() -> None:
     assert not picked.short_calendar_pages and picked.exchange_uids
     with pytest.raises(ValueError, match="unknown sandbox shape"):
         Fidelity.parse("no_such_shape")
-    # The default idealises exactly the shapes the connectors cannot survive yet (docs/sandbox.md)
-    assert Fidelity.default().describe() == (
-        "ideal: sent_items_without_headers")
+    # The default idealises exactly the shapes the connectors cannot survive yet
+    # (docs/sandbox.md): none since the Graph connector reads Sent Items' reply properties
+    assert Fidelity.default().describe() == "all real"
+    assert Fidelity.default() == Fidelity.real()
 
 
 def test_sandbox_serve_refuses_an_unknown_shape() -> None:
