@@ -138,7 +138,7 @@ class Options:
     slack: timedelta = DEFAULT_SLACK
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     timeout: float = 60.0  # seconds per HTTP request
-    reply_headers: bool = True  # ask for In-Reply-To/References as MAPI properties
+    reply_headers: bool = False  # ask for In-Reply-To/References as MAPI properties (Mail.Read)
 
     @classmethod
     def parse(cls, options: Mapping[str, Any]) -> Options:
@@ -170,7 +170,7 @@ class Options:
             slack=timedelta(hours=float(options.get("window_slack_hours", 24))),
             retry=retry,
             timeout=float(options.get("timeout_seconds", 60)),
-            reply_headers=_flag(options.get("reply_headers", True)),
+            reply_headers=_flag(options.get("reply_headers", False)),
         )
 
 

@@ -20,8 +20,9 @@ manager). It serves, for the mailboxes of ``seeds`` (see :mod:`sandbox.seed`):
   ``$batch`` parts counted against the mailbox concurrency (``refused_batch_parts``).
 * Messages' MAPI string properties In-Reply-To (0x1042), References (0x1039) and Message-ID
   (0x1035) through ``$expand=singleValueExtendedProperties($filter=id eq '…' or …)``, built
-  from the seed's raw header block; ``mail_read=False`` (the app holds Mail.ReadBasic.All
-  only) refuses them with 403, as Mail.ReadBasic.All excludes extended properties.
+  from the seed's raw header block — only when the app holds Mail.Read (``mail_read=True``).
+  By default the app holds what DESIGN.md grants, Mail.ReadBasic.All, which excludes
+  extended properties: such an ``$expand`` answers 403.
 * Limits and faults: more than ``mailbox_concurrency`` (4) requests in flight for one mailbox
   → 429 ApplicationThrottled with Retry-After; :meth:`inject` queues 429/5xx answers
   (also inside ``$batch``); ``latency``; :meth:`expire_delta_tokens` makes stored delta links
@@ -156,7 +157,7 @@ class MicrosoftSandbox:
                  client_secret: str | None = None, token_lifetime: float = 3600.0,
                  mailbox_concurrency: int = 4, retry_after: float = 1.0, latency: float = 0.0,
                  sent_headers: bool | None = None, fidelity: Fidelity | None = None,
-                 mail_read: bool = True) -> None:
+                 mail_read: bool = False) -> None:
         self.tenant_id = tenant_id
         self.client_id = client_id
         self.secret = client_secret or secrets.token_urlsafe(24)
@@ -236,6 +237,8 @@ class MicrosoftSandbox:
         }
         if streams:
             table["streams"] = streams
+        if self.mail_read:  # the app may read extended properties: ask for them
+            table["reply_headers"] = True
         return [table]
 
     def stop(self) -> None:
@@ -874,5 +877,5 @@ def start(seeds: dict[str, MailboxSeed], *, host: str = "127.0.0.1", port: int =
     ``token_lifetime`` (s), ``mailbox_concurrency`` (4), ``retry_after`` (s advertised when
     throttling), ``latency`` (s per Graph request), ``sent_headers`` (False: Sent Items carry
     no internetMessageHeaders, as many real ones do), ``mail_read`` (True: the app holds
-    Mail.Read and may read extended properties; False: Mail.ReadBasic.All only)."""
+    Mail.Read and may read extended properties; False, the default: Mail.ReadBasic.All only)."""
     return MicrosoftSandbox(seeds, host=host, port=port, secrets_dir=Path(secrets_dir), **options)

@@ -46,7 +46,9 @@ def seeds(org: Path) -> dict[str, MailboxSeed]:
 
 @pytest.fixture()
 def sandbox(seeds: dict[str, MailboxSeed], tmp_path: Path) -> Iterator[microsoft.MicrosoftSandbox]:
-    with microsoft.start(seeds, secrets_dir=tmp_path / "secrets", retry_after=0.01) as sb:
+    """The app holds Mail.Read; its sources ask for reply headers (``reply_headers``)."""
+    with microsoft.start(seeds, secrets_dir=tmp_path / "secrets", retry_after=0.01,
+                         mail_read=True) as sb:
         yield sb
 
 
@@ -100,14 +102,19 @@ def keys(records: list[Record]) -> list[tuple[Any, ...]]:
     return sorted(map(key, records), key=repr)
 
 
-def as_graph_gives(files: list[Record], graph: list[Record]) -> list[Record]:
+def as_graph_gives(files: list[Record], graph: list[Record], *,
+                   reply_headers: bool = True) -> list[Record]:
     """The file path's records as Graph can give them: a Sent Items copy carries no
     internetMessageHeaders (microsoft-graph-docs #12726) — Graph's copy is dated by
     sentDateTime (``date_source`` provider) and has no bulk headers; the model takes those
     from the other copies of the Message-ID. Its time must still agree, and so must its
-    thread root: In-Reply-To/References come from Exchange's MAPI properties."""
+    thread root when In-Reply-To/References come from Exchange's MAPI properties
+    (``reply_headers``, Mail.Read); without them it has none."""
     bare = {r.message_id for r in graph if isinstance(r, EmailCopy) and r.date_source == "provider"}
-    return [replace(r, bulk_reason=None)
+    cut: dict[str, Any] = {"bulk_reason": None}
+    if not reply_headers:
+        cut["thread_root"] = None
+    return [replace(r, **cut)
             if isinstance(r, EmailCopy) and r.message_id in bare else r for r in files]
 
 
@@ -116,6 +123,20 @@ def busiest(seeds: dict[str, MailboxSeed]) -> str:
 
 
 # --- equivalence -----------------------------------------------------------------------------
+
+def test_with_mail_read_basic_only_sent_items_have_no_thread_root(
+        org: Path, seeds: dict[str, MailboxSeed], tmp_path: Path) -> None:
+    """DESIGN.md's grant (the sandbox's default): nothing asks for the properties, and a Sent
+    Items copy keeps everything but its References/In-Reply-To."""
+    mailbox = busiest(seeds)
+    with microsoft.start(seeds, secrets_dir=tmp_path / "basic", retry_after=0.01) as sb:
+        result = run(sb, mailbox)
+        assert not [r for r in sb.requests if r.status == 403]
+    bare = [r for r in result.records if isinstance(r, EmailCopy) and r.date_source == "provider"]
+    assert bare and all(r.thread_root is None for r in bare)
+    expected = as_graph_gives(file_records(org, mailbox), result.records, reply_headers=False)
+    assert keys(result.records) == keys(expected)
+
 
 def test_every_mailbox_equals_the_file_path(org: Path, seeds: dict[str, MailboxSeed],
                                             sandbox: microsoft.MicrosoftSandbox) -> None:

@@ -364,7 +364,7 @@ def emails(result: SyncResult) -> dict[str, EmailCopy]:
 
 def test_sent_items_take_in_reply_to_and_references_from_mapi_properties(
         entra: microsoft.MicrosoftSandbox, responder: Responder) -> None:
-    by_id = emails(run(entra, responder, streams="mail"))
+    by_id = emails(run(entra, responder, streams="mail", reply_headers=True))
     sent, inbox = by_id["sentitems-1"], by_id["inbox-1"]
     assert sent.date_source == "provider"  # still no Date header: sentDateTime
     assert sent.occurred_at == WINDOW.start + timedelta(hours=4)
@@ -379,9 +379,9 @@ def test_sent_items_take_in_reply_to_and_references_from_mapi_properties(
 
 def test_sent_items_without_headers_keep_time_and_conversation(
         entra: microsoft.MicrosoftSandbox, responder: Responder) -> None:
-    # the documented fallback: without the properties (option off), a Sent Items copy has no
-    # References/In-Reply-To; its conversationId is its provider thread
-    by_id = emails(run(entra, responder, streams="mail", reply_headers=False))
+    # the documented fallback: without the properties (option off, the default), a Sent Items
+    # copy has no References/In-Reply-To; its conversationId is its provider thread
+    by_id = emails(run(entra, responder, streams="mail"))
     sent, inbox = by_id["sentitems-1"], by_id["inbox-1"]
     assert sent.date_source == "provider" and sent.thread_root is None
     assert sent.occurred_at == WINDOW.start + timedelta(hours=4)  # sentDateTime
@@ -396,7 +396,7 @@ def test_without_mail_read_the_properties_are_refused_and_mail_still_comes(
         caplog: pytest.LogCaptureFixture) -> None:
     responder.read_basic = True
     with caplog.at_level("WARNING", logger="connectors.msgraph"):
-        result = run(entra, responder, streams="mail", folders=folders)
+        result = run(entra, responder, streams="mail", folders=folders, reply_headers=True)
     by_id = emails(result)
     assert len(by_id) == sum(len(FOLDERS[f]) for f in folders) and result.mode == "window"
     assert by_id["sentitems-1"].thread_root is None
@@ -406,7 +406,7 @@ def test_without_mail_read_the_properties_are_refused_and_mail_still_comes(
     asked = [("$expand" in q) for _, p, q, _ in responder.log if p.endswith("/messages/delta")]
     assert asked[:len(folders)] == [True] * len(folders) and not any(asked[len(folders):])
     responder.log.clear()
-    run(entra, responder, streams="mail", folders=folders)
+    run(entra, responder, streams="mail", folders=folders, reply_headers=True)
     assert not any("$expand" in q for _, _, q, _ in responder.log)
 
 
@@ -420,10 +420,11 @@ def test_a_mailbox_the_app_may_not_read_still_fails_and_is_no_grant_problem(
         entra: microsoft.MicrosoftSandbox, responder: Responder) -> None:
     responder.forbidden = True
     with pytest.raises(AuthError, match="access denied"):
-        run(entra, responder, streams="mail")
+        run(entra, responder, streams="mail", reply_headers=True)
     # not taken for Mail.ReadBasic.All: the next mailbox still asks for the properties
     responder.forbidden = False
     responder.log.clear()
-    assert emails(run(entra, responder, streams="mail"))["sentitems-1"].thread_root
+    assert emails(run(entra, responder, streams="mail",
+                      reply_headers=True))["sentitems-1"].thread_root
     assert all("$expand" in q for _, p, q, _ in responder.log
                if p.endswith("/messages/delta") and "$skiptoken" not in q)

@@ -77,7 +77,10 @@ def org(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def sandbox(org: Path, tmp_path_factory: pytest.TempPathFactory
             ) -> Iterator[microsoft.MicrosoftSandbox]:
     seeds = seed_from_config(load_config(org / "overlap.toml"))
-    with microsoft.start(seeds, secrets_dir=tmp_path_factory.mktemp("secrets")) as sb:
+    # The app holds Mail.Read and the sources ask for reply headers (reply_headers = true):
+    # the grant under which Graph gives everything the files give (docs/microsoft.md).
+    with microsoft.start(seeds, secrets_dir=tmp_path_factory.mktemp("secrets"),
+                         mail_read=True) as sb:
         yield sb
 
 
@@ -127,3 +130,32 @@ def test_a_missing_mailbox_fails_alone_and_shows_in_runs(
     assert all(by_box[m][1] == "succeeded" for m in mailboxes[:3])
     assert run_status == ("partial",)
     assert sandbox.secret not in json.dumps(rows, default=str)
+
+
+def _without_thread(rows: list[tuple[Any, ...]], column: int) -> list[tuple[Any, ...]]:
+    return sorted(r[:column] + r[column + 1:] for r in rows)
+
+
+def test_with_mail_read_basic_only_only_thread_labels_differ(
+        org: Path, tmp_path: Path) -> None:
+    """DESIGN.md's grant (Mail.ReadBasic.All, the sandbox's default): a Sent Items copy has no
+    In-Reply-To/References, so a reply that exists only in a rep's Sent Items is threaded by
+    conversation — a different thread label, and nothing else changes."""
+    file_cfg = load_config(org / "overlap.toml")
+    pipeline.run(file_cfg, WEEKS, workers=1)
+    seeds = seed_from_config(file_cfg)
+    with microsoft.start(seeds, secrets_dir=tmp_path / "secrets") as sb:
+        sources = sb.sources(sorted(seeds))
+        assert "reply_headers" not in sources[0]
+        graph_cfg = load_config(graph_config(org, tmp_path / "graph", sources))
+        assert pipeline.run(graph_cfg, WEEKS, workers=2).failed == []
+        # the connector never asked for the properties (the sandbox would have answered 403)
+        assert not [r for r in sb.requests if r.status == 403]
+    expected, got = views(file_cfg.warehouse), views(graph_cfg.warehouse)
+    assert got["participants"] == expected["participants"]
+    assert got["weekly"] == expected["weekly"]
+    assert _without_thread(got["events"], 10) == _without_thread(expected["events"], 10)
+    assert _without_thread(got["interactions"], 4) == _without_thread(expected["interactions"], 4)
+    relabelled = set(got["interactions"]) - set(expected["interactions"])
+    assert all(r[1] == "email" for r in relabelled)
+    assert len(relabelled) <= 0.01 * len(expected["interactions"])

@@ -76,6 +76,13 @@ def graph(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[microsoft.
         yield sb
 
 
+@pytest.fixture()
+def graph_mail_read(tmp_path: Path) -> Iterator[microsoft.MicrosoftSandbox]:
+    """An app granted Mail.Read: Exchange's extended properties are readable."""
+    with microsoft.start({MB: seed()}, secrets_dir=tmp_path, mail_read=True) as sb:
+        yield sb
+
+
 def call(sb: microsoft.MicrosoftSandbox, method: str, path: str, **kw: Any) -> requests.Response:
     form = {"grant_type": "client_credentials", "client_id": sb.client_id,
             "client_secret": sb.secret, "scope": "https://graph.microsoft.com/.default"}
@@ -195,7 +202,8 @@ REPLY_EXPAND = ("singleValueExtendedProperties($filter=id eq 'String 0x1042' or 
 
 
 def test_sent_items_keep_in_reply_to_and_references_as_mapi_properties(
-        graph: microsoft.MicrosoftSandbox) -> None:
+        graph_mail_read: microsoft.MicrosoftSandbox) -> None:
+    graph = graph_mail_read
     # Exchange keeps PidTagInReplyToId (0x1042) and PidTagInternetReferences (0x1039) on the
     # item; Graph returns them through $expand in the documented shape {"id", "value"}
     reply = head(100, sender=MB, to="ann@acme.example", refs="<m1@x>\r\n <m2@x>",
