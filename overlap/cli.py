@@ -38,6 +38,7 @@ EPILOG = """examples:
   overlap run --config overlap.toml --start 2026-10-05 --end 2026-11-02
   overlap query --config overlap.toml "select * from overlap_weekly order by score desc limit 5"
   overlap sandbox serve --config overlap.toml --apis google --write-config sandbox.toml
+  overlap crm check --config overlap.toml        what a CRM import would bring (read-only)
 """
 
 
@@ -220,7 +221,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from overlap.pipeline import run
     from sandbox.generator import generate
     from sandbox.seed import seed_from_config
-    from sandbox.serve import start_sandboxes, write_sandbox_config
+    from sandbox.serve import start_crm_sandbox, start_sandboxes, write_sandbox_config
 
     progress = _progress(args.quiet)
     out = Path(args.out).resolve()
@@ -241,18 +242,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
     # through the Google sandbox), half in Microsoft 365 (msgraph through the Microsoft
     # sandbox, over HTTPS). Both sandboxes run in this process for the demo.
     servers = start_sandboxes(seeds, "mixed", secrets_dir=out / "sandbox-secrets")
+    crm_server = None
     try:
         sources = []
         for server, boxes in servers:
             progress(f"sandbox on {server.url}: {len(boxes)} mailboxes")
             sources += server.sources(boxes)
-        sandbox_toml = write_sandbox_config(file_config, sources, out / "sandbox.toml",
-                                            suffix="")
+        if args.crm:  # the CRM through its API sandbox too (docs/crm.md)
+            crm_server = start_crm_sandbox(file_config, args.crm,
+                                           secrets_dir=out / "sandbox-secrets")
+            progress(f"{args.crm} CRM sandbox on {crm_server.url}")
+        sandbox_toml = write_sandbox_config(
+            file_config, sources, out / "sandbox.toml", suffix="",
+            crm=crm_server.crm_config() if crm_server else None)
         config = load_config(sandbox_toml)
         result = run(config, list(org.weeks), progress=progress, workers=args.workers)
     finally:
         for server, _ in servers:
             server.stop()
+        if crm_server is not None:
+            crm_server.stop()
     if result.failed:
         for line in result.failed:
             print(f"warning: extract failed: {line}", file=sys.stderr)
@@ -268,24 +277,52 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_crm_check(args: argparse.Namespace) -> int:
+    """``overlap crm check``: read and validate the CRM (files or API), print what an import
+    would bring; writes nothing."""
+    from overlap.config import load_config
+    from overlap.crm import describe_crm, load_crm
+
+    config = load_config(args.config)
+    for line in describe_crm(load_crm(config), config):
+        print(line)
+    return 0
+
+
 def cmd_sandbox_serve(args: argparse.Namespace) -> int:
     import signal
     import threading
 
     from overlap.config import load_config
-    from sandbox.serve import fidelity_of, seeds_of, start_sandboxes, write_sandbox_config
+    from sandbox.serve import (
+        fidelity_of,
+        file_sources,
+        seeds_of,
+        split_apis,
+        start_crm_sandbox,
+        start_sandboxes,
+        write_sandbox_config,
+    )
 
     config = load_config(args.config)
     fidelity = fidelity_of(args.ideal, args.real)
-    seeds = seeds_of(config)
+    mail, crm = split_apis(args.apis)
+    seeds = seeds_of(config) if mail else {}
     target = Path(args.write_config).resolve()
     secrets_dir = target.parent / (target.stem + "-secrets")
-    servers = start_sandboxes(seeds, args.apis, secrets_dir=secrets_dir, host=args.host,
-                              fidelity=fidelity)
+    servers = start_sandboxes(seeds, mail, secrets_dir=secrets_dir, host=args.host,
+                              fidelity=fidelity) if mail else []
     stop = threading.Event()
+    crm_server = None
     try:
-        sources = [src for server, boxes in servers for src in server.sources(boxes)]
-        write_sandbox_config(config, sources, target)
+        if crm:
+            crm_server = start_crm_sandbox(config, crm, secrets_dir=secrets_dir, host=args.host)
+        sources = [src for server, boxes in servers for src in server.sources(boxes)] \
+            if mail else file_sources(config)
+        write_sandbox_config(config, sources, target,
+                             crm=crm_server.crm_config() if crm_server else None)
+        if crm_server is not None:
+            print(f"{crm_server.url}  {crm} CRM", flush=True)
         for server, boxes in servers:
             print(f"{server.url}  {len(boxes)} mailboxes", flush=True)
         print(f"config: {target}  (run: overlap run --config {target})", file=sys.stderr)
@@ -299,6 +336,8 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
     finally:
         for server, _ in servers:
             server.stop()
+        if crm_server is not None:
+            crm_server.stop()
     print("sandbox stopped", file=sys.stderr)
     return 0
 
@@ -381,6 +420,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7, help="generator seed (default: 7)")
     p.add_argument("--workers", type=int, default=None, help="parallel extract processes")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    p.add_argument("--crm", choices=["salesforce", "hubspot"], default=None,
+                   help="read the CRM through this CRM's API sandbox instead of the CSV files")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("sandbox", help="serve a file-based config's mailboxes as API sandboxes")
@@ -393,8 +434,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "them (warehouse and report paths get a -sandbox suffix). Serves until "
                     "SIGINT/SIGTERM.")
     s.add_argument("--config", required=True, help="the file-based overlap.toml")
-    s.add_argument("--apis", default="google", choices=["google", "microsoft", "mixed"],
-                   help="which APIs serve the mailboxes (mixed: alternate by address)")
+    s.add_argument("--apis", default="google", metavar="API[,CRM]",
+                   help="which APIs serve the mailboxes: google, microsoft or mixed (alternate "
+                        "by address), and/or the CRM: salesforce or hubspot (e.g. "
+                        "google,salesforce; a CRM alone keeps the file sources)")
     s.add_argument("--write-config", required=True, help="where to write the sandbox config")
     s.add_argument("--host", default="127.0.0.1", help="address to listen on")
     s.add_argument("--ideal", metavar="SHAPE[,SHAPE]",
@@ -403,6 +446,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--real", metavar="SHAPE[,SHAPE]",
                    help="serve these real-API shapes even where the default idealises them")
     s.set_defaults(func=cmd_sandbox_serve)
+
+    p = sub.add_parser("crm", help="the CRM: check what an import would bring")
+    crm_sub = p.add_subparsers(dest="crm_command", required=True, metavar="ACTION")
+    c = crm_sub.add_parser(
+        "check", help="read and validate the CRM (files or API) and print what would be "
+                      "imported, writing nothing",
+        description="Read the CRM named in [crm] (CSV files, or Salesforce / HubSpot through "
+                    "their API) with the import's validation, and print counts, accounts "
+                    "without domains, owners who are not reps and the owner history's "
+                    "coverage. Nothing is written.")
+    c.add_argument("--config", required=True, help="overlap.toml")
+    c.set_defaults(func=cmd_crm_check)
     return parser
 
 

@@ -18,6 +18,17 @@ from overlap.sources import FILE_KINDS as FILE_KINDS
 from overlap.sources import SOURCE_KINDS as SOURCE_KINDS
 
 SUBJECT_POLICIES = ("drop", "hash", "keep")
+#: ``[crm] kind`` → the keys its ``[crm.<kind>]`` table accepts (docs/crm.md).
+CRM_OPTIONS: dict[str, frozenset[str]] = {
+    "csv": frozenset(),
+    "salesforce": frozenset({"login_url", "audience", "client_id", "username", "private_key_file",
+                             "private_key_env", "api_version", "domains_field", "aliases_field",
+                             "team_field", "active_field", "user_type", "reps_where",
+                             "team_roles",
+                             "airflow_conn_id"}),
+    "hubspot": frozenset({"base_url", "token_file", "token_env", "domains_property",
+                          "team_property", "airflow_conn_id"}),
+}
 
 
 @dataclass(frozen=True)
@@ -63,8 +74,8 @@ class Config:
     title: str
     internal_domains: tuple[str, ...]
     timezone: str
-    accounts_csv: Path
-    reps_csv: Path
+    accounts_csv: Path | None  # None: the CRM is read from an API ([crm] kind)
+    reps_csv: Path | None  # with an API kind: optional, what the CRM does not hold (docs/crm.md)
     contacts_csv: Path | None
     warehouse: Path
     out_dir: Path
@@ -73,6 +84,8 @@ class Config:
     sources: tuple[Source, ...]
     rules: Rules
     ownership_csv: Path | None = None  # [crm] ownership: dated owner changes (rule 10)
+    crm_kind: str = "csv"  # [crm] kind: csv | salesforce | hubspot (docs/crm.md)
+    crm_options: dict[str, Any] = field(default_factory=dict)  # [crm.<kind>], paths resolved
 
     @property
     def tz(self) -> ZoneInfo:
@@ -85,7 +98,7 @@ _TYPE_NAMES: dict[type, str] = {str: "a string", int: "an integer", bool: "true 
 _KNOWN: dict[str, set[str]] = {
     "": {"company", "crm", "warehouse", "report", "rules", "sources"},
     "company": {"name", "internal_domains", "timezone"},
-    "crm": {"accounts", "reps", "contacts", "ownership"},
+    "crm": {"accounts", "reps", "contacts", "ownership", "kind", "salesforce", "hubspot"},
     "warehouse": {"path", "staging", "snapshot"},
     "report": {"out_dir"},
     "rules": {"dormant_days", "management_chain", "subjects", "freemail_domains", "weights",
@@ -172,8 +185,11 @@ def load_config(path: str | Path) -> Config:
     company = _table(doc, "company", file)
     internal, tz = _company(company, file)
     crm = _table(doc, "crm", file)
+    kind, crm_options = _crm_kind(crm, file, rel)
     contacts = _get(crm, "contacts", str, file, "crm", None) or None
     ownership = _get(crm, "ownership", str, file, "crm", None) or None
+    accounts = _get(crm, "accounts", str, file, "crm") if kind == "csv" else None
+    reps = _get(crm, "reps", str, file, "crm", None if kind != "csv" else ...) or None
     warehouse = _table(doc, "warehouse", file, required=False)
     wh_path = rel(_get(warehouse, "path", str, file, "warehouse", "data/overlap.duckdb"))
     report = _table(doc, "report", file, required=False)
@@ -182,8 +198,8 @@ def load_config(path: str | Path) -> Config:
         title=_get(company, "name", str, file, "company", "Overlap"),
         internal_domains=internal,
         timezone=tz,
-        accounts_csv=rel(_get(crm, "accounts", str, file, "crm")),
-        reps_csv=rel(_get(crm, "reps", str, file, "crm")),
+        accounts_csv=rel(accounts) if accounts else None,
+        reps_csv=rel(reps) if reps else None,
         contacts_csv=rel(contacts) if contacts else None,
         warehouse=wh_path,
         out_dir=rel(_get(report, "out_dir", str, file, "report", "out")),
@@ -194,7 +210,38 @@ def load_config(path: str | Path) -> Config:
         sources=_sources(doc, file, rel),
         rules=_rules(_table(doc, "rules", file, required=False), file),
         ownership_csv=rel(ownership) if ownership else None,
+        crm_kind=kind,
+        crm_options=crm_options,
     )
+
+
+def _crm_kind(crm: dict[str, Any], file: str,
+              rel: Callable[[str], Path]) -> tuple[str, dict[str, Any]]:
+    """``[crm] kind`` and its ``[crm.<kind>]`` options (``*_file`` paths resolved). An API
+    kind reads accounts, contacts and owner history from the CRM, so the CSV keys for them are
+    refused rather than silently ignored; ``reps`` may stay (what the CRM does not hold)."""
+    kind = _get(crm, "kind", str, file, "crm", "csv")
+    if kind not in CRM_OPTIONS:
+        raise InputError(f"[crm] kind {kind!r} is not one of {', '.join(CRM_OPTIONS)}", file=file)
+    for other in CRM_OPTIONS:
+        if other != kind and other in crm:
+            raise InputError(f"[crm.{other}] is set but [crm] kind is {kind!r}", file=file)
+    if kind == "csv":
+        return kind, {}
+    for key in ("accounts", "contacts", "ownership"):
+        if key in crm:
+            raise InputError(f"[crm] {key} is for CSV files; with kind = {kind!r} the CRM's API "
+                             "provides it (remove the key)", file=file)
+    options = _table(crm, kind, file, required=False)
+    unknown = sorted(set(options) - CRM_OPTIONS[kind])
+    if unknown:
+        raise InputError(f"unknown key {unknown[0]!r} in [crm.{kind}] (known: "
+                         f"{', '.join(sorted(CRM_OPTIONS[kind]))})", file=file)
+    resolved = dict(options)
+    for key, value in options.items():
+        if key.endswith("_file") and isinstance(value, str):
+            resolved[key] = str(rel(value))
+    return kind, resolved
 
 
 def _read_toml(cfg_path: Path, file: str) -> dict[str, Any]:

@@ -12,9 +12,10 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from overlap.config import Config
 from overlap.errors import InputError
 from overlap.pipeline import ExtractTask
-from overlap.sources import KINDS
+from overlap.sources import CRM_KINDS, KINDS
 
 
 class ConnectionLike:
@@ -72,7 +73,50 @@ def credentials_from_connection(kind: str, conn: ConnectionLike) -> dict[str, An
         if authority:
             creds["authority"] = authority
         return creds
+    if kind in CRM_KINDS:
+        return _crm_credentials(kind, conn, extra)
     raise InputError(f"source kind {kind!r} takes no credentials", field="kind")
+
+
+def _crm_credentials(kind: str, conn: ConnectionLike, extra: dict[str, Any]) -> dict[str, Any]:
+    """salesforce: ``login`` = the integration user, extra ``client_id`` (the connected app's
+    consumer key), the private key PEM in extra ``private_key`` (or the password), ``host`` =
+    the login URL (default login.salesforce.com). hubspot: the private app's token in the
+    password (or extra ``token``), ``host`` = the API base URL (default api.hubapi.com)."""
+    if kind == "salesforce":
+        key = extra.get("private_key") or conn.password
+        if not conn.login or not extra.get("client_id") or not key:
+            raise InputError(f"connection {conn.conn_id!r}: needs login (the integration user),"
+                             " extra client_id (consumer key) and the private key PEM (extra"
+                             " private_key or the password)", field=conn.conn_id)
+        creds = {"username": conn.login, "client_id": extra["client_id"], "private_key": key}
+        if conn.host:
+            creds["login_url"] = conn.host
+        return creds
+    token = extra.get("token") or conn.password
+    if not token:
+        raise InputError(f"connection {conn.conn_id!r}: put the private app's access token in"
+                         " the password (or extra token)", field=conn.conn_id)
+    return {"token": token, **({"base_url": conn.host} if conn.host else {})}
+
+
+def crm_credentials(config: Config, get_connection: Callable[[str], ConnectionLike | None]
+                    ) -> dict[str, Any] | None:
+    """Credentials for an API CRM (None for CSV files): from the connection ``[crm.<kind>]
+    airflow_conn_id`` names (which must exist), else the kind's default connection
+    (overlap_salesforce / overlap_hubspot) when it exists; else None, and the connector reads
+    the options' ``*_file`` / ``*_env`` (the CLI and the sandbox)."""
+    if config.crm_kind not in CRM_KINDS:
+        return None
+    explicit = config.crm_options.get("airflow_conn_id")
+    conn_id = str(explicit or CRM_KINDS[config.crm_kind].conn_id)
+    conn = get_connection(conn_id)
+    if conn is None:
+        if explicit:
+            raise InputError(f"Airflow connection {conn_id!r} not found",
+                             field=f"[crm.{config.crm_kind}] airflow_conn_id")
+        return None
+    return credentials_from_connection(config.crm_kind, conn)
 
 
 def connection_id(task: ExtractTask) -> tuple[str | None, bool]:

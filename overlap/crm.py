@@ -66,6 +66,7 @@ SCHEMAS: dict[str, pa.Schema] = {
                                 ("valid_from", pa.timestamp("us", "UTC")), ("line", _LINE)]),
     "company_domains": pa.schema([("domain", _S)]),
     "freemail_domains": pa.schema([("domain", _S)]),
+    "crm_notes": pa.schema([("note", _S)]),  # an API CRM's data-quality notes (none for CSV)
 }
 #: The warehouse tables a CRM import replaces when it is the latest snapshot (the load's list);
 #: identifiers are only ever taken from this fixed list, never from input.
@@ -100,6 +101,9 @@ class CrmSnapshot:
     tables: dict[str, pa.Table]
     counts: dict[str, int]
     as_of: datetime = field(default_factory=lambda: datetime.now(UTC))
+    #: What a run must say about this CRM read (an API CRM: history tracking off, or the CRM
+    #: failed and the previous snapshot stays in force); shown with the CRM warnings.
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -204,6 +208,11 @@ class _CsvFile:
             line += cell.count("\n")
 
 
+def _source(path: Path | _CsvFile) -> _CsvFile:
+    """A file to read, or records an API returned (``crm_api.ApiRecords``) read alike."""
+    return path if isinstance(path, _CsvFile) else _CsvFile(path)
+
+
 def _split(cell: str) -> list[str]:
     return [item.strip() for item in cell.split(";") if item.strip()]
 
@@ -238,8 +247,8 @@ def _account_domain(f: _CsvFile, row: _Row, raw: str) -> str:
     return domain
 
 
-def _load_accounts(path: Path) -> tuple[dict[str, list[object]], ...]:
-    f = _CsvFile(path)
+def _load_accounts(path: Path | _CsvFile) -> tuple[dict[str, list[object]], ...]:
+    f = _source(path)
     accounts: dict[str, list[object]] = {"account_id": [], "account_name": [],
                                          "owner_email": [], "line": []}
     domains: dict[str, list[object]] = {"account_id": [], "domain": [], "line": []}
@@ -288,8 +297,8 @@ def _parse_active(f: _CsvFile, row: _Row) -> bool:
                   line=row.line, field="active")
 
 
-def _load_reps(path: Path) -> tuple[dict[str, list[object]], dict[str, list[object]]]:
-    f = _CsvFile(path)
+def _load_reps(path: Path | _CsvFile) -> tuple[dict[str, list[object]], dict[str, list[object]]]:
+    f = _source(path)
     reps: dict[str, list[object]] = {"email": [], "name": [], "manager_email": [], "team": [],
                                      "active": [], "line": []}
     rep_line: dict[str, int] = {}
@@ -334,11 +343,11 @@ def _load_reps(path: Path) -> tuple[dict[str, list[object]], dict[str, list[obje
     return reps, out
 
 
-def _load_contacts(path: Path | None, account_ids: set[str]) -> dict[str, list[object]]:
+def _load_contacts(path: Path | _CsvFile | None, account_ids: set[str]) -> dict[str, list[object]]:
     contacts: dict[str, list[object]] = {"email": [], "account_id": [], "line": []}
     if path is None:
         return contacts
-    f = _CsvFile(path)
+    f = _source(path)
     seen: dict[str, tuple[str, int]] = {}
     for row in f.rows(CONTACT_COLUMNS):
         email = _required_address(f, row, "email")
@@ -383,7 +392,7 @@ def parse_crm_as_of(text: str, tz: ZoneInfo) -> datetime:
     return moment
 
 
-def _load_ownership(path: Path | None, account_ids: set[str],
+def _load_ownership(path: Path | _CsvFile | None, account_ids: set[str],
                     tz: ZoneInfo) -> dict[str, list[object]]:
     """ownership.csv: dated owner changes. An owner missing from reps.csv is data quality
     (as in accounts.csv), not an error."""
@@ -391,7 +400,7 @@ def _load_ownership(path: Path | None, account_ids: set[str],
                                      "line": []}
     if path is None:
         return rows
-    f = _CsvFile(path)
+    f = _source(path)
     seen: dict[tuple[str, datetime], int] = {}
     for row in f.rows(OWNERSHIP_COLUMNS):
         account_id = row["account_id"]
@@ -429,14 +438,19 @@ def _company_domains(config: Config) -> list[str]:
     return out
 
 
-def load_crm(config: Config, as_of: datetime | None = None) -> CrmSnapshot:
+def load_crm(config: Config, as_of: datetime | None = None, *,
+             credentials: object | None = None) -> CrmSnapshot:
     """Read and validate the CRM export named in ``[crm]``, stamped ``as_of`` (default: now);
-    raises InputError, changes nothing."""
+    raises InputError, changes nothing. ``[crm] kind = "salesforce"`` or ``"hubspot"`` reads
+    the CRM's API instead (``_load_api_crm``; ``credentials`` from an Airflow connection)."""
+    if config.crm_kind != "csv":
+        return _load_api_crm(config, as_of, credentials)
     company = _company_domains(config)
     try:
         freemail = freemail_domains(config.rules.freemail_domains)
     except InputError as exc:
         raise InputError(exc.message, file=str(config.path), field=exc.field) from None
+    assert config.accounts_csv is not None and config.reps_csv is not None  # kind csv
     accounts, domains, team = _load_accounts(config.accounts_csv)
     reps, aliases = _load_reps(config.reps_csv)
     account_ids = {str(a) for a in accounts["account_id"]}
@@ -452,6 +466,7 @@ def load_crm(config: Config, as_of: datetime | None = None) -> CrmSnapshot:
         "crm_ownership": ownership,
         "company_domains": {"domain": company},
         "freemail_domains": {"domain": freemail},
+        "crm_notes": {"note": []},
     }
     tables = {name: pa.Table.from_pydict(cols, schema=SCHEMAS[name])
               for name, cols in columns.items()}
@@ -469,7 +484,7 @@ def crm_warnings(crm: CrmSnapshot, config: Config) -> list[str]:
     reps = set(t["crm_reps"].column("email").to_pylist()) | set(
         t["crm_rep_aliases"].column("alias").to_pylist())
     company = t["company_domains"].column("domain").to_pylist()
-    accounts = str(config.accounts_csv)
+    accounts = str(config.accounts_csv or f"{config.crm_kind} accounts")
     owners: list[str] = []
     internal: list[str] = []
     cols = t["crm_accounts"].to_pydict()
@@ -479,11 +494,12 @@ def crm_warnings(crm: CrmSnapshot, config: Config) -> list[str]:
             owners.append(f"{accounts}:{line}: owner {owner} of account {account} is not in "
                        f"reps.csv, so every event on {account} is a coverage gap (a typo, or "
                        "a rep missing from reps.csv?)")
+    history = config.ownership_csv or f"{config.crm_kind} owner history"
     cols = t["crm_ownership"].to_pydict()  # rule 10: dated owners, the same finding
     for account, owner, line in zip(cols["account_id"], cols["owner_email"], cols["line"],
                                     strict=True):
         if owner not in reps:
-            owners.append(f"{config.ownership_csv}:{line}: owner {owner} of account {account} "
+            owners.append(f"{history}:{line}: owner {owner} of account {account} "
                           "is not in reps.csv, so events on it from then on are coverage gaps")
     cols = t["crm_account_domains"].to_pydict()
     for account, domain, line in zip(cols["account_id"], cols["domain"], cols["line"],
@@ -493,7 +509,7 @@ def crm_warnings(crm: CrmSnapshot, config: Config) -> list[str]:
             internal.append(f"{accounts}:{line}: account {account} claims {domain}, an internal "
                        f"domain ([company] internal_domains has {own}): its people count as "
                        "internal and never match the account")
-    return _capped(owners) + _capped(internal)
+    return list(crm.notes) + _capped(owners) + _capped(internal)
 
 
 def _capped(lines: list[str], show: int = 3) -> list[str]:
@@ -527,3 +543,176 @@ def write_init_templates(dest: Path) -> list[Path]:
     # The folder the template's file sources read: one subfolder per mailbox goes in here.
     (dest / "exports").mkdir(exist_ok=True)
     return written
+
+
+# --- [crm] kind = "salesforce" | "hubspot": the CRM read from its API (docs/crm.md) ----------
+
+#: crm_ownership of an API CRM: its owner history is ``source = crm_api`` in account_owners.
+API_OWNERSHIP_SCHEMA = SCHEMAS["crm_ownership"].append(pa.field("source", _S))
+
+
+class _ApiRecords(_CsvFile):
+    """Records a CRM's API returned, read by the CSV path's loaders as the rows they stand
+    for, so bad data gives the same errors; an error names the CRM record, not a line."""
+
+    def __init__(self, kind: str, what: str, rows: list[tuple[str, dict[str, str]]]) -> None:
+        self.path = Path(kind)
+        self.name = f"{kind} {what}"
+        self._rows = rows  # (the record's name, cells by CSV column)
+
+    def error(self, message: str, line: int | None = None, field: str | None = None) -> InputError:
+        ref = self._rows[line - 1][0] if line is not None and 0 < line <= len(self._rows) \
+            else None
+        return InputError(f"{message} ({ref})" if ref else message, file=self.name, field=field)
+
+    def rows(self, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> Iterator[_Row]:
+        for n, (_, cells) in enumerate(self._rows, start=1):
+            yield _Row(n, {column: cells.get(column, "").strip() for column in required + optional})
+
+
+def _api_reps(config: Config, records: object) -> tuple[_ApiRecords, list[str]]:
+    """The CRM's users as reps.csv rows, completed by ``[crm] reps`` when given (aliases, and
+    a manager or team the CRM does not hold: HubSpot owners have neither manager nor alias).
+    Returns the rows and the notes (supplement rows naming no CRM user)."""
+    from connectors.crm import CrmRecords
+
+    assert isinstance(records, CrmRecords)
+    extra: dict[str, _Row] = {}
+    if config.reps_csv is not None:
+        for row in _CsvFile(config.reps_csv).rows(REP_COLUMNS, REP_OPTIONAL):
+            address = normalize_address(row["email"]) if row["email"] else None
+            if address:
+                extra[address] = row
+    rows: list[tuple[str, dict[str, str]]] = []
+    known: set[str] = set()
+    for u in records.users:
+        address = normalize_address(u.email) if u.email else None
+        more = extra.get(address) if address else None
+        known.add(address or "")
+        aliases = u.aliases + (_split(more["aliases"]) if more else [])
+        rows.append((u.ref, {
+            "email": u.email, "name": u.name,
+            "manager_email": u.manager_email or (more["manager_email"] if more else ""),
+            "team": u.team or (more["team"] if more else ""), "aliases": ";".join(aliases),
+            "active": "true" if u.active else "false"}))
+    unused = sorted(set(extra) - known)
+    notes = [f"{config.reps_csv}: {len(unused)} row(s) name no {records.kind} user (e.g. "
+             f"{unused[0]}); they are ignored"] if unused else []
+    return _ApiRecords(records.kind, "users", rows), notes
+
+
+def _previous_snapshot(config: Config) -> tuple[dict[str, pa.Table], datetime] | None:
+    """The latest CRM snapshot in the warehouse (tables, stamp), or None when there is none."""
+    import duckdb
+
+    if not config.warehouse.exists():
+        return None
+    con = duckdb.connect(str(config.warehouse), read_only=True)
+    try:
+        stamp = con.execute("select max(as_of) from crm_snapshots").fetchall()[0][0]
+        if stamp is None:
+            return None
+        tables = {name: con.sql(f"select * from {name}").to_arrow_table()  # noqa: S608
+                  for name in CRM_TABLES}
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+    return tables, stamp
+
+
+def _api_unavailable(config: Config, message: str) -> CrmSnapshot:
+    """A CRM whose API failed: the previous snapshot stays in force (re-recorded unchanged),
+    and the run says so; without one there is nothing to run on (InputError)."""
+    previous = _previous_snapshot(config)
+    if previous is None:
+        raise InputError(f"{message}; there is no earlier CRM snapshot to fall back on, so "
+                         "nothing was imported", file=str(config.path), field="crm")
+    tables, stamp = previous
+    counts = {"accounts": tables["crm_accounts"].num_rows, "reps": tables["crm_reps"].num_rows,
+              "contacts": tables["crm_contacts"].num_rows}
+    note = (f"{message}; nothing was imported and the previous CRM snapshot (as of "
+            f"{stamp:%Y-%m-%d %H:%M %Z}) stays in force")
+    return CrmSnapshot(tables=tables, counts=counts, as_of=stamp, notes=(note,))
+
+
+def _load_api_crm(config: Config, as_of: datetime | None, credentials: object | None
+                  ) -> CrmSnapshot:
+    """Read the CRM from its API in full, then validate it with the CSV path's loaders."""
+    from connectors.api import SourceError
+    from connectors.crm import fetch
+
+    try:
+        records = fetch(config.crm_kind, config.crm_options, credentials)
+    except SourceError as exc:
+        return _api_unavailable(config, f"the {config.crm_kind} CRM could not be read ({exc})")
+    kind = records.kind
+    company = _company_domains(config)
+    try:
+        freemail = freemail_domains(config.rules.freemail_domains)
+    except InputError as exc:
+        raise InputError(exc.message, file=str(config.path), field=exc.field) from None
+    accounts, domains, team = _load_accounts(_ApiRecords(kind, "accounts", [
+        (a.ref, {"account_id": a.account_id, "account_name": a.account_name,
+                 "owner_email": a.owner_email, "domains": ";".join(a.domains),
+                 "team_emails": ";".join(a.team_emails)}) for a in records.accounts]))
+    users, notes = _api_reps(config, records)
+    reps, aliases = _load_reps(users)
+    account_ids = {str(a) for a in accounts["account_id"]}
+    contacts = _load_contacts(_ApiRecords(kind, "contacts", [
+        (c.ref, {"email": c.email, "account_id": c.account_id}) for c in records.contacts]),
+        account_ids)
+    ownership = _load_ownership(_ApiRecords(kind, "owner history", [
+        (h.ref, {"account_id": h.account_id, "owner_email": h.owner_email,
+                 "valid_from": h.valid_from.isoformat()}) for h in records.ownership]),
+        account_ids, config.tz)
+    ownership["source"] = ["crm_api"] * len(ownership["account_id"])
+    columns = {"crm_accounts": accounts, "crm_account_domains": domains,
+               "crm_account_team": team, "crm_reps": reps, "crm_rep_aliases": aliases,
+               "crm_contacts": contacts, "company_domains": {"domain": company},
+               "freemail_domains": {"domain": freemail}, "crm_notes": {"note": records.notes}}
+    tables = {name: pa.Table.from_pydict(cols, schema=SCHEMAS[name])
+              for name, cols in columns.items()}
+    tables["crm_ownership"] = pa.Table.from_pydict(ownership, schema=API_OWNERSHIP_SCHEMA)
+    counts = {"accounts": len(accounts["account_id"]), "reps": len(reps["email"]),
+              "contacts": len(contacts["email"]), "owner_changes": len(ownership["account_id"]),
+              "requests": records.requests, "retries": records.retries}
+    return CrmSnapshot(tables=tables, counts=counts, as_of=as_of or datetime.now(UTC),
+                       notes=tuple(records.notes + notes))
+
+
+def describe_crm(crm: CrmSnapshot, config: Config) -> list[str]:
+    """What an import of ``crm`` would bring (``overlap crm check``): counts, accounts without
+    domains, owners who are not reps, the owner history's coverage and the notes."""
+    t = crm.tables
+    accounts = t["crm_accounts"].to_pydict()
+    with_domains = set(t["crm_account_domains"].column("account_id").to_pylist())
+    without = [a for a in accounts["account_id"] if a not in with_domains]
+    reps = set(t["crm_reps"].column("email").to_pylist()) | set(
+        t["crm_rep_aliases"].column("alias").to_pylist())
+    not_reps = sorted({o for o in accounts["owner_email"] if o not in reps})
+    history = t["crm_ownership"].to_pydict()
+    covered = set(history["account_id"])
+    source = config.crm_kind if config.crm_kind != "csv" else "files"
+    inactive = sum(not a for a in t["crm_reps"].column("active").to_pylist())
+    lines = [f"CRM ({source}): {len(accounts['account_id']):,} accounts, "
+             f"{t['crm_reps'].num_rows:,} reps ({inactive:,} inactive), "
+             f"{t['crm_rep_aliases'].num_rows:,} aliases, {t['crm_contacts'].num_rows:,} "
+             f"contacts, {t['crm_account_team'].num_rows:,} team memberships"]
+    lines.append(f"accounts without domains: {len(without):,}"
+                 + (f" (matched through contacts only: {', '.join(without[:5])}"
+                    f"{' …' if len(without) > 5 else ''})" if without else ""))
+    lines.append(f"owners who are not reps: {len(not_reps):,}"
+                 + (f" ({', '.join(not_reps[:5])}{' …' if len(not_reps) > 5 else ''})"
+                    if not_reps else ""))
+    if history["account_id"]:
+        moments = history["valid_from"]
+        lines.append(f"owner history: {len(moments):,} dated owner facts on {len(covered):,} of "
+                     f"{len(accounts['account_id']):,} accounts, {min(moments):%Y-%m-%d} .. "
+                     f"{max(moments):%Y-%m-%d}")
+    else:
+        lines.append("owner history: none (the snapshots are the only owner history)")
+    if "requests" in crm.counts:
+        lines.append(f"API: {crm.counts['requests']:,} requests, {crm.counts['retries']:,} "
+                     "retries")
+    return lines + [f"note: {n}" for n in crm.notes]

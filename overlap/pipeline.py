@@ -447,6 +447,8 @@ def _run(config: Config, weeks: list[date], *, progress: Progress, workers: int 
     crm_counts = crm.counts
     progress(f"CRM: {crm_counts.get('accounts', 0):,} accounts, {crm_counts.get('reps', 0):,}"
              f" reps, {crm_counts.get('contacts', 0):,} contacts")
+    for note in crm.notes:  # an API CRM: history tracking off, or failed (previous in force)
+        progress(f"CRM: {note}")
     progress(f"window {run_plan.window_start:%Y-%m-%d} .. {run_plan.window_end:%Y-%m-%d} (UTC),"
              f" {len(run_plan.tasks)} source × mailbox extracts")
     outcomes = extract_all(run_plan.tasks, workers=workers, progress=progress)

@@ -79,6 +79,26 @@ KINDS: dict[str, SourceKind] = {k.kind: k for k in (
     SourceKind("msgraph", "msgraph", "connectors.msgraph", "overlap_msgraph", "microsoft"),
 )}
 
+
+
+@dataclass(frozen=True)
+class CrmKind:
+    """A CRM read through its API (``[crm] kind``; docs/crm.md): its connector module (with
+    ``fetch(options, credentials)``), the default Airflow connection for its credentials and
+    its sandbox. Not an extract group: the CRM is read whole, once per run, before the load."""
+
+    kind: str
+    connector: str
+    conn_id: str
+    sandbox: str
+
+
+CRM_KINDS: dict[str, CrmKind] = {k.kind: k for k in (
+    CrmKind("salesforce", "connectors.crm.salesforce", "overlap_salesforce",
+            "sandbox.salesforce"),
+    CrmKind("hubspot", "connectors.crm.hubspot", "overlap_hubspot", "sandbox.hubspot"),
+)}
+
 FILE_KINDS: tuple[str, ...] = tuple(k for k, s in KINDS.items() if s.is_file_kind)
 API_KINDS: tuple[str, ...] = tuple(k for k, s in KINDS.items() if not s.is_file_kind)
 SOURCE_KINDS: tuple[str, ...] = tuple(KINDS)

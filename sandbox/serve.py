@@ -7,6 +7,11 @@ Registry of sandboxed APIs. Each module named in :data:`SANDBOX_APIS` exposes::
 
 returning a started server (see :class:`SandboxServer`). :func:`serve_config` seeds them from
 a config's file sources and writes a config whose sources point at the sandboxes.
+
+CRM sandboxes (:data:`CRM_SANDBOX_APIS`) are seeded from the config's CRM CSVs instead and
+expose ``start(seed: CrmSeed, *, host, port, secrets_dir, **options)`` returning a server with
+``crm_config()`` (the ``[crm]`` table reading it). ``--apis`` composes at most one mail choice
+and one CRM: ``google``, ``salesforce``, ``google,salesforce``, ``mixed,hubspot``.
 """
 
 from __future__ import annotations
@@ -20,11 +25,13 @@ from typing import Any, Protocol
 
 from overlap.config import FILE_KINDS, Config
 from overlap.errors import InputError
+from overlap.sources import CRM_KINDS
 from sandbox.fidelity import Fidelity
 from sandbox.seed import MailboxSeed, seed_from_config
 
 SANDBOX_APIS = {"google": "sandbox.google", "microsoft": "sandbox.microsoft"}
 API_CHOICES = ("google", "microsoft", "mixed")
+CRM_SANDBOX_APIS = {kind: crm.sandbox for kind, crm in CRM_KINDS.items()}
 SANDBOX_SUFFIX = "-sandbox"
 
 
@@ -47,7 +54,7 @@ class SandboxServer(Protocol):
 
 
 def _module(api: str) -> Any:
-    name = SANDBOX_APIS[api]
+    name = SANDBOX_APIS.get(api) or CRM_SANDBOX_APIS[api]
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as exc:
@@ -66,6 +73,39 @@ def split_mailboxes(mailboxes: Sequence[str], apis: str) -> dict[str, list[str]]
     if apis != "mixed":
         return {apis: ordered}
     return {"google": ordered[0::2], "microsoft": ordered[1::2]}
+
+
+def split_apis(apis: str) -> tuple[str | None, str | None]:
+    """``--apis`` → (mail choice or None, CRM or None): a comma-separated list of at most one
+    of google/microsoft/mixed and one of salesforce/hubspot."""
+    mail: list[str] = []
+    crm: list[str] = []
+    for part in (p.strip() for p in apis.split(",") if p.strip()):
+        if part in API_CHOICES:
+            mail.append(part)
+        elif part in CRM_SANDBOX_APIS:
+            crm.append(part)
+        else:
+            raise InputError(f"--apis: {part!r} is not one of "
+                             f"{', '.join(API_CHOICES + tuple(CRM_SANDBOX_APIS))}", field="--apis")
+    if len(mail) > 1 or len(crm) > 1 or not (mail or crm):
+        raise InputError("--apis names at most one mail choice (google, microsoft, mixed) and "
+                         "one CRM (salesforce, hubspot), e.g. google,salesforce", field="--apis")
+    return (mail[0] if mail else None), (crm[0] if crm else None)
+
+
+def start_crm_sandbox(config: Config, crm: str, *, secrets_dir: Path, host: str = "127.0.0.1",
+                      **options: Any) -> Any:
+    """Start the ``crm`` sandbox serving ``config``'s CRM CSVs (+ ownership.csv)."""
+    from sandbox.crm_seed import read_crm_seed
+
+    if config.accounts_csv is None or config.reps_csv is None:
+        raise InputError("the config reads its CRM from an API; a CRM sandbox is seeded from "
+                         "[crm] CSV files", file=str(config.path), field="crm")
+    seed = read_crm_seed(config.accounts_csv, config.reps_csv, config.contacts_csv,
+                         config.ownership_csv, config.timezone)
+    return _module(crm).start(seed, host=host, port=0, secrets_dir=Path(secrets_dir) / crm,
+                              **options)
 
 
 def start_sandboxes(seeds: dict[str, MailboxSeed], apis: str, *, secrets_dir: Path,
@@ -104,23 +144,47 @@ def _with_suffix(path: Path, suffix: str) -> str:
     return str(path.with_name(path.name + suffix))
 
 
+def file_sources(config: Config) -> list[dict[str, Any]]:
+    """``config``'s own ``[[sources]]`` tables, paths absolute (when only the CRM is served)."""
+    out: list[dict[str, Any]] = []
+    for src in config.sources:
+        table: dict[str, Any] = {"kind": src.kind, "name": src.name}
+        if src.path is not None:
+            table["path"] = str(src.path)
+        out.append({**table, **src.options})
+    return out
+
+
+def _crm_tables(config: Config, crm: dict[str, Any] | None) -> list[tuple[str, dict[str, Any]]]:
+    """The ``[crm]`` section(s): the config's CSV files, or a CRM sandbox's ``crm_config()``
+    (HubSpot keeps reps.csv for what owners do not hold: managers and aliases)."""
+    if crm is None:
+        table = {"accounts": str(config.accounts_csv), "reps": str(config.reps_csv)}
+        if config.contacts_csv is not None:
+            table["contacts"] = str(config.contacts_csv)
+        return [("crm", table)]
+    kind = str(crm["kind"])
+    table = {"kind": kind}
+    if kind == "hubspot" and config.reps_csv is not None:
+        table["reps"] = str(config.reps_csv)
+    return [("crm", table), (f"crm.{kind}", dict(crm[kind]))]
+
+
 def write_sandbox_config(config: Config, sources: list[dict[str, Any]], out: Path, *,
-                         suffix: str = SANDBOX_SUFFIX) -> Path:
+                         suffix: str = SANDBOX_SUFFIX, crm: dict[str, Any] | None = None) -> Path:
     """A config like ``config`` (company, CRM, rules) with ``sources`` replaced and the
     warehouse, staging, snapshot and report paths suffixed ``-sandbox`` (no clash with the
-    file run). Paths are written absolute, so the file may live anywhere."""
+    file run). ``crm``: a CRM sandbox's ``crm_config()`` replacing the CSV files. Paths are
+    written absolute, so the file may live anywhere."""
     raw = tomllib.loads(config.path.read_text(encoding="utf-8"))
     lines = [f"# Written by `overlap sandbox serve` from {config.path}.",
              "# The sources read the same mailboxes through the API sandbox(es).", ""]
     company = dict(raw.get("company", {}))
-    crm = {"accounts": str(config.accounts_csv), "reps": str(config.reps_csv)}
-    if config.contacts_csv is not None:
-        crm["contacts"] = str(config.contacts_csv)
     warehouse = {"path": _with_suffix(config.warehouse, suffix),
                  "staging": _with_suffix(config.staging_dir, suffix),
                  "snapshot": _with_suffix(config.snapshot, suffix)}
     sections: list[tuple[str, dict[str, Any]]] = [
-        ("company", company), ("crm", crm), ("warehouse", warehouse),
+        ("company", company), *_crm_tables(config, crm), ("warehouse", warehouse),
         ("report", {"out_dir": _with_suffix(config.out_dir, suffix)})]
     for name, table in sections:
         lines.append(f"[{name}]")

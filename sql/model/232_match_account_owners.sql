@@ -1,7 +1,8 @@
 -- grain: one row per (account, ownership period): who owned the account when (rule 10)
 -- kind: full
 -- Periods come from every snapshot's owner (crm_account_history; a warehouse without history
--- uses the latest snapshot for all time) and ownership.csv (crm_ownership), which wins a tie
+-- uses the latest snapshot for all time) and the dated owner facts (crm_ownership: ownership.csv,
+-- or a CRM API's owner history, source crm_api), which win a tie
 -- with a snapshot; a fact repeating the owner before it starts nothing. The first period
 -- reaches back to -infinity ("before the earliest known fact the earliest applies"), the last
 -- forward to infinity. Accounts are those of the latest snapshot (identity).
@@ -16,7 +17,7 @@ with snapshot_facts as (
 ),
 
 csv_facts as (
-    select valid_from, account_id, owner_email, 'ownership_csv', 0
+    select valid_from, account_id, owner_email, coalesce(source, 'ownership_csv'), 0
     from crm_ownership
 ),
 

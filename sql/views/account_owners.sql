@@ -1,7 +1,7 @@
 -- grain: one row per (account, ownership period): the ownership history the rules used
 -- (rule 10). valid_from is NULL for the first period (it applies since always: before the
 -- earliest known fact the earliest applies), valid_until NULL for the current one;
--- source: snapshot | ownership_csv.
+-- source: snapshot | ownership_csv | crm_api.
 create or replace view account_owners as
 select
     account_id,

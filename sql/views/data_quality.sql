@@ -96,6 +96,19 @@ non_rep_mailboxes as (
     anti join stg_rep_addresses as r on r.address = l.mailbox
 ),
 
+crm_notes as (
+    -- what the latest CRM import said about itself (an API CRM: owner history tracking off)
+    select
+        'crm_note' as kind,
+        note as item,
+        cast(null as varchar) as detail,
+        cast(null as bigint) as volume,
+        cast(null as varchar) as source,
+        cast(null as varchar) as mailbox,
+        cast(null as varchar) as run_id
+    from crm_notes
+),
+
 final as (
     select * from domains
     union all
@@ -108,6 +121,8 @@ final as (
     select * from internal_account_domains
     union all
     select * from non_rep_mailboxes
+    union all
+    select * from crm_notes
 )
 
 select * from final

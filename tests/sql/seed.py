@@ -98,7 +98,8 @@ class Seed:
 
     def ownership(self, account_id: str, owner: str, valid_from: datetime) -> None:
         """A row of ownership.csv."""
-        self.con.execute("insert into crm_ownership values (?, ?, ?, ?)",
+        self.con.execute("insert into crm_ownership (account_id, owner_email, valid_from, line)"
+                         " values (?, ?, ?, ?)",
                          [account_id, owner, valid_from, next(self._ids)])
 
     def contact(self, email: str, account_id: str) -> None:

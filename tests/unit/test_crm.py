@@ -42,6 +42,7 @@ EXPECTED_COLUMNS = {
     "crm_ownership": ["account_id", "owner_email", "valid_from", "line"],
     "company_domains": ["domain"],
     "freemail_domains": ["domain"],
+    "crm_notes": ["note"],
 }
 
 
