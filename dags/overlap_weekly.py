@@ -120,6 +120,8 @@ def _get_connection(conn_id: str) -> Any:
 def plan() -> dict[str, Any]:
     """Resolve the week, validate the CRM, plan source × mailbox extracts (writes no data)."""
     from overlap import orchestration as orch
+    from overlap.connections import crm_credentials
+    from overlap.crm import load_crm
     from overlap.pipeline import start_run
 
     ctx = get_current_context()
@@ -133,7 +135,9 @@ def plan() -> dict[str, Any]:
     mailboxes = orch.check_mailbox_params(params.get("mailboxes"))
     crm_as_of = orch.check_crm_as_of(params.get("crm_as_of"), config.tz)
     # The warehouse's run id is Airflow's, so `runs` rows match the UI's runs.
-    run_plan = replace(start_run(config, weeks, sources=sources, mailboxes=mailboxes),
+    # An API CRM ([crm] kind) signs in with its Airflow connection (overlap_salesforce, …).
+    crm = load_crm(config, credentials=crm_credentials(config, _get_connection))
+    run_plan = replace(start_run(config, weeks, sources=sources, mailboxes=mailboxes, crm=crm),
                        run_id=ctx["run_id"])
     orch.check_mailboxes(run_plan, mailboxes)
     path = orch.write_plan(config, run_plan)
@@ -180,14 +184,17 @@ def extract_task(group: str) -> Any:
 def load(planned: dict[str, Any] | None) -> dict[str, Any]:
     """Apply every staged extract in one transaction (the only warehouse writer)."""
     from overlap import orchestration as orch
+    from overlap.connections import crm_credentials
+    from overlap.crm import load_crm
     from overlap.pipeline import load as load_step
 
     plan_xcom = orch.require_plan(planned, "load")  # no plan: fail now, no retry
     config = _config()
     run_plan, outcomes = orch.collect_outcomes(plan_xcom["plan"])
     as_of = plan_xcom.get("crm_as_of")  # rule 10: the CRM's stamp; None: now
-    load_step(config, run_plan, outcomes,
-              crm_as_of=datetime.fromisoformat(as_of) if as_of else None)
+    crm = load_crm(config, datetime.fromisoformat(as_of) if as_of else None,
+                   credentials=crm_credentials(config, _get_connection))
+    load_step(config, run_plan, outcomes, crm=crm)
     failed = [o.task.label for o in outcomes if o.manifest is None]
     return {"loaded": len(outcomes) - len(failed), "failed": len(failed)}
 
