@@ -33,6 +33,7 @@ class Weights:
     persistence: float = 1.0  # per earlier week (of the last 4) with events for the same pair
     looped_in: float = 0.25  # multiplier for events where the owner is on the thread elsewhere
     coverage_gap: float = 0.5  # multiplier for events on accounts whose owner is absent
+    heads_up: float = 0.5  # multiplier for events after a heads-up to the owner (rule 6)
     high: float = 8.0  # score >= high is "high"
     medium: float = 3.0  # score >= medium is "medium", else "low"
 
@@ -45,6 +46,9 @@ class Rules:
     freemail_domains: tuple[str, ...] | None = None  # None: the shipped list
     weights: Weights = field(default_factory=Weights)
     handoff_days: int = 30  # rule 10: the previous owner's grace after an owner change
+    heads_up_days: int = 7  # rule 6: a small internal interaction this long before I
+    heads_up_max_people: int = 4  # rule 6: at most this many participants in it
+    broadcast_recipients: int = 20  # rule 5: more recipients from a third party: a broadcast
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,7 @@ class Config:
     sources: tuple[Source, ...]
     rules: Rules
     ownership_csv: Path | None = None  # [crm] ownership: dated owner changes (rule 10)
+    approvals_csv: Path | None = None  # [crm] approvals: approved collaborations (rule 6)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -85,11 +90,11 @@ _TYPE_NAMES: dict[type, str] = {str: "a string", int: "an integer", bool: "true 
 _KNOWN: dict[str, set[str]] = {
     "": {"company", "crm", "warehouse", "report", "rules", "sources"},
     "company": {"name", "internal_domains", "timezone"},
-    "crm": {"accounts", "reps", "contacts", "ownership"},
+    "crm": {"accounts", "reps", "contacts", "ownership", "approvals"},
     "warehouse": {"path", "staging", "snapshot"},
     "report": {"out_dir"},
     "rules": {"dormant_days", "management_chain", "subjects", "freemail_domains", "weights",
-              "handoff_days"},
+              "handoff_days", "heads_up_days", "heads_up_max_people", "broadcast_recipients"},
 }
 
 
@@ -174,6 +179,7 @@ def load_config(path: str | Path) -> Config:
     crm = _table(doc, "crm", file)
     contacts = _get(crm, "contacts", str, file, "crm", None) or None
     ownership = _get(crm, "ownership", str, file, "crm", None) or None
+    approvals = _get(crm, "approvals", str, file, "crm", None) or None
     warehouse = _table(doc, "warehouse", file, required=False)
     wh_path = rel(_get(warehouse, "path", str, file, "warehouse", "data/overlap.duckdb"))
     report = _table(doc, "report", file, required=False)
@@ -194,6 +200,7 @@ def load_config(path: str | Path) -> Config:
         sources=_sources(doc, file, rel),
         rules=_rules(_table(doc, "rules", file, required=False), file),
         ownership_csv=rel(ownership) if ownership else None,
+        approvals_csv=rel(approvals) if approvals else None,
     )
 
 
@@ -294,12 +301,16 @@ def _rules(rules_t: dict[str, Any], file: str) -> Rules:
         subjects=subjects,
         freemail_domains=tuple(freemail) if freemail is not None else None,
         weights=Weights(**w),
-        handoff_days=_handoff_days(rules_t, file),
+        handoff_days=_count(rules_t, "handoff_days", 30, 0, file),
+        heads_up_days=_count(rules_t, "heads_up_days", 7, 0, file),
+        heads_up_max_people=_count(rules_t, "heads_up_max_people", 4, 2, file),
+        broadcast_recipients=_count(rules_t, "broadcast_recipients", 20, 1, file),
     )
 
 
-def _handoff_days(rules_t: dict[str, Any], file: str) -> int:
-    days = _get(rules_t, "handoff_days", int, file, "rules", 30)
-    if days < 0:
-        raise InputError("[rules] handoff_days must be >= 0", file=file)
-    return int(days)
+def _count(rules_t: dict[str, Any], key: str, default: int, lowest: int, file: str) -> int:
+    """An integer setting of ``[rules]`` (a number of days, people or recipients)."""
+    value = _get(rules_t, key, int, file, "rules", default)
+    if value < lowest:
+        raise InputError(f"[rules] {key} must be >= {lowest}", file=file)
+    return int(value)

@@ -116,6 +116,8 @@ def write_sandbox_config(config: Config, sources: list[dict[str, Any]], out: Pat
     crm = {"accounts": str(config.accounts_csv), "reps": str(config.reps_csv)}
     if config.contacts_csv is not None:
         crm["contacts"] = str(config.contacts_csv)
+    if config.approvals_csv is not None:  # (rule 6: approved collaborations)
+        crm["approvals"] = str(config.approvals_csv)
     warehouse = {"path": _with_suffix(config.warehouse, suffix),
                  "staging": _with_suffix(config.staging_dir, suffix),
                  "snapshot": _with_suffix(config.snapshot, suffix)}
