@@ -38,6 +38,7 @@ EPILOG = """examples:
   overlap run --config overlap.toml --start 2026-10-05 --end 2026-11-02
   overlap query --config overlap.toml "select * from overlap_weekly order by score desc limit 5"
   overlap sandbox serve --config overlap.toml --apis google --write-config sandbox.toml
+  overlap approve --config overlap.toml --account A1 --rep felix@corp.example --reason "…"
 """
 
 

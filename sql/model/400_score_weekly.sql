@@ -137,8 +137,8 @@ final as (
             else [] end,
             case when heads_ups > 0 then
                 [heads_up_reason || ' (heads-up: '
-                 || case when heads_ups = events then 'score' else heads_ups || ' of ' || events
-                         || ' events' end
+                 || case when heads_ups = events then 'every event' else heads_ups || ' of '
+                         || events || ' events' end
                  || ' × ' || $w_heads_up::double || ')']
             else [] end
         ) as reasons,

@@ -155,7 +155,7 @@ def test_a_heads_up_halves_the_score_and_says_so(world: Seed) -> None:
     [w] = world.rows("select score, reasons from overlap_weekly")
     assert w["score"] == pytest.approx(1.0 * 1.5 * 0.5)
     assert ("Bob Rep and owner Olga Owner were in an internal meeting 2 days before"
-            " (heads-up: score × 0.5)") in w["reasons"]
+            " (heads-up: every event × 0.5)") in w["reasons"]
 
 
 def test_heads_up_is_judged_with_the_owner_then(seed: Seed) -> None:
