@@ -54,10 +54,16 @@ APPROVAL_REASON = "Joint Bücher Haus tender <with> David's blessing"
 
 
 def plant_signals(g: _Generator) -> None:
-    """Plant the broadcast, approval and heads-up cases (see ``SIGNAL_CASES``)."""
-    _broadcasts(g)
-    _approval(g)
-    _heads_ups(g)
+    """Plant the broadcast, approval and heads-up cases (see ``SIGNAL_CASES``). The
+    generator's random state is restored afterwards, so the background mail and meetings stay
+    what they were without these cases (tests pick mailboxes by their background content)."""
+    state = g.rng.getstate()
+    try:
+        _broadcasts(g)
+        _approval(g)
+        _heads_ups(g)
+    finally:
+        g.rng.setstate(state)
 
 
 def _at(g: _Generator, week: date, weekday: int, hour: int, minute: int = 0) -> datetime:
