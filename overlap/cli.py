@@ -39,6 +39,7 @@ EPILOG = """examples:
   overlap query --config overlap.toml "select * from overlap_weekly order by score desc limit 5"
   overlap sandbox serve --config overlap.toml --apis google --write-config sandbox.toml
   overlap crm check --config overlap.toml        what a CRM import would bring (read-only)
+  overlap approve --config overlap.toml --account A1 --rep felix@corp.example --reason "…"
 """
 
 
@@ -213,6 +214,20 @@ def cmd_init(args: argparse.Namespace) -> int:
     config = Path(args.dir) / "overlap.toml"
     print(f"next: edit {config}, then overlap check --config {config} (what a run would "
           f"read), then overlap run --config {config}", file=sys.stderr)
+    return 0
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    from overlap import approvals
+    from overlap.config import load_config
+
+    config = load_config(args.config)
+    approval = approvals.Approval(args.account, args.rep, args.valid_from or "",
+                                  args.valid_until or "", args.reason)
+    path, line = approvals.append(config, approval)
+    print(f"{path}:{line}: approved {approval.rep_email} on {approval.account_id} "
+          f"({approval.valid_from or 'since always'} to {approval.valid_until or 'open'}); "
+          "the next run applies it")
     return 0
 
 
@@ -409,6 +424,24 @@ def build_parser() -> argparse.ArgumentParser:
                                    "Existing files are never overwritten.")
     p.add_argument("dir", help="folder to write into, e.g. my-org (not a file name)")
     p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("approve", help="approve a rep's work on an account (approvals.csv)",
+                       description="Append one row to [crm] approvals (creating the file with "
+                                   "its header): the rep may work the account over "
+                                   "[--from, --until) and its events are shown as approved "
+                                   "collaboration, not risk. Other rows are never rewritten. "
+                                   "The report shows this command, filled in, beside each "
+                                   "risk row.")
+    p.add_argument("--config", required=True, help="path to overlap.toml")
+    p.add_argument("--account", required=True, help="account_id as in accounts.csv")
+    p.add_argument("--rep", required=True, help="the rep's address (or an alias)")
+    p.add_argument("--from", dest="valid_from", metavar="DATE",
+                   help="first day (YYYY-MM-DD, or ISO timestamp with offset; default: since "
+                        "always)")
+    p.add_argument("--until", dest="valid_until", metavar="DATE",
+                   help="end, exclusive (default: open)")
+    p.add_argument("--reason", required=True, help="why, shown in the report")
+    p.set_defaults(func=cmd_approve)
 
     p = sub.add_parser("demo", help="generate a synthetic organisation and run the whole job",
                        description="Generate a synthetic organisation with planted cases of "

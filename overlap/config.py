@@ -44,6 +44,7 @@ class Weights:
     persistence: float = 1.0  # per earlier week (of the last 4) with events for the same pair
     looped_in: float = 0.25  # multiplier for events where the owner is on the thread elsewhere
     coverage_gap: float = 0.5  # multiplier for events on accounts whose owner is absent
+    heads_up: float = 0.5  # multiplier for events after a heads-up to the owner (rule 6)
     high: float = 8.0  # score >= high is "high"
     medium: float = 3.0  # score >= medium is "medium", else "low"
 
@@ -56,6 +57,9 @@ class Rules:
     freemail_domains: tuple[str, ...] | None = None  # None: the shipped list
     weights: Weights = field(default_factory=Weights)
     handoff_days: int = 30  # rule 10: the previous owner's grace after an owner change
+    heads_up_days: int = 7  # rule 6: a small internal interaction this long before I
+    heads_up_max_people: int = 4  # rule 6: at most this many participants in it
+    broadcast_recipients: int = 20  # rule 5: more recipients from a third party: a broadcast
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,7 @@ class Config:
     ownership_csv: Path | None = None  # [crm] ownership: dated owner changes (rule 10)
     crm_kind: str = "csv"  # [crm] kind: csv | salesforce | hubspot (docs/crm.md)
     crm_options: dict[str, Any] = field(default_factory=dict)  # [crm.<kind>], paths resolved
+    approvals_csv: Path | None = None  # [crm] approvals: approved collaborations (rule 6)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -98,11 +103,12 @@ _TYPE_NAMES: dict[type, str] = {str: "a string", int: "an integer", bool: "true 
 _KNOWN: dict[str, set[str]] = {
     "": {"company", "crm", "warehouse", "report", "rules", "sources"},
     "company": {"name", "internal_domains", "timezone"},
-    "crm": {"accounts", "reps", "contacts", "ownership", "kind", "salesforce", "hubspot"},
+    "crm": {"accounts", "reps", "contacts", "ownership", "approvals", "kind", "salesforce",
+            "hubspot"},
     "warehouse": {"path", "staging", "snapshot"},
     "report": {"out_dir"},
     "rules": {"dormant_days", "management_chain", "subjects", "freemail_domains", "weights",
-              "handoff_days"},
+              "handoff_days", "heads_up_days", "heads_up_max_people", "broadcast_recipients"},
 }
 
 
@@ -190,6 +196,7 @@ def load_config(path: str | Path) -> Config:
     ownership = _get(crm, "ownership", str, file, "crm", None) or None
     accounts = _get(crm, "accounts", str, file, "crm") if kind == "csv" else None
     reps = _get(crm, "reps", str, file, "crm", None if kind != "csv" else ...) or None
+    approvals = _get(crm, "approvals", str, file, "crm", None) or None
     warehouse = _table(doc, "warehouse", file, required=False)
     wh_path = rel(_get(warehouse, "path", str, file, "warehouse", "data/overlap.duckdb"))
     report = _table(doc, "report", file, required=False)
@@ -212,6 +219,7 @@ def load_config(path: str | Path) -> Config:
         ownership_csv=rel(ownership) if ownership else None,
         crm_kind=kind,
         crm_options=crm_options,
+        approvals_csv=rel(approvals) if approvals else None,
     )
 
 
@@ -341,12 +349,16 @@ def _rules(rules_t: dict[str, Any], file: str) -> Rules:
         subjects=subjects,
         freemail_domains=tuple(freemail) if freemail is not None else None,
         weights=Weights(**w),
-        handoff_days=_handoff_days(rules_t, file),
+        handoff_days=_count(rules_t, "handoff_days", 30, 0, file),
+        heads_up_days=_count(rules_t, "heads_up_days", 7, 0, file),
+        heads_up_max_people=_count(rules_t, "heads_up_max_people", 4, 2, file),
+        broadcast_recipients=_count(rules_t, "broadcast_recipients", 20, 1, file),
     )
 
 
-def _handoff_days(rules_t: dict[str, Any], file: str) -> int:
-    days = _get(rules_t, "handoff_days", int, file, "rules", 30)
-    if days < 0:
-        raise InputError("[rules] handoff_days must be >= 0", file=file)
-    return int(days)
+def _count(rules_t: dict[str, Any], key: str, default: int, lowest: int, file: str) -> int:
+    """An integer setting of ``[rules]`` (a number of days, people or recipients)."""
+    value = _get(rules_t, key, int, file, "rules", default)
+    if value < lowest:
+        raise InputError(f"[rules] {key} must be >= {lowest}", file=file)
+    return int(value)

@@ -1,4 +1,4 @@
-"""CRM import: accounts.csv, reps.csv, contacts.csv, ownership.csv → the ``crm_*`` tables.
+"""CRM import: accounts.csv, reps.csv, contacts.csv, ownership.csv, approvals.csv → ``crm_*``.
 
 Every import is a snapshot stamped ``as_of`` (rule 10, docs/crm-history.md): the load keeps
 the latest snapshot in the ``crm_*`` tables and every snapshot's assignment facts in the
@@ -28,6 +28,12 @@ What is an error and what is not (where DESIGN.md leaves room):
 * ownership.csv: errors are an unknown account, a bad address or ``valid_from`` (a date, 00:00
   in the company zone, or an ISO timestamp with offset) and two rows for the same account and
   moment; an owner missing from reps.csv is data quality, as in accounts.csv.
+* approvals.csv (rule 6, ``[crm] approvals``: ``account_id, rep_email, valid_from, valid_until,
+  reason``): errors are an unknown account, a ``rep_email`` that is no rep (nor a rep's alias:
+  it is stored as the rep's main address), a date that does not parse, ``valid_until`` not
+  after ``valid_from`` and an empty reason. A blank ``valid_from`` or ``valid_until`` is open
+  (since always / until further notice). Like ownership.csv, the newest import's file is the
+  one in force; the approvals apply to every interaction whose time they cover.
 """
 
 from __future__ import annotations
@@ -64,6 +70,10 @@ SCHEMAS: dict[str, pa.Schema] = {
     "crm_contacts": pa.schema([("email", _S), ("account_id", _S), ("line", _LINE)]),
     "crm_ownership": pa.schema([("account_id", _S), ("owner_email", _S),
                                 ("valid_from", pa.timestamp("us", "UTC")), ("line", _LINE)]),
+    "crm_approvals": pa.schema([("account_id", _S), ("rep_email", _S),
+                                ("valid_from", pa.timestamp("us", "UTC")),
+                                ("valid_until", pa.timestamp("us", "UTC")), ("reason", _S),
+                                ("line", _LINE)]),
     "company_domains": pa.schema([("domain", _S)]),
     "freemail_domains": pa.schema([("domain", _S)]),
     "crm_notes": pa.schema([("note", _S)]),  # an API CRM's data-quality notes (none for CSV)
@@ -81,6 +91,7 @@ REP_COLUMNS = ("email", "name", "manager_email", "team", "aliases")
 REP_OPTIONAL = ("active",)
 CONTACT_COLUMNS = ("email", "account_id")
 OWNERSHIP_COLUMNS = ("account_id", "owner_email", "valid_from")
+APPROVAL_COLUMNS = ("account_id", "rep_email", "valid_from", "valid_until", "reason")
 
 _TRUE = frozenset({"true", "yes", "1"})
 _FALSE = frozenset({"false", "no", "0"})
@@ -426,6 +437,65 @@ def _load_ownership(path: Path | _CsvFile | None, account_ids: set[str],
     return rows
 
 
+def _optional_moment(f: _CsvFile, row: _Row, column: str, tz: ZoneInfo) -> datetime | None:
+    if not row[column]:
+        return None
+    moment = parse_moment(row[column], tz)
+    if moment is None:
+        raise f.error(f"{row[column]!r} is not a date (2025-03-10) or an ISO timestamp with "
+                      "an offset (blank: open)", line=row.line, field=column)
+    return moment
+
+
+def _load_approvals(path: Path | None, account_ids: set[str], rep_of: dict[str, str],
+                    tz: ZoneInfo) -> dict[str, list[object]]:
+    """approvals.csv: approved collaborations. ``rep_of`` maps every rep address and alias to
+    the rep's main address."""
+    rows: dict[str, list[object]] = {name: [] for name in SCHEMAS["crm_approvals"].names}
+    if path is None:
+        return rows
+    f = _CsvFile(path)
+    for row in f.rows(APPROVAL_COLUMNS):
+        for key, value in check_approval(f, row, account_ids, rep_of, tz).items():
+            rows[key].append(value)
+        rows["line"].append(row.line)
+    return rows
+
+
+def check_approval(f: _CsvFile, row: _Row, account_ids: set[str], rep_of: dict[str, str],
+                   tz: ZoneInfo) -> dict[str, object]:
+    """One approval row, validated (InputError located at its line and column)."""
+    account_id = row["account_id"]
+    if not account_id:
+        raise f.error("is empty", line=row.line, field="account_id")
+    if account_id not in account_ids:
+        raise f.error(f"unknown account_id {account_id!r} (not in accounts.csv)",
+                      line=row.line, field="account_id")
+    address = _required_address(f, row, "rep_email")
+    if address not in rep_of:
+        raise f.error(f"{address} is not a rep (not in reps.csv, nor an alias there)",
+                      line=row.line, field="rep_email")
+    valid_from = _optional_moment(f, row, "valid_from", tz)
+    valid_until = _optional_moment(f, row, "valid_until", tz)
+    if valid_from is not None and valid_until is not None and valid_until <= valid_from:
+        raise f.error(f"valid_until {row['valid_until']!r} is not after valid_from "
+                      f"{row['valid_from']!r}", line=row.line, field="valid_until")
+    if not row["reason"]:
+        raise f.error("is empty; say why the collaboration is approved", line=row.line,
+                      field="reason")
+    return {"account_id": account_id, "rep_email": rep_of[address], "valid_from": valid_from,
+            "valid_until": valid_until, "reason": row["reason"]}
+
+
+def rep_addresses(reps: dict[str, list[object]],
+                  aliases: dict[str, list[object]]) -> dict[str, str]:
+    """Every rep address and alias → the rep's main address."""
+    rep_of = {str(e): str(e) for e in reps["email"]}
+    rep_of.update({str(a): str(r) for a, r in zip(aliases["alias"], aliases["rep_email"],
+                                                  strict=True)})
+    return rep_of
+
+
 def _company_domains(config: Config) -> list[str]:
     out: list[str] = []
     for domain in config.internal_domains:
@@ -456,6 +526,8 @@ def load_crm(config: Config, as_of: datetime | None = None, *,
     account_ids = {str(a) for a in accounts["account_id"]}
     contacts = _load_contacts(config.contacts_csv, account_ids)
     ownership = _load_ownership(config.ownership_csv, account_ids, config.tz)
+    approvals = _load_approvals(config.approvals_csv, account_ids, rep_addresses(reps, aliases),
+                                config.tz)
     columns = {
         "crm_accounts": accounts,
         "crm_account_domains": domains,
@@ -464,6 +536,7 @@ def load_crm(config: Config, as_of: datetime | None = None, *,
         "crm_rep_aliases": aliases,
         "crm_contacts": contacts,
         "crm_ownership": ownership,
+        "crm_approvals": approvals,
         "company_domains": {"domain": company},
         "freemail_domains": {"domain": freemail},
         "crm_notes": {"note": []},
@@ -667,9 +740,13 @@ def _load_api_crm(config: Config, as_of: datetime | None, credentials: object | 
                  "valid_from": h.valid_from.isoformat()}) for h in records.ownership]),
         account_ids, config.tz)
     ownership["source"] = ["crm_api"] * len(ownership["account_id"])
+    # approvals.csv stays the managers' own file whatever holds the CRM (rule 6)
+    approvals = _load_approvals(config.approvals_csv, account_ids, rep_addresses(reps, aliases),
+                                config.tz)
     columns = {"crm_accounts": accounts, "crm_account_domains": domains,
                "crm_account_team": team, "crm_reps": reps, "crm_rep_aliases": aliases,
-               "crm_contacts": contacts, "company_domains": {"domain": company},
+               "crm_contacts": contacts, "crm_approvals": approvals,
+               "company_domains": {"domain": company},
                "freemail_domains": {"domain": freemail}, "crm_notes": {"note": records.notes}}
     tables = {name: pa.Table.from_pydict(cols, schema=SCHEMAS[name])
               for name, cols in columns.items()}

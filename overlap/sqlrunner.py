@@ -76,11 +76,14 @@ class BuildStats:
 
 def params_from_rules(rules: Rules, timezone: str) -> dict[str, object]:
     """Bound parameters for the models: ``$dormant_days``, ``$management_chain``, ``$handoff_days``,
-    ``$timezone`` and ``$w_<field>`` for every field of ``Weights``."""
+    ``$heads_up_days``, ``$heads_up_max_people``, ``$broadcast_recipients``, ``$timezone`` and ``$w_<field>`` for every field of ``Weights``."""
     params: dict[str, object] = {
         "dormant_days": int(rules.dormant_days),
         "management_chain": bool(rules.management_chain),
         "handoff_days": int(rules.handoff_days),
+        "heads_up_days": int(rules.heads_up_days),
+        "heads_up_max_people": int(rules.heads_up_max_people),
+        "broadcast_recipients": int(rules.broadcast_recipients),
         "timezone": timezone,
     }
     for name, value in asdict(rules.weights).items():

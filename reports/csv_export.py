@@ -24,13 +24,14 @@ import duckdb
 COLUMNS = (
     "week_start", "account_id", "owner_email", "rep_email", "emails", "meetings", "contacts",
     "score", "level", "reasons", "account_name", "owner_name", "rep_name", "events", "backdoor",
-    "coverage_gap", "looped_in", "rep_initiated", "customer_initiated",
+    "coverage_gap", "looped_in", "rep_initiated", "customer_initiated", "heads_ups",
+    "earlier_weeks",
 )
 
 _SQL = """
 select week_start, account_id, owner_email, rep_email, emails, meetings, contacts,
        score, level, reasons, account_name, owner_name, rep_name, events, backdoor,
-       coverage_gap, looped_in, rep_initiated, customer_initiated
+       coverage_gap, looped_in, rep_initiated, customer_initiated, heads_ups, earlier_weeks
 from overlap_weekly
 where week_start = $week
 order by score desc, account_id, rep_email, owner_email

@@ -28,7 +28,9 @@ import duckdb
 from reports.records import (
     HISTORY_WEEKS,
     LEVELS,
+    Approved,
     Caps,
+    ChangedHands,
     Collaboration,
     Coverage,
     DataQuality,
@@ -64,6 +66,7 @@ _EVENTS_WITH_SUBJECTS = {
     "join": "left join interactions as i on i.interaction_id = e.interaction_id",
 }
 _COLLAB_GROUPS = {"week": "week_start", "owner": "owner_email"}  # collaborations.sql <key>
+# (approved.sql <key> takes the same)
 
 
 @cache
@@ -104,7 +107,8 @@ def history_weeks(week_start: dt.date) -> tuple[dt.date, ...]:
 
 
 def load_week(con: duckdb.DuckDBPyConnection, week_start: dt.date, *, caps: Caps | None = None,
-              timezone: str = "UTC", unmatched_limit: int = 10) -> WeekReport:
+              timezone: str = "UTC", unmatched_limit: int = 10,
+              config_path: str = "overlap.toml") -> WeekReport:
     """Read the main report of one week (and the 11 before it, for trends).
 
     Tables hold at most ``caps`` rows, ranked in SQL; figures and totals count every row.
@@ -134,6 +138,10 @@ def load_week(con: duckdb.DuckDBPyConnection, week_start: dt.date, *, caps: Caps
     collaborations, collaborations_total, joint = collab.get(week_start, ((), 0, 0))
 
     tz_params = {"week": week_start, "tz": timezone}
+    approved, approved_total = _approved(con, "week", week_start, caps.collaborations,
+                                         names).get(week_start, ((), 0))
+    findings = _findings(con)
+    quality = _quality(con, unmatched_limit, tz_params, caps, findings)
     return WeekReport(
         week_start=week_start,
         weeks=weeks,
@@ -151,9 +159,15 @@ def load_week(con: duckdb.DuckDBPyConnection, week_start: dt.date, *, caps: Caps
         collaborations_total=collaborations_total,
         joint_conversations=joint,
         coverage=_coverage(con, tz_params),
-        quality=_quality(con, unmatched_limit, tz_params, caps),
+        quality=quality,
         caps=caps,
         owner_figures=owner_figures,
+        approved=approved,
+        approved_total=approved_total,
+        changed_hands=_changed_hands(con, week_start, names),
+        broadcasts=tuple(f for f in findings if f.kind == "broadcast_ignored"
+                         and f.detail == week_start.isoformat()),
+        config_path=config_path,
     )
 
 
@@ -172,10 +186,14 @@ def load_digests(con: duckdb.DuckDBPyConnection, report: WeekReport, *, subjects
     events = _events(con, week_start, caps.digest_events, names, subjects=subjects,
                      timezone=timezone)
     collabs = _collaborations(con, "owner", week_start, caps.digest_collaborations, names)
+    approved = _approved(con, "owner", week_start, caps.digest_collaborations, names)
+    changed: dict[str, list[ChangedHands]] = defaultdict(list)
+    for change in report.changed_hands:
+        changed[change.owner_email].append(change)
 
     with_events = {o for o, (evs, total) in events.items() if total}
     digests = []
-    for i, owner in enumerate(sorted(set(stats) | with_events)):
+    for i, owner in enumerate(sorted(set(stats) | with_events | set(approved) | set(changed))):
         row = stats.get(owner)
         owner_events, events_total = events.get(owner, ((), 0))
         owner_collabs, collabs_total, joint = collabs.get(owner, ((), 0, 0))
@@ -188,6 +206,9 @@ def load_digests(con: duckdb.DuckDBPyConnection, report: WeekReport, *, subjects
             events=owner_events, events_total=events_total,
             collaborations=owner_collabs, collaborations_total=collabs_total,
             joint_conversations=joint,
+            approved=approved.get(owner, ((), 0))[0],
+            approved_total=approved.get(owner, ((), 0))[1],
+            changed_hands=tuple(changed.get(owner, ())),
         )
         figures = report.owner_figures.get(owner) or _no_figures(week_start)
         digests.append(Digest(owner=section, figures=figures))
@@ -241,7 +262,8 @@ def _pairs(con: duckdb.DuckDBPyConnection, group: str, weeks: tuple[dt.date, ...
     for row in _rows(con, sql, params):
         (account_id, account_name, owner_email, owner_name, rep_email, rep_name, emails,
          meetings, contacts, sc, level, reasons, events, backdoor, coverage_gap, looped_in,
-         rep_initiated, customer_initiated, total, h_weeks, h_scores, h_events) = row
+         rep_initiated, customer_initiated, total, h_weeks, h_scores, h_events, earlier,
+         heads_ups) = row
         scores = [0.0] * len(weeks)
         active = 0
         for w, s, e in zip(h_weeks or (), h_scores or (), h_events or (), strict=True):
@@ -257,7 +279,8 @@ def _pairs(con: duckdb.DuckDBPyConnection, group: str, weeks: tuple[dt.date, ...
             events=_int(events), backdoor=_int(backdoor), coverage_gap=_int(coverage_gap),
             looped_in=_int(looped_in), rep_initiated=_int(rep_initiated),
             customer_initiated=_int(customer_initiated),
-            history=tuple(scores), active_weeks=active,
+            history=tuple(scores), active_weeks=active, earlier_weeks=_int(earlier),
+            heads_ups=_int(heads_ups),
         )
         g = weeks[-1] if group_index is None else row[group_index]
         out.setdefault(g, ([], _int(total)))[0].append(pair)
@@ -276,7 +299,7 @@ def _events(con: duckdb.DuckDBPyConnection, week_start: dt.date, limit: int,
             interaction_id=r[0], kind=r[1], occurred_at=r[2], account_id=r[3],
             account_name=r[4], owner_email=r[5], rep_email=r[6], rep_name=names.get(r[6]),
             initiated_by=r[7], category=r[8], contacts=_tuple(r[9]),
-            subject=r[10] if subjects else None,
+            subject=r[10] if subjects else None, heads_up=bool(r[12]),
         )
         out.setdefault(r[5], ([], _int(r[11])))[0].append(event)
     return {o: (tuple(evs), total) for o, (evs, total) in out.items()}
@@ -300,6 +323,35 @@ def _collaborations(con: duckdb.DuckDBPyConnection, group: str, week_start: dt.d
     return {g: (tuple(rows), total, joint) for g, (rows, total, joint) in out.items()}
 
 
+def _approved(con: duckdb.DuckDBPyConnection, group: str, week_start: dt.date, limit: int,
+              names: dict[str, str]) -> dict[Any, tuple[tuple[Approved, ...], int]]:
+    """Approved collaboration per group (the week or an owner): top rows and the total."""
+    key = _COLLAB_GROUPS[group]
+    out: dict[Any, tuple[list[Approved], int]] = {}
+    sql = _query("approved").format(key=key)
+    for r in _rows(con, sql, {"week": week_start, "limit": limit}):
+        row = Approved(account_id=r[0], account_name=r[1], owner_email=r[2], rep_email=r[3],
+                       rep_name=names.get(r[3]), owner_name=names.get(r[2]), reason=r[4] or "",
+                       events=_int(r[5]), meetings=_int(r[6]))
+        g = week_start if group == "week" else r[2]
+        out.setdefault(g, ([], _int(r[7])))[0].append(row)
+    return {g: (tuple(rows), total) for g, (rows, total) in out.items()}
+
+
+def _changed_hands(con: duckdb.DuckDBPyConnection, week_start: dt.date,
+                   names: dict[str, str]) -> tuple[ChangedHands, ...]:
+    return tuple(
+        ChangedHands(account_id=r[0], account_name=r[1], former_owner=r[2],
+                     former_name=names.get(r[2]), owner_email=r[3],
+                     owner_name=r[4] or names.get(r[3]), since=r[5],
+                     handoff_events=_int(r[6]), owner_met=_int(r[7]))
+        for r in _rows(con, _query("changed_hands"), {"week": week_start}))
+
+
+def _findings(con: duckdb.DuckDBPyConnection) -> list[Finding]:
+    return [Finding(*r) for r in _rows(con, _query("quality"), {})]
+
+
 def _names(con: duckdb.DuckDBPyConnection, weeks: tuple[dt.date, ...]) -> dict[str, str]:
     return dict(_rows(con, _query("names"), {"first": weeks[0], "week": weeks[-1]}))
 
@@ -309,6 +361,7 @@ _FIGURE_SPECS = (  # key, label (company report), label (owner digest), up is go
     ("accounts", "Accounts affected", "Accounts affected", False),
     ("reps", "Reps involved", "Reps involved", False),
     ("high", "High-risk pairs", "High-risk pairs", False),
+    ("new_pairs", "New pairs", "New pairs", False),
     ("collaboration", "Joint conversations", "With colleagues", True),
 )
 
@@ -340,6 +393,8 @@ def _figures(con: duckdb.DuckDBPyConnection, params: dict[str, Any], week: dt.da
         counts[key]["reps"][ws] = _int(reps)
     for ws, owner, overall, n in _rows(con, _query("high_pairs"), params):
         counts[None if overall else owner]["high"][ws] = _int(n)
+    for ws, owner, overall, n in _rows(con, _query("new_pairs"), params):
+        counts[None if overall else owner]["new_pairs"][ws] = _int(n)
     for ws, owner, overall, n in _rows(con, _query("collab_figures"), params):
         counts[None if overall else owner]["collaboration"][ws] = _int(n)
 
@@ -371,10 +426,9 @@ def _coverage(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> Coverag
 
 
 def _quality(con: duckdb.DuckDBPyConnection, unmatched_limit: int, params: dict[str, Any],
-             caps: Caps) -> DataQuality:
+             caps: Caps, findings: list[Finding]) -> DataQuality:
     """Domain findings over all data (data_quality); quarantine of the week (``params``: week,
     tz) by the window of the extract that read each record, with the all-data total beside."""
-    findings = [Finding(*r) for r in _rows(con, _query("quality"), {})]
     by_kind: dict[str, list[Finding]] = defaultdict(list)
     for f in findings:
         by_kind[f.kind].append(f)

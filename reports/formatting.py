@@ -7,6 +7,7 @@ values themselves. None prints as an em dash so a missing CRM name never reads a
 from __future__ import annotations
 
 import datetime as dt
+import shlex
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,7 @@ CATEGORY_LABELS = {
     "coverage_gap": "Coverage gap",
     "looped_in": "Looped in",
     "handoff": "Handoff",  # rule 10: the previous owner in the grace period; not risk
+    "approved": "Approved",  # rule 6: approvals.csv covers it; not risk
 }
 INITIATED_LABELS = {
     "rep": "Rep reached out",
@@ -155,6 +157,15 @@ def person(name: str | None, email: str | None) -> str:
     return email or DASH
 
 
+def approve_command(config_path: str, account_id: str, rep_email: str,
+                    week_start: dt.date) -> str:
+    """The ``overlap approve`` line a manager can run for a risk row, shell-quoted (the
+    template escapes it for HTML): from the row's week on, open-ended, reason to fill in."""
+    return " ".join(["overlap approve", "--config", shlex.quote(config_path),
+                     "--account", shlex.quote(account_id), "--rep", shlex.quote(rep_email),
+                     "--from", week_start.isoformat(), "--reason", shlex.quote("…")])
+
+
 def truncate(value: str | None, limit: int = 160) -> str:
     if value is None:
         return DASH
@@ -184,4 +195,5 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "truncate_text": truncate,
     "person": person,
     "activity": activity,
+    "approve_command": approve_command,
 }

@@ -64,6 +64,13 @@ class Pair:
     customer_initiated: int
     history: tuple[float, ...] = ()  # HISTORY_WEEKS scores, oldest first, this week last
     active_weeks: int = 0
+    earlier_weeks: int = 0  # weeks of the 4 before with events for the pair (0: a new pair)
+    heads_ups: int = 0  # events after a heads-up to the owner (rule 6)
+
+    @property
+    def is_new(self) -> bool:
+        """New this week: no events for the pair in the previous 4 weeks (else recurring)."""
+        return self.earlier_weeks == 0
 
     @property
     def categories(self) -> list[tuple[str, int]]:
@@ -89,6 +96,37 @@ class Event:
     category: str
     contacts: tuple[str, ...]
     subject: str | None  # always None unless the caller asked for subjects
+    heads_up: bool = False  # rule 6: the rep gave the owner a heads-up before
+
+
+@dataclass(frozen=True)
+class Approved:
+    """Approved collaboration of the week (approvals.csv covered the events): teamwork."""
+
+    account_id: str
+    account_name: str | None
+    owner_email: str
+    rep_email: str
+    rep_name: str | None
+    owner_name: str | None
+    reason: str
+    events: int
+    meetings: int
+
+
+@dataclass(frozen=True)
+class ChangedHands:
+    """An owner change in force this week (rule 10) and how the handoff is going."""
+
+    account_id: str
+    account_name: str
+    former_owner: str
+    former_name: str | None
+    owner_email: str
+    owner_name: str | None
+    since: dt.datetime
+    handoff_events: int  # the former owner still alone with the customer this week
+    owner_met: int  # customer interactions of the new owner with the account since the change
 
 
 @dataclass(frozen=True)
@@ -221,6 +259,9 @@ class PersonSection:
     collaborations: tuple[Collaboration, ...] = ()  # most joint conversations first, capped
     collaborations_total: int = 0
     joint_conversations: int = 0  # over every collaboration row
+    approved: tuple[Approved, ...] = ()  # digests: approved collaboration on their accounts
+    approved_total: int = 0
+    changed_hands: tuple[ChangedHands, ...] = ()  # digests: their accounts that changed hands
 
 
 @dataclass(frozen=True)
@@ -269,6 +310,19 @@ class WeekReport:
     quality: DataQuality
     caps: Caps = field(default_factory=Caps)
     owner_figures: dict[str, tuple[Figure, ...]] = field(default_factory=dict)
+    approved: tuple[Approved, ...] = ()  # approved collaboration, at most caps.collaborations
+    approved_total: int = 0
+    changed_hands: tuple[ChangedHands, ...] = ()  # owner changes in force this week
+    broadcasts: tuple[Finding, ...] = ()  # broadcasts ignored this week, per sender (rule 5)
+    config_path: str = "overlap.toml"  # for the `overlap approve` command beside risk rows
+
+    @property
+    def new_pairs(self) -> int:
+        return next((f.value for f in self.figures if f.key == "new_pairs"), 0)
+
+    @property
+    def broadcasts_ignored(self) -> int:
+        return sum(int(f.volume or 0) for f in self.broadcasts)
 
     @property
     def events(self) -> int:

@@ -91,6 +91,7 @@ def render_week(
     timezone: str = "UTC",
     top: int | None = None,
     caps: Caps = DEFAULT_CAPS,
+    config_path: str = "overlap.toml",
 ) -> ReportPaths:
     """Write the week's report, CSV and owner digests under ``out_dir/<ISO week>/``.
 
@@ -98,7 +99,8 @@ def render_week(
     is the company time zone, used to show event times and to match run windows to the week.
     Subjects are shown only when ``subjects`` is true (and the warehouse kept them).
     ``caps`` bounds every table (see ``Caps``); ``top`` is a shortcut for ``caps.pairs``,
-    the rows of the ranked table.
+    the rows of the ranked table. ``config_path`` is named in the ``overlap approve`` command
+    shown beside each risk row.
     """
     if isinstance(week_start, dt.datetime) or not isinstance(week_start, dt.date):
         raise TypeError("week_start must be a datetime.date (the Monday of the week)")
@@ -115,7 +117,7 @@ def render_week(
     week_dir = Path(out_dir) / week
     digest_dir = week_dir / "digests"
     clock = time.perf_counter()
-    report = load_week(con, week_start, caps=caps, timezone=timezone)
+    report = load_week(con, week_start, caps=caps, timezone=timezone, config_path=config_path)
     context = {
         "r": report,
         "caps": caps,

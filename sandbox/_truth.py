@@ -18,7 +18,7 @@ from sandbox._render import copy_partstat
 GT_COLUMNS = (
     "case", "kind", "message_id", "ical_uid", "original_start", "account_id", "rep_email",
     "category", "initiated_by", "week_start", "occurred_at", "interaction_key",
-    "interaction_id", "fallback_sender", "fallback_date", "fallback_recipients",
+    "interaction_id", "fallback_sender", "fallback_date", "fallback_recipients", "heads_up",
 )
 COLLAB_COLUMNS = ("week_start", "account_id", "interaction_key", "interaction_id", "case")
 
@@ -46,6 +46,19 @@ class Interaction:
     ical_uid: str | None = None
     original_start: datetime | None = None
     fallback: tuple[str, str, str] | None = None
+    # rule 5's broadcast and rule 6's heads-up (sandbox/plant_signals.py)
+    recipients: int = 0  # emails: distinct To/Cc/Bcc addresses other than From
+    sender_is_rep: bool = False
+    people: int = 0  # distinct participants (a rep's aliases are the rep)
+    all_internal: bool = False
+    quiet: bool = False  # bulk, or a cancelled meeting
+
+
+def _people(parts: list[Addr]) -> tuple[int, bool]:
+    """How many people take part (rooms and system senders are none) and whether all are ours."""
+    people = [a for a in parts if not a.resource and not a.system]
+    return len({a.ident if a.internal else a.norm for a in people}), all(
+        a.internal for a in people)
 
 
 def _summarise(parts: list[Addr]) -> tuple[frozenset[str], tuple[str, ...], tuple[str, ...]]:
@@ -66,6 +79,12 @@ class Truth:
         self.report_start = report_start
         self.report_end = report_end
         self.items: list[Interaction] = []
+        # rule 5 and rule 6 (issue 16): settings at their defaults, approvals.csv's rows
+        self.broadcast_recipients = 20
+        self.heads_up = timedelta(days=7)
+        self.heads_up_max_people = 4
+        self.approvals: list[tuple[str, str, datetime | None, datetime | None]] = []
+        self.approval_rows: list[tuple[str, ...]] = []  # as written to crm/approvals.csv
         self.owner: dict[str, str] = {}
         self.owner_status: dict[str, str] = {}  # "" | "missing" | "inactive"
         self.excluded: dict[str, frozenset[str]] = {}
@@ -104,11 +123,15 @@ class Truth:
             key = f"email-fallback|{m.sender.norm}|{int(m.t.timestamp())}|{rcpts}"
             fallback = (m.sender.norm, iso_utc(m.t), rcpts)
             thread = m.refs[0] if m.refs else m.irt
+        rcpts_all = {a.norm for a in (*m.to, *m.cc, *(m.bcc if sender_copy_exported else ()))}
+        people, all_internal = _people(parts)
         self.items.append(Interaction(
             kind="email", case=m.case, t=m.t, key=key, idents=idents, reps=reps,
             accounts=accounts, sender=m.sender.ident, sender_account=m.sender.account,
             customer=bool(reps and accounts and not bulk), thread=thread, message_id=m.mid,
-            fallback=fallback))
+            fallback=fallback, recipients=len(rcpts_all - {m.sender.norm}),
+            sender_is_rep=m.sender.rep is not None, people=people, all_internal=all_internal,
+            quiet=bulk))
 
     def add_meeting(self, m: Meeting, holders: list[str], occurrences: list[
             tuple[datetime, datetime, bool]]) -> None:
@@ -131,6 +154,7 @@ class Truth:
             if copy_partstat(m, view, att) != "DECLINED":
                 parts.append(a)
         idents, reps, accounts = _summarise(parts)
+        people, all_internal = _people(parts)
         cancelled_any = bool(set(m.cancelled_in) & set(holders))
         for original, start, cancelled in occurrences:
             key = f"meeting|{m.uid}|{iso_utc(original)}"
@@ -140,7 +164,8 @@ class Truth:
                 accounts=accounts, sender=m.organizer.ident,
                 sender_account=m.organizer.account,
                 customer=bool(reps and accounts and not dead), ical_uid=m.uid,
-                original_start=original))
+                original_start=original, sender_is_rep=m.organizer.rep is not None,
+                people=people, all_internal=all_internal, quiet=dead))
 
     # --- derivation ---------------------------------------------------------------------
 
@@ -153,8 +178,34 @@ class Truth:
         i = bisect.bisect_left(times, lo)
         return i < len(times) and times[i] < hi
 
+    def broadcast(self, it: Interaction, acc: str) -> bool:
+        """Rule 5: an email to more than broadcast_recipients, sent by neither a rep nor one of
+        the account's people, is no interaction with the account."""
+        return (it.kind == "email" and it.recipients > self.broadcast_recipients
+                and not it.sender_is_rep and it.sender_account != acc)
+
+    def approved(self, acc: str, rep: str, t: datetime) -> bool:
+        return any(a == acc and r == rep and (lo is None or lo <= t) and (hi is None or t < hi)
+                   for a, r, lo, hi in self.approvals)
+
+    def heads_ups(self) -> list[Interaction]:
+        """Rule 6's small internal interactions, by time."""
+        return sorted((it for it in self.items
+                       if it.all_internal and it.people <= self.heads_up_max_people
+                       and len(it.reps) >= 2 and it.sender in it.reps and not it.quiet),
+                      key=lambda it: it.t)
+
+    @staticmethod
+    def had_heads_up(briefs: list[Interaction], times: list[datetime], lo: datetime,
+                     t: datetime, rep: str, owner: str) -> bool:
+        i = bisect.bisect_left(times, lo)
+        return any(rep in j.reps and owner in j.reps and j.sender in (rep, owner)
+                   for j in briefs[i:bisect.bisect_left(times, t)])
+
     def derive(self) -> tuple[list[dict[str, str]], list[dict[str, str]], dict[str, int]]:
         """Rows of ground_truth.csv and ground_truth_collaboration.csv, plus statistics."""
+        briefs = self.heads_ups()
+        brief_times = [j.t for j in briefs]
         owner_times: dict[str, list[float]] = {}
         thread_idents: dict[str, set[str]] = {}
         for it in self.items:
@@ -163,7 +214,7 @@ class Truth:
             if it.customer:
                 ts = it.t.timestamp()
                 for acc in it.accounts:
-                    if self.owner[acc] in it.idents:
+                    if self.owner[acc] in it.idents and not self.broadcast(it, acc):
                         owner_times.setdefault(acc, []).append(ts)
         for v in owner_times.values():
             v.sort()
@@ -178,6 +229,8 @@ class Truth:
             iid = "" if it.fallback else hashlib.md5(it.key.encode()).hexdigest()
             for acc in it.accounts:
                 owner = self.owner[acc]
+                if self.broadcast(it, acc):
+                    continue
                 if owner in it.idents:
                     if any(r != owner for r in it.reps):
                         collab.append({"week_start": week, "account_id": acc,
@@ -193,7 +246,9 @@ class Truth:
                     if recent != self._any_in(times, ts - dormant_s - 7200, ts) or (
                             recent != self._any_in(times, ts - dormant_s + 7200, ts)):
                         near_boundary += 1  # the answer would flip if "60 days" meant ±2h
-                    if (it.kind == "email" and it.thread is not None
+                    if self.approved(acc, rep, it.t):
+                        category = "approved"
+                    elif (it.kind == "email" and it.thread is not None
                             and owner in thread_idents[it.thread]):
                         category = "looped_in"
                     elif self.owner_status[acc] or not recent:
@@ -216,6 +271,9 @@ class Truth:
                         "occurred_at": iso_utc(it.t), "interaction_key": it.key,
                         "interaction_id": iid, "fallback_sender": fb[0],
                         "fallback_date": fb[1], "fallback_recipients": fb[2],
+                        "heads_up": str(self.had_heads_up(
+                            briefs, brief_times, it.t - self.heads_up, it.t, rep,
+                            owner)).lower(),
                     })
         rows.sort(key=lambda r: (r["week_start"], r["occurred_at"], r["interaction_key"],
                                  r["account_id"], r["rep_email"]))

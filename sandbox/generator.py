@@ -95,6 +95,13 @@ from sandbox._render import (
     vevent_copy,
 )
 from sandbox._truth import COLLAB_COLUMNS, GT_COLUMNS, Truth
+from sandbox.plant_signals import (
+    SIGNAL_CASES,
+    SIGNAL_NO_EVENT,
+    plant_signals,
+    signal_config,
+    write_signal_crm,
+)
 
 DEFAULT_LAST_WEEK = date(2026, 11, 9)  # weeks of Oct 19 .. Nov 9 2026 span the CEST→CET switch
 INTERNAL = "corp.example"
@@ -162,6 +169,7 @@ PLANTED_CASES: dict[str, str] = {
     "meeting_alias_attendee": "rep invited through an alias, own copy ACCEPTED → event",
     "recurring_weekly": "weekly series across DST: EXDATE'd, moved and cancelled occurrences",
     "internal_all_day": "internal all-day event (VALUE=DATE) → no event",
+    **SIGNAL_CASES,  # broadcasts, an approval, heads-ups (issue 16)
 }
 NO_EVENT_CASES: frozenset[str] = frozenset({
     "owner_alias_present", "team_member", "manager_chain", "managers_manager_chain",
@@ -171,7 +179,7 @@ NO_EVENT_CASES: frozenset[str] = frozenset({
     "internal_only", "maildir_tmp_ignored", "meeting_contact_declined",
     "meeting_owner_present", "meeting_room_on_customer_domain",
     "meeting_cancelled_organizer_copy", "internal_all_day",
-})
+}) | SIGNAL_NO_EVENT
 
 Expected = tuple[str, str, str, str]  # (account_id, rep_email, category, initiated_by)
 
@@ -885,6 +893,7 @@ class _Generator:
                                          cancelled=True)))
         self.expect("recurring_weekly",
                     *[ev("P-ACME", c_, "backdoor", "rep")] * (nweeks - 2))
+        plant_signals(self)
 
     # --- background -----------------------------------------------------------------------
 
@@ -1155,6 +1164,7 @@ class _Generator:
               [[r.email, r.name, r.manager, r.team, ";".join(r.aliases), r.active_written]
                for r in self.reps])
         write("contacts.csv", ["email", "account_id"], [list(c) for c in self.contact_rows])
+        write_signal_crm(self, crm)
 
     def write_config(self) -> Path:
         text = f"""# Synthetic organisation written by sandbox.generator (seed {self.seed}).
@@ -1168,7 +1178,7 @@ timezone = "{self.tzname}"
 accounts = "crm/accounts.csv"
 reps = "crm/reps.csv"
 contacts = "crm/contacts.csv"
-
+{signal_config(self)}
 [warehouse]
 path = "data/overlap.duckdb"
 

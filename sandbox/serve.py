@@ -158,13 +158,17 @@ def file_sources(config: Config) -> list[dict[str, Any]]:
 def _crm_tables(config: Config, crm: dict[str, Any] | None) -> list[tuple[str, dict[str, Any]]]:
     """The ``[crm]`` section(s): the config's CSV files, or a CRM sandbox's ``crm_config()``
     (HubSpot keeps reps.csv for what owners do not hold: managers and aliases)."""
+    # approvals.csv is the managers' own file whatever holds the CRM (rule 6)
+    approvals = {} if config.approvals_csv is None else {"approvals": str(config.approvals_csv)}
     if crm is None:
         table = {"accounts": str(config.accounts_csv), "reps": str(config.reps_csv)}
         if config.contacts_csv is not None:
             table["contacts"] = str(config.contacts_csv)
-        return [("crm", table)]
+        if config.ownership_csv is not None:  # dated owner changes (rule 10)
+            table["ownership"] = str(config.ownership_csv)
+        return [("crm", {**table, **approvals})]
     kind = str(crm["kind"])
-    table = {"kind": kind}
+    table = {"kind": kind, **approvals}
     if kind == "hubspot" and config.reps_csv is not None:
         table["reps"] = str(config.reps_csv)
     return [("crm", table), (f"crm.{kind}", dict(crm[kind]))]

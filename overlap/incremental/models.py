@@ -161,6 +161,7 @@ INPUTS: dict[str, Inputs] = {
     "match_interactions": _match_interactions,
     "match_interaction_accounts": _threads_rows,
     "match_domain_findings": _match_domain_findings,
+    "match_heads_up": _threads_rows,  # (R's rows, as for match_interaction_accounts)
     "overlap_event_facts": _overlap_event_facts,
     "overlap_collaboration": _overlap_collaboration,
     "score_weekly": _score_weekly,

@@ -224,6 +224,8 @@ def _old_rows_of_threads(b: Build, fresh_r: bool) -> None:
     old("_inc_old_touches", "account_id, unnest(owners_present) as owner_email, occurred_at",
         "match_interaction_accounts", "len(owners_present) > 0")
     old("_inc_old_collab", "week_start, account_id", "overlap_collaboration")
+    # (rule 6: a small internal interaction is heads-up evidence for the events after it)
+    old("_inc_old_heads_up", "reps, occurred_at", "match_heads_up")
 
 
 # --- gone_addresses, gone_domains: keys of the set models no copy names any more -----------
@@ -276,8 +278,20 @@ def _e_dormancy(b: Build) -> tuple[str, dict[str, object]]:
             {"dormant_days": b.params["dormant_days"], "lowest": lowest})
 
 
+def _e_heads_up(b: Build) -> tuple[str, dict[str, object]]:
+    """Every customer interaction up to ``heads_up_days`` after a small internal interaction
+    of R (old or new) with its owner on it (rule 6's heads-up)."""
+    lowest = b.value("select min(since) from _inc_heads_up_spans")
+    return ("select m.interaction_id from match_interaction_accounts as m"
+            " join _inc_heads_up_spans as h on h.person = m.owner_email"
+            "  and m.occurred_at > h.since"
+            "  and m.occurred_at <= h.until + to_days($heads_up_days::integer + 1)"
+            " where m.occurred_at > $lowest_heads_up",
+            {"heads_up_days": b.params["heads_up_days"], "lowest_heads_up": lowest})
+
+
 EVENT_PARTS: dict[str, Part] = {"threads": _e_threads, "thread_members": _e_thread_members,
-                                "dormancy": _e_dormancy}
+                                "dormancy": _e_dormancy, "heads_up": _e_heads_up}
 
 
 def events(b: Build) -> None:
@@ -293,6 +307,12 @@ def events(b: Build) -> None:
         " select * from _inc_old_touches union all select account_id,"
         " unnest(owners_present) as owner_email, occurred_at"
         " from _inc_d_match_interaction_accounts where len(owners_present) > 0)"
+        " group by all")
+    # the same per person for R's small internal interactions, old and new (rule 6)
+    b.x("create or replace temp table _inc_heads_up_spans as select person,"
+        " min(occurred_at) as since, max(occurred_at) as until from ("
+        " select unnest(reps) as person, occurred_at from _inc_old_heads_up union all"
+        " select unnest(reps) as person, occurred_at from _inc_d_match_heads_up)"
         " group by all")
     # T: every interaction, as it is now, of an email thread of R (old or new thread id);
     # the columns 300_overlap_event_facts.sql reads of its thread members
@@ -353,7 +373,7 @@ SCOPES: dict[str, ScopeDef] = {
     "threads": ScopeDef(threads, needs=("stg_copies",)),
     "gone_addresses": ScopeDef(gone_addresses, needs=("stg_participants",)),
     "gone_domains": ScopeDef(gone_domains, needs=("stg_addresses",)),
-    "events": ScopeDef(events, needs=("match_interaction_accounts",)),
+    "events": ScopeDef(events, needs=("match_interaction_accounts", "match_heads_up")),
     "score_pairs": ScopeDef(score_pairs, needs=("overlap_event_facts",)),
     "collaboration_keys": ScopeDef(collaboration_keys, needs=("overlap_collaboration",)),
 }

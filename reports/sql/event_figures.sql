@@ -6,5 +6,6 @@ select week_start, owner_email, grouping(owner_email) as overall,
        count(distinct rep_email) as reps
 from overlap_events
 where week_start in ($week, $previous)
+  and category in ('backdoor', 'coverage_gap', 'looped_in')  -- risk only (not approved, handoff)
 group by grouping sets ((week_start), (week_start, owner_email))
 order by week_start, overall, owner_email

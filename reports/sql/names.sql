@@ -10,6 +10,9 @@ from (
     union all
     select week_start, owner_email, owner_name from collaboration_weekly
     where week_start between $first and $week
+    union all
+    -- every owner of any time (approved collaboration and changed hands name them too)
+    select $week, owner_email, owner_name from account_owners
 )
 where email is not null and name is not null and trim(name) <> ''
 group by email

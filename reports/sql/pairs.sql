@@ -21,7 +21,7 @@ history as (
 select w.account_id, w.account_name, w.owner_email, w.owner_name, w.rep_email, w.rep_name,
        w.emails, w.meetings, w.contacts, w.score, w.level, w.reasons, w.events,
        w.backdoor, w.coverage_gap, w.looped_in, w.rep_initiated, w.customer_initiated,
-       r.total, h.h_weeks, h.h_scores, h.h_events
+       r.total, h.h_weeks, h.h_scores, h.h_events, w.earlier_weeks, w.heads_ups
 from ranked as r
 join overlap_weekly as w
     on w.week_start = $week and w.account_id = r.account_id and w.rep_email = r.rep_email

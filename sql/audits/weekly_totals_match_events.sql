@@ -8,7 +8,7 @@ with from_events as (
         count(*) filter (where kind = 'email') as emails,
         count(*) filter (where kind = 'meeting') as meetings
     from overlap_event_facts
-    where category <> 'handoff'  -- handoffs are not risk: no weekly score
+    where category not in ('handoff', 'approved')  -- not risk: no weekly score
     group by week_start, account_id, rep_email
 ),
 

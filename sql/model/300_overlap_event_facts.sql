@@ -4,7 +4,11 @@
 -- (match_interaction_accounts, match_rep_exclusions). Handoff (rule 10): in
 -- [D, D + handoff_days) after the owner changed at D, an interaction with the previous owner
 -- and without the new one is a `handoff` event for the previous owner and no event for the
--- other reps on it.
+-- other reps on it. Approvals and heads-ups (rule 6) are judged at the interaction's time,
+-- with the owner then: `approved` when an approval of approvals.csv for (A, R) covers I's
+-- time (first match: it outranks looped_in), `heads_up` when R and that owner took part in a
+-- small internal interaction (270_match_heads_up.sql) sent or organised by one of them in
+-- [I - heads_up_days, I). A broadcast (250) is no interaction with the account: no event.
 create or replace table overlap_event_facts as
 with left_out as (
     -- customer interactions with an account's people where the owner took no part
@@ -14,7 +18,7 @@ with left_out as (
         and occurred_at < owner_since + to_days($handoff_days::integer)
         and list_contains(owners_present, previous_owner_email) as in_handoff
     from match_interaction_accounts
-    where not owner_present
+    where not owner_present and not broadcast
 ),
 
 reps as (
@@ -111,6 +115,51 @@ recent as (
     where t.occurred_at >= g.occurred_at - to_days($dormant_days::integer)
 ),
 
+approvals as (
+    -- the approvals covering each candidate (approvals.csv, rep_email already the main address)
+    select
+        c.interaction_id,
+        c.account_id,
+        c.rep_email,
+        string_agg(distinct a.reason, '; ' order by a.reason) as approval_reason
+    from candidates as c
+    join crm_approvals as a
+        on a.account_id = c.account_id and a.rep_email = c.rep_email
+       and (a.valid_from is null or a.valid_from <= c.occurred_at)
+       and (a.valid_until is null or c.occurred_at < a.valid_until)
+    group by c.interaction_id, c.account_id, c.rep_email
+),
+
+heads_up_people as (
+    -- the small internal interactions of the candidates' time span, one row per rep on them
+    -- (`main.`: read from the whole table, see overlap/incremental/models.py)
+    select h.interaction_id, h.kind, h.occurred_at, h.reps, h.sender_rep,
+           unnest(h.reps) as rep_email
+    from main.match_heads_up as h
+    where h.occurred_at >= (select min(occurred_at) from candidates)
+                           - to_days($heads_up_days::integer)
+      and h.occurred_at < (select max(occurred_at) from candidates)
+),
+
+heads_ups as (
+    -- rule 6: R and the owner then both took part, one of them sent or organised it, within
+    -- [I - heads_up_days, I); the latest one is named in the reasons
+    select
+        c.interaction_id,
+        c.account_id,
+        c.rep_email,
+        arg_max(h.kind, {'t': h.occurred_at, 'k': h.kind}) as heads_up_kind,
+        max(h.occurred_at) as heads_up_at
+    from candidates as c
+    join heads_up_people as h
+        on h.rep_email = c.rep_email
+       and h.occurred_at >= c.occurred_at - to_days($heads_up_days::integer)
+       and h.occurred_at < c.occurred_at
+    where list_contains(h.reps, c.owner_email)
+      and h.sender_rep in (c.rep_email, c.owner_email)
+    group by c.interaction_id, c.account_id, c.rep_email
+),
+
 owned_before as (
     -- when each rep first owned each account (former_owner: R owned A before I's time)
     select account_id, owner_email, min(valid_from) as first_owned
@@ -123,8 +172,18 @@ classified as (
         c.*,
         c.kind = 'email' and ot.thread_id is not null as owner_on_thread,
         rc.occurred_at is not null as owner_recent,
-        ob.first_owned is not null as former_owner
+        ob.first_owned is not null as former_owner,
+        ap.approval_reason,
+        hu.heads_up_at is not null as heads_up,
+        hu.heads_up_kind,
+        cast(floor(epoch(c.occurred_at - hu.heads_up_at) / 86400) as integer) as heads_up_days_before
     from candidates as c
+    left join approvals as ap
+        on ap.interaction_id = c.interaction_id and ap.account_id = c.account_id
+       and ap.rep_email = c.rep_email
+    left join heads_ups as hu
+        on hu.interaction_id = c.interaction_id and hu.account_id = c.account_id
+       and hu.rep_email = c.rep_email
     left join owned_before as ob
         on ob.account_id = c.account_id and ob.owner_email = c.rep_email
        and ob.first_owned < c.occurred_at
@@ -151,6 +210,7 @@ final as (
             else 'other'
         end as initiated_by,
         case
+            when approval_reason is not null then 'approved'
             when owner_on_thread then 'looped_in'
             when in_handoff then 'handoff'
             when not owner_in_reps or not owner_active or not owner_recent then 'coverage_gap'
@@ -158,19 +218,29 @@ final as (
         end as category,
         contact_emails,
         former_owner,
-        false as heads_up,  -- filled by the signals issue (rule 6's heads-up)
-        cast(null as varchar) as approval_reason,  -- filled by the signals issue (approvals)
+        heads_up,
+        approval_reason,
         account_name,
         thread_id,
         owner_name,
         coalesce(rep_name, rep_email) as rep_name,
         case
-            when owner_on_thread or in_handoff then null
+            when approval_reason is not null or owner_on_thread or in_handoff then null
             when not owner_in_reps then 'owner not in reps.csv'
             when not owner_active then 'owner inactive'
             when not owner_recent then
                 format('owner had no contact with the account in {} days', $dormant_days::integer)
-        end as gap_reason
+        end as gap_reason,
+        case when heads_up then
+            format('{} and owner {} {} {}', coalesce(rep_name, rep_email),
+                   coalesce(owner_name, owner_email),
+                   case heads_up_kind when 'meeting' then 'were in an internal meeting'
+                                      else 'exchanged an internal email' end,
+                   case heads_up_days_before
+                       when 0 then 'earlier that day'
+                       when 1 then '1 day before'
+                       else heads_up_days_before || ' days before' end)
+        end as heads_up_reason
     from classified
 )
 

@@ -15,9 +15,11 @@ with events as (
             when 'looped_in' then $w_looped_in::double
             when 'coverage_gap' then $w_coverage_gap::double
             else 1.0
-          end as event_weight
+          end
+        -- a heads-up to the owner halves the event (rule 6)
+        * case when heads_up then $w_heads_up::double else 1.0 end as event_weight
     from overlap_event_facts
-    where category <> 'handoff'  -- not risk: scores 0, shown apart (rule 6)
+    where category not in ('handoff', 'approved')  -- not risk: scores 0, shown apart (rule 6)
 ),
 
 contacts as (
@@ -46,7 +48,11 @@ weekly as (
         cast(count(*) filter (where initiated_by = 'customer') as integer) as customer_initiated,
         sum(event_weight) as event_score,
         list_sort(list_distinct(list(gap_reason) filter (where gap_reason is not null)))
-            as gap_reasons
+            as gap_reasons,
+        cast(count(*) filter (where heads_up) as integer) as heads_ups,
+        -- the latest heads-up of the week is named (one reason per row, not one per event)
+        arg_max(heads_up_reason, {'t': occurred_at, 'r': heads_up_reason})
+            filter (where heads_up) as heads_up_reason
     from events
     group by week_start, account_id, rep_email
 ),
@@ -56,7 +62,7 @@ active_weeks as (
     -- weeks before the ones it scores here, see overlap/incremental/models.py)
     select distinct week_start, account_id, rep_email
     from main.overlap_event_facts
-    where category <> 'handoff'
+    where category not in ('handoff', 'approved')
 ),
 
 persistence as (
@@ -117,12 +123,23 @@ final as (
             case when rep_initiated > 0 then
                 [rep_initiated || ' of ' || events || ' started by the rep']
             else [] end,
+            -- a row someone else started never reads as if the rep reached out (issue 16)
+            case when events - rep_initiated - customer_initiated > 0 then
+                [(events - rep_initiated - customer_initiated) || ' of ' || events
+                 || ' started by someone else (the rep was a recipient or an attendee)']
+            else [] end,
             case when earlier_weeks > 0 then
                 ['also active in ' || earlier_weeks || ' of the previous 4 weeks']
             else [] end,
             gap_reasons,
             case when looped_in > 0 then
                 ['owner was on the thread elsewhere (looped in)']
+            else [] end,
+            case when heads_ups > 0 then
+                [heads_up_reason || ' (heads-up: '
+                 || case when heads_ups = events then 'every event' else heads_ups || ' of '
+                         || events || ' events' end
+                 || ' × ' || $w_heads_up::double || ')']
             else [] end
         ) as reasons,
         account_name,
@@ -134,7 +151,8 @@ final as (
         looped_in,
         rep_initiated,
         customer_initiated,
-        earlier_weeks
+        earlier_weeks,
+        heads_ups
     from scored
 )
 

@@ -109,6 +109,26 @@ crm_notes as (
     from crm_notes
 ),
 
+broadcasts_ignored as (
+    -- rule 5: emails to more than broadcast_recipients recipients from a sender who is
+    -- neither a rep nor one of the account's people are no interaction with the account;
+    -- per sender and reported week (detail = the week's Monday), volume = emails
+    select
+        'broadcast_ignored' as kind,
+        i.sender as item,
+        strftime(b.week_start, '%Y-%m-%d') as detail,
+        count(distinct b.interaction_id) as volume,
+        cast(null as varchar) as source,
+        cast(null as varchar) as mailbox,
+        cast(null as varchar) as run_id
+    from match_interaction_accounts as b
+    join match_interactions as i on i.interaction_id = b.interaction_id
+    where b.broadcast
+      and (b.week_start in (select week_start from reported_weeks)
+           or not exists (select 1 from reported_weeks))
+    group by i.sender, b.week_start
+),
+
 final as (
     select * from domains
     union all
@@ -123,6 +143,8 @@ final as (
     select * from non_rep_mailboxes
     union all
     select * from crm_notes
+    union all
+    select * from broadcasts_ignored
 )
 
 select * from final

@@ -19,7 +19,9 @@ select
     coverage_gap,
     looped_in,
     rep_initiated,
-    customer_initiated
+    customer_initiated,
+    heads_ups,
+    earlier_weeks
 from score_weekly
 where week_start in (select week_start from reported_weeks)
    -- a warehouse no run has written (a seeded test warehouse): every week

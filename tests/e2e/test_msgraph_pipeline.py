@@ -46,6 +46,7 @@ def graph_config(org: Path, root: Path, sources: list[dict[str, Any]]) -> Path:
              "[crm]", f"accounts = {_toml_value(str(org / 'crm/accounts.csv'))}",
              f"reps = {_toml_value(str(org / 'crm/reps.csv'))}",
              f"contacts = {_toml_value(str(org / 'crm/contacts.csv'))}",
+             f"approvals = {_toml_value(str(org / 'crm/approvals.csv'))}",
              "[warehouse]", 'path = "data/overlap.duckdb"', "[report]", 'out_dir = "out"',
              "[rules]", "dormant_days = 60"]
     for src in sources:

@@ -144,3 +144,34 @@ def test_report_shows_the_planted_cases(planted: tuple[GeneratedOrg, Path]) -> N
     assert accounts
     for account in accounts:
         assert names[account] in text or names[account].replace("&", "&amp;") in text, account
+
+
+def test_heads_ups_approvals_and_broadcasts_match_ground_truth(
+        planted: tuple[GeneratedOrg, Path]) -> None:
+    """Issue 16 through the file path and the API sandboxes: every event's heads_up equals
+    the ground truth's (planted and background alike), the approved events carry the reason
+    of approvals.csv, and the third-party broadcast is counted under data quality."""
+    from sandbox.plant_signals import APPROVAL_REASON, HEADS_UP
+
+    org, db = planted
+    with org.ground_truth_path.open(encoding="utf-8", newline="") as fh:
+        truth = list(csv.DictReader(fh))
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        actual = {(iid, acc, rep): (heads_up, reason) for iid, acc, rep, heads_up, reason
+                  in con.execute("select interaction_id, account_id, rep_email, heads_up,"
+                                 " approval_reason from overlap_events").fetchall()}
+        broadcasts = con.execute("select item, sum(volume) from data_quality"
+                                 " where kind = 'broadcast_ignored' group by item").fetchall()
+    finally:
+        con.close()
+    got = {}
+    for r in truth:
+        heads_up, reason = actual[(_key_id(r["interaction_key"]), r["account_id"],
+                                   r["rep_email"])]
+        assert heads_up == (r["heads_up"] == "true"), r
+        assert reason == (APPROVAL_REASON if r["category"] == "approved" else None), r
+        got[r["case"]] = heads_up
+    assert {c: got[c] for c in HEADS_UP} == HEADS_UP
+    assert sum(r["heads_up"] == "true" for r in truth) > len(HEADS_UP)  # background ones too
+    assert broadcasts == [("newsletter@consultancy.example", 1)]

@@ -50,7 +50,12 @@ SPEC: dict[str, list[tuple[str, str]]] = {
         ("reasons", "VARCHAR[]"), ("account_name", "VARCHAR"), ("owner_name", "VARCHAR"),
         ("rep_name", "VARCHAR"), ("events", "INTEGER"), ("backdoor", "INTEGER"),
         ("coverage_gap", "INTEGER"), ("looped_in", "INTEGER"), ("rep_initiated", "INTEGER"),
-        ("customer_initiated", "INTEGER"),
+        ("customer_initiated", "INTEGER"), ("heads_ups", "INTEGER"), ("earlier_weeks", "INTEGER"),
+    ],
+    "account_owners": [
+        ("account_id", "VARCHAR"), ("owner_email", "VARCHAR"), ("valid_from", "TIMESTAMPTZ"),
+        ("valid_until", "TIMESTAMPTZ"), ("source", "VARCHAR"), ("previous_owner_email", "VARCHAR"),
+        ("owner_email_listed", "VARCHAR"), ("owner_name", "VARCHAR"), ("owner_in_reps", "BOOLEAN"),
     ],
     "collaboration_weekly": [
         ("week_start", "DATE"), ("account_id", "VARCHAR"), ("account_name", "VARCHAR"),
@@ -116,7 +121,8 @@ ACCOUNTS = {  # account_id: (name, owner, domain)
 
 WEIGHTS = {"email": 1.0, "meeting": 3.0, "rep": 1.5, "customer": 1.0, "other": 1.0,
            "contact": 0.5, "persistence": 1.0, "looped_in": 0.25, "coverage_gap": 0.5,
-           "high": 8.0, "medium": 3.0}
+           "heads_up": 0.5, "high": 8.0, "medium": 3.0}
+NOT_RISK = ("approved", "handoff")  # no overlap_weekly row (rule 6, rule 10)
 
 
 @dataclass
@@ -131,6 +137,9 @@ class Ev:
     hour: int = 10
     interaction: str | None = None  # share one interaction between events (one meeting, 2 reps)
     subject: str | None = None
+    heads_up: bool = False  # rule 6: the owner got a heads-up (score × 0.5, a reason)
+    approval_reason: str | None = None  # category approved
+    owner: str | None = None  # the owner then, when not the account's (handoff: the new one)
 
 
 # This week (W47): a realistic spread. Counts are checked by the tests.
@@ -234,14 +243,18 @@ def _score(evs: list[Ev], contacts: int, persistence: int) -> float:
     total = 0.0
     for e in evs:
         cat = 1.0 if e.category == "backdoor" else WEIGHTS[e.category]
-        total += WEIGHTS[e.kind] * WEIGHTS[e.initiated_by] * cat
+        total += (WEIGHTS[e.kind] * WEIGHTS[e.initiated_by] * cat
+                  * (WEIGHTS["heads_up"] if e.heads_up else 1.0))
     return total + WEIGHTS["contact"] * (contacts - 1) + WEIGHTS["persistence"] * persistence
 
 
 def build(con: duckdb.DuckDBPyConnection, *, this_week: list[Ev] | None = None,
-          coverage_failure: bool = True, extra_weekly: list[tuple] | None = None) -> Warehouse:
+          coverage_failure: bool = True, extra_weekly: list[tuple] | None = None,
+          owner_changes: list[tuple] | None = None, extra_quality: list[tuple] | None = None,
+          ) -> Warehouse:
     """Fill the views. ``this_week`` replaces W47's events; ``extra_weekly`` appends raw
-    overlap_weekly rows (for CSV cases)."""
+    overlap_weekly rows (for CSV cases); ``owner_changes`` adds account_owners rows
+    (account_id, new owner, valid_from, previous owner); ``extra_quality`` data_quality rows."""
     create_tables(con)
     events = {WEEK: list(THIS_WEEK if this_week is None else this_week), PREVIOUS: LAST_WEEK}
     events.update(_expand_earlier())
@@ -252,6 +265,7 @@ def build(con: duckdb.DuckDBPyConnection, *, this_week: list[Ev] | None = None,
     for week, evs in sorted(events.items()):
         for n, e in enumerate(evs):
             name, owner, domain = ACCOUNTS[e.account]
+            owner = e.owner or owner
             at = dt.datetime.combine(week + dt.timedelta(days=e.day), dt.time(e.hour), UTC)
             iid = _iid(week, e.interaction or n, e.account if not e.interaction else "")
             contacts = sorted(f"{c}@{domain}" if "@" not in c else c for c in e.contacts)
@@ -259,8 +273,10 @@ def build(con: duckdb.DuckDBPyConnection, *, this_week: list[Ev] | None = None,
                 contacts = sorted([*contacts, XSS_CONTACT])
             thread = _iid("thread", iid)
             ev_rows.append((iid, e.kind, at, week, e.account, owner, e.rep, e.initiated_by,
-                            e.category, contacts, False, False, None, name, thread))
-            pairs[(week, e.account, e.rep)].append(e)
+                            e.category, contacts, e.category == "handoff", e.heads_up,
+                            e.approval_reason, name, thread))
+            if e.category not in NOT_RISK:
+                pairs[(week, e.account, e.rep)].append(e)
             if iid in seen_interactions:
                 continue
             seen_interactions.add(iid)
@@ -316,6 +332,7 @@ def build(con: duckdb.DuckDBPyConnection, *, this_week: list[Ev] | None = None,
             sum(e.category == "looped_in" for e in evs),
             sum(e.initiated_by == "rep" for e in evs),
             sum(e.initiated_by == "customer" for e in evs),
+            sum(e.heads_up for e in evs), persistence,
         ))
     weekly_rows += extra_weekly or []
 
@@ -379,7 +396,14 @@ def build(con: duckdb.DuckDBPyConnection, *, this_week: list[Ev] | None = None,
                                  started - dt.timedelta(minutes=50), "failed", 0, 0, 0,
                                  "timeout"))
 
+    dq_rows += extra_quality or []
+    owner_rows = [(a, o, None, None, "snapshot", None, o, PEOPLE[o], PEOPLE[o] is not None)
+                  for a, (_n, o, _d) in ACCOUNTS.items()]
+    for account, new, since, old in owner_changes or []:
+        owner_rows = [r if r[0] != account else (*r[:3], since, *r[4:]) for r in owner_rows]
+        owner_rows.append((account, new, since, None, "snapshot", old, new, PEOPLE[new], True))
     for table, rows in (("overlap_events", ev_rows), ("interactions", int_rows),
+                        ("account_owners", owner_rows),
                         ("interaction_participants", part_rows),
                         ("overlap_weekly", weekly_rows), ("collaboration_weekly", collab_rows),
                         ("data_quality", dq_rows), ("runs", run_rows),

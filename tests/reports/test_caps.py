@@ -242,7 +242,7 @@ def test_digests_take_the_same_few_queries_for_two_owners_or_six(busy, tmp_path)
                             generated_at=GENERATED, caps=SMALL)
         counts.append((len(paths.digests), counting.statements))
     assert [n for n, _ in counts] == [2, 6]
-    assert counts[0][1] == counts[1][1] <= 25
+    assert counts[0][1] == counts[1][1] <= 30  # (+ new pairs, approved, changed hands)
 
 
 def test_caps_must_be_positive():

@@ -426,9 +426,9 @@ def test_csv_neutralises_formulas(tmp_path):
     con = duckdb.connect()
     extra = [(WEEK, "A-900", "=cmd|' /C calc'!A0", "+1@corp.example", 1, 0, 1, 99.0, "high",
               ["@SUM(A1:A2)", "=1+1", "plain"], "=cmd|' /C calc'!A0", "+1", "-1", 1, 1, 0,
-              0, 1, 0),
+              0, 1, 0, 0, 0),
              (WEEK, "\tA-901", "@owner", "\rrep", 1, 0, 1, 98.0, "-1", ["\ttab first"],
-              "Zo\u00eb & Co", None, "-2+3", 1, 1, 0, 0, 1, 0)]
+              "Zo\u00eb & Co", None, "-2+3", 1, 1, 0, 0, 1, 0, 0, 1)]
     wh = build(con, extra_weekly=extra)
     out = render_week(wh.con, WEEK, tmp_path, generated_at=GENERATED)
     rows = csv_rows(out.csv)

@@ -78,6 +78,23 @@ class Crm:
         with open(cfg.contacts_csv, encoding="utf-8") as f:
             for r in csv.DictReader(f):
                 self.contacts[norm(r["email"])] = r["account_id"]
+        # approvals.csv (rule 6): (account, rep, from, until); a date is 00:00 company time
+        self.approvals: list[tuple[str, str, datetime | None, datetime | None]] = []
+        if cfg.approvals_csv is not None:
+            def moment(text: str) -> datetime | None:
+                if not text.strip():
+                    return None
+                d = date.fromisoformat(text.strip())
+                return datetime(d.year, d.month, d.day, tzinfo=cfg.tz).astimezone(UTC)
+
+            with open(cfg.approvals_csv, encoding="utf-8") as f:
+                for r in csv.DictReader(f):
+                    self.approvals.append((r["account_id"], self.rep_of[norm(r["rep_email"])],
+                                           moment(r["valid_from"]), moment(r["valid_until"])))
+
+    def approved(self, acc: str, rep: str, t: datetime) -> bool:
+        return any(a == acc and r == rep and (lo is None or lo <= t) and (hi is None or t < hi)
+                   for a, r, lo, hi in self.approvals)
 
     def internal_addr(self, a: str) -> bool:
         dom = a.rpartition("@")[2]
@@ -224,6 +241,13 @@ def events(root: Path, weeks: list[date], tz: str, dormant_days: int) -> set[tup
         accs = {x for a in people if (x := crm.account(a))}
         parts[key] = (idents, reps, accs)
 
+    def broadcast(key: str, acc: str) -> bool:
+        """Rule 5: more than 20 recipients, sent by neither a rep nor one of acc's people."""
+        it = inters[key]
+        recipients = sum(1 for r in it.parts.values() if r != "from")
+        return (it.kind == "email" and recipients > 20 and it.sender not in crm.rep_of
+                and crm.account(it.sender) != acc)
+
     def customer(key: str) -> bool:
         it = inters[key]
         _, reps, accs = parts[key]
@@ -239,7 +263,7 @@ def events(root: Path, weeks: list[date], tz: str, dormant_days: int) -> set[tup
             threads.setdefault(it.thread, set()).update(parts[key][0])
         if customer(key):
             for acc in parts[key][2]:
-                if owner_of[acc] in parts[key][0]:
+                if owner_of[acc] in parts[key][0] and not broadcast(key, acc):
                     evidence.setdefault(acc, []).append(it.t)
     out: set[tuple[str, ...]] = set()
     dormant = timedelta(days=dormant_days)
@@ -250,14 +274,16 @@ def events(root: Path, weeks: list[date], tz: str, dormant_days: int) -> set[tup
         for acc in accs:
             row = crm.accounts[acc]
             owner = owner_of[acc]
-            if owner in idents:
+            if owner in idents or broadcast(key, acc):
                 continue
             team = {crm.ident(x.strip().lower()) for x in row["team_emails"].split(";") if x.strip()}
             for rep in reps:
                 if rep == owner or rep in team or rep in crm.chain(owner):
                     continue
                 orow = crm.reps.get(owner)
-                if it.kind == "email" and it.thread and owner in threads[it.thread]:
+                if crm.approved(acc, rep, it.t):
+                    cat = "approved"
+                elif it.kind == "email" and it.thread and owner in threads[it.thread]:
                     cat = "looped_in"
                 elif (orow is None or orow["active"].strip().lower() == "false"
                       or not any(it.t - dormant <= x < it.t for x in evidence.get(acc, []))):

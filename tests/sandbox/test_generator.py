@@ -194,7 +194,8 @@ def test_every_planted_case_has_its_expected_events(org: GeneratedOrg) -> None:
         assert sorted(got.get(case, [])) == sorted(expected), case
     # Every rule outcome appears; background mail has events of its own.
     rows = read_csv(org.ground_truth_path)
-    assert {r["category"] for r in rows} == {"backdoor", "coverage_gap", "looped_in"}
+    assert {r["category"] for r in rows} == {"backdoor", "coverage_gap", "looped_in",
+                                             "approved"}
     assert {r["initiated_by"] for r in rows} == {"rep", "customer", "other"}
     assert any(r["case"] == "background" for r in rows)
 

@@ -107,6 +107,21 @@ class World:
                             "provider_thread_id": self._thread(thread), "source": "gmail"})
         return out
 
+    def briefs(self, week: int, n: int, rnd: random.Random) -> list[dict[str, Any]]:
+        """Internal emails of a rep to an account's owner (rule 6's heads-up evidence for the
+        rep's events on the owner's accounts in the 7 days after, of this week or the next)."""
+        out = []
+        for _ in range(n):
+            owner = ACCOUNTS[rnd.choice(list(ACCOUNTS))][0]
+            rep = rnd.choice([r for r in REPS if r != owner])
+            at = START + timedelta(weeks=week, hours=rnd.randint(0, 24 * 7 - 1))
+            msg = f"b{rnd.getrandbits(40)}@x"
+            for mailbox in (rep, owner):
+                out.append({"mailbox": mailbox, "frm": rep, "to": [owner], "cc": [], "at": at,
+                            "message_id": msg, "thread_root": None, "provider_thread_id": None,
+                            "source": "gmail"})
+        return out
+
     def load(self, mailbox: str, week: int, copies: list[dict[str, Any]],
              mode: str = "window") -> None:
         start = START + timedelta(weeks=week)
@@ -159,12 +174,14 @@ def _shuffled_loads(seed: Seed, rnd_seed: int) -> None:
     params = _params(dormant_days=4)
     sqlrunner.build(seed.con, params)
     weeks = {w: world.email_copies(w, 25) for w in range(WEEKS)}
+    # heads-up evidence, drawn apart so that the scenario's other draws stay as they were
+    briefs = {w: world.briefs(w, 4, random.Random(rnd_seed * 100 + w)) for w in range(WEEKS)}
     order = list(range(WEEKS))
     rnd.shuffle(order)  # backfills: an older week loaded after a newer one
     modes = []
     for w in order:
         for mailbox in REPS:
-            world.load(mailbox, w, weeks[w])
+            world.load(mailbox, w, weeks[w] + briefs[w])
         modes.append(_check(seed.con, params).mode)
     # reload a window with copies dropped and changed, and an incremental upsert elsewhere
     w = order[0]
@@ -185,6 +202,11 @@ def _shuffled_loads(seed: Seed, rnd_seed: int) -> None:
     categories = {r[0] for r in seed.con.execute(
         "select distinct category from overlap_event_facts").fetchall()}
     assert categories == {"backdoor", "coverage_gap", "looped_in"}
+    # ... heads-ups (briefs of the week before, loaded before or after the events)
+    flagged, plain = seed.con.execute("select count(*) filter (where heads_up), count(*)"
+                                      " filter (where not heads_up) from overlap_event_facts"
+                                      ).fetchall()[0]
+    assert flagged > 0 and plain > 0
     # ... and every kind of domain finding, with traffic
     kinds = {r[0] for r in seed.con.execute(
         "select distinct kind from match_domain_findings where volume > 0").fetchall()}
@@ -405,6 +427,7 @@ MUTATIONS = [
     ("THREAD_PARTS", "provider_threads"),
     ("EVENT_PARTS", "thread_members"),
     ("EVENT_PARTS", "dormancy"),
+    ("EVENT_PARTS", "heads_up"),
     ("PAIR_PARTS", "old_events"),
     ("COLLABORATION_PARTS", "old_collaboration"),
 ]

@@ -20,7 +20,7 @@ VIEWS = ("interactions", "interaction_participants", "overlap_events", "overlap_
 
 def test_fresh_database_views_are_queryable() -> None:
     con = duckdb.connect(":memory:")
-    assert sqlrunner.migrate(con) == [1, 2, 3, 4]
+    assert sqlrunner.migrate(con) == [1, 2, 3, 4, 5]
     for view in VIEWS:
         assert con.execute(f"select count(*) from {view}").fetchall() == [(0,)]  # noqa: S608
     assert sqlrunner.migrate(con) == []  # nothing pending the second time
@@ -34,7 +34,7 @@ def test_a_warehouse_of_version_1_keeps_its_copies_through_002(
     con = duckdb.connect(":memory:")
     monkeypatch.setattr(sqlrunner, "sql_files", lambda folder: [
         f for f in original(folder) if folder != "schema" or not f.name.startswith("002_")])
-    assert sqlrunner.migrate(con) == [1, 3, 4]  # (the models read 003's CRM history tables)
+    assert sqlrunner.migrate(con) == [1, 3, 4, 5]  # (the models read 003's CRM history tables)
     Seed(con).email("rep@corp.example", frm="rep@corp.example", to=["a@acme.example"], at=T0)
     before = con.execute("select * from raw_copies").fetchall()
     monkeypatch.setattr(sqlrunner, "sql_files", original)
@@ -79,7 +79,8 @@ def test_params_from_config_names_every_weight() -> None:
     assert params["timezone"] == "Europe/Berlin"
     assert {k for k in params if k.startswith("w_")} == {
         "w_email", "w_meeting", "w_rep_initiated", "w_customer_initiated", "w_other_initiated",
-        "w_contact", "w_persistence", "w_looped_in", "w_coverage_gap", "w_high", "w_medium"}
+        "w_contact", "w_persistence", "w_looped_in", "w_coverage_gap", "w_heads_up", "w_high",
+        "w_medium"}
 
 
 def test_every_model_and_param_is_used() -> None:

@@ -40,6 +40,7 @@ EXPECTED_COLUMNS = {
     "crm_rep_aliases": ["alias", "rep_email"],
     "crm_contacts": ["email", "account_id", "line"],
     "crm_ownership": ["account_id", "owner_email", "valid_from", "line"],
+    "crm_approvals": ["account_id", "rep_email", "valid_from", "valid_until", "reason", "line"],
     "company_domains": ["domain"],
     "freemail_domains": ["domain"],
     "crm_notes": ["note"],
@@ -78,7 +79,8 @@ def test_tables_and_columns_are_exactly_the_contract(tmp_path):
     for name, table in snap.tables.items():
         for f in table.schema:
             want = {"active": pa.bool_(), "line": pa.int32(),
-                    "valid_from": pa.timestamp("us", "UTC")}.get(f.name, pa.string())
+                    "valid_from": pa.timestamp("us", "UTC"),
+                    "valid_until": pa.timestamp("us", "UTC")}.get(f.name, pa.string())
             assert f.type == want, (name, f.name)
 
 
