@@ -57,6 +57,19 @@ class Source:
     options: dict[str, Any] = field(default_factory=dict)
 
 
+PSEUDONYMISE_KINDS = ("customer_addresses", "rep_addresses")
+
+
+@dataclass(frozen=True)
+class Privacy:
+    """``[retention]``, ``[publish]`` and ``[report] min_group`` (docs/privacy.md)."""
+
+    raw_days: int = 400  # interaction-level data older than this is purged; 0 = forever
+    pseudonymise: tuple[str, ...] = ()  # subset of PSEUDONYMISE_KINDS, in the snapshot/marts
+    secret_env: str = "OVERLAP_PSEUDONYM_KEY"  # where the HMAC key comes from
+    min_group: int = 0  # company report: teams/owners with fewer events are aggregated
+
+
 @dataclass(frozen=True)
 class Config:
     path: Path
@@ -73,6 +86,7 @@ class Config:
     sources: tuple[Source, ...]
     rules: Rules
     ownership_csv: Path | None = None  # [crm] ownership: dated owner changes (rule 10)
+    privacy: Privacy = field(default_factory=lambda: Privacy())
 
     @property
     def tz(self) -> ZoneInfo:
@@ -83,11 +97,13 @@ _TYPE_NAMES: dict[type, str] = {str: "a string", int: "an integer", bool: "true 
                                 list: "a list", float: "a number"}
 # Every key a section accepts: a typo (`dormant_day`) is an error, not a silent default.
 _KNOWN: dict[str, set[str]] = {
-    "": {"company", "crm", "warehouse", "report", "rules", "sources"},
+    "": {"company", "crm", "warehouse", "report", "rules", "sources", "retention", "publish"},
     "company": {"name", "internal_domains", "timezone"},
     "crm": {"accounts", "reps", "contacts", "ownership"},
     "warehouse": {"path", "staging", "snapshot"},
-    "report": {"out_dir"},
+    "report": {"out_dir", "min_group"},
+    "retention": {"raw_days"},
+    "publish": {"pseudonymise", "secret_env"},
     "rules": {"dormant_days", "management_chain", "subjects", "freemail_domains", "weights",
               "handoff_days"},
 }
@@ -161,7 +177,7 @@ def load_config(path: str | Path) -> Config:
     file = str(path)
     doc = _read_toml(cfg_path, file)
     _check_keys(doc, "", file)
-    for section in ("company", "crm", "warehouse", "report", "rules"):
+    for section in ("company", "crm", "warehouse", "report", "rules", "retention", "publish"):
         if isinstance(doc.get(section), dict):
             _check_keys(doc[section], section, file)
     base = cfg_path.parent
@@ -194,6 +210,7 @@ def load_config(path: str | Path) -> Config:
         sources=_sources(doc, file, rel),
         rules=_rules(_table(doc, "rules", file, required=False), file),
         ownership_csv=rel(ownership) if ownership else None,
+        privacy=_privacy(doc, report, file),
     )
 
 
@@ -303,3 +320,23 @@ def _handoff_days(rules_t: dict[str, Any], file: str) -> int:
     if days < 0:
         raise InputError("[rules] handoff_days must be >= 0", file=file)
     return int(days)
+
+
+def _privacy(doc: dict[str, Any], report: dict[str, Any], file: str) -> Privacy:
+    """``[retention] raw_days``, ``[publish] pseudonymise/secret_env``, ``[report] min_group``."""
+    retention = _table(doc, "retention", file, required=False)
+    raw_days = _get(retention, "raw_days", int, file, "retention", 400)
+    if raw_days < 0:
+        raise InputError("[retention] raw_days must be >= 0 (0 keeps everything)", file=file)
+    publish = _table(doc, "publish", file, required=False)
+    kinds = _get(publish, "pseudonymise", list, file, "publish", [])
+    for kind in kinds:
+        if kind not in PSEUDONYMISE_KINDS:
+            raise InputError(f"[publish] pseudonymise: {kind!r} is not one of "
+                             f"{', '.join(PSEUDONYMISE_KINDS)}", file=file)
+    secret_env = _get(publish, "secret_env", str, file, "publish", "OVERLAP_PSEUDONYM_KEY")
+    min_group = _get(report, "min_group", int, file, "report", 0)
+    if min_group < 0:
+        raise InputError("[report] min_group must be >= 0", file=file)
+    return Privacy(raw_days=int(raw_days), pseudonymise=tuple(sorted(set(kinds))),
+                   secret_env=secret_env, min_group=int(min_group))

@@ -28,6 +28,7 @@ from overlap.config import Config, Source
 from overlap.crashpoints import crash_point
 from overlap.crm import CrmSnapshot, load_crm
 from overlap.errors import DiskFull, InputError
+from overlap.privacy import retention
 from overlap.sources import KINDS
 from overlap.staging import StagedExtract, read_manifest, write_staged
 from overlap.weeks import iso_week_label, weeks_window
@@ -330,9 +331,20 @@ def load(config: Config, run_plan: RunPlan, outcomes: list[ExtractOutcome],
         try:
             warehouse.load(con, run_id=run_plan.run_id, started_at=run_plan.started_at,
                            window_start=run_plan.window_start, window_end=run_plan.window_end,
-                           crm=crm, staged=staged, failures=failures, weeks=run_plan.weeks)
+                           crm=crm, staged=staged, failures=failures, weeks=run_plan.weeks,
+                           purge=_retention(config, run_plan.run_id))
+            edge = con.execute("select max(edge_at) from retention_state").fetchall()[0][0]
         finally:
             con.close()
+        if edge is not None:  # files are no transaction: after the commit, idempotently
+            retention.purge_staged(config.staging_dir, edge)
+
+
+def _retention(config: Config, run_id: str) -> Callable[[duckdb.DuckDBPyConnection], object]:
+    """The load's retention step (``[retention] raw_days``; docs/privacy.md)."""
+    def purge(con: duckdb.DuckDBPyConnection) -> object:
+        return retention.purge(con, config.privacy.raw_days, config.tz, run_id)
+    return purge
 
 
 def model(config: Config, *, full: bool = False) -> sqlrunner.BuildStats:

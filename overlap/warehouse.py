@@ -9,7 +9,7 @@ staged rows).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -111,10 +111,12 @@ def load(
     staged: Iterable[StagedExtract],
     failures: Iterable[ExtractFailure] = (),
     weeks: Iterable[date] = (),
+    purge: Callable[[duckdb.DuckDBPyConnection], object] | None = None,
 ) -> None:
     """Apply CRM, staged extracts, cursors and the run's bookkeeping in one transaction.
 
-    ``weeks`` are the weeks the run reports (the views show only reported weeks)."""
+    ``weeks`` are the weeks the run reports (the views show only reported weeks); ``purge``
+    (retention, ``overlap.privacy.retention``) runs last, inside the same transaction."""
     now = datetime.now(UTC)
     con.execute("begin transaction")
     try:
@@ -139,6 +141,8 @@ def load(
                 [run_id, f.source, f.mailbox, f.window_start, f.window_end, started_at, now,
                  f.status, f.error],
             )
+        if purge is not None:
+            purge(con)
         crash_point("load:before_commit")
         con.execute("commit")
     except BaseException:

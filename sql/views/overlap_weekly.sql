@@ -20,7 +20,14 @@ select
     looped_in,
     rep_initiated,
     customer_initiated
-from score_weekly
+-- weeks before the retention edge: the frozen rows (sql/schema/004_retention.sql)
+from (
+    select * from score_weekly
+    where week_start >= (select coalesce(max(edge_week), '-infinity'::date) from retention_state)
+    union all by name
+    select * from retained_score_weekly
+    where week_start < (select coalesce(max(edge_week), '-infinity'::date) from retention_state)
+)
 where week_start in (select week_start from reported_weeks)
    -- a warehouse no run has written (a seeded test warehouse): every week
    or not exists (select 1 from reported_weeks)

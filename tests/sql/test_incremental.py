@@ -478,3 +478,51 @@ def test_kind_lines(line: str, kind: kinds.Kind) -> None:
 def test_a_model_without_one_known_kind_is_refused(text: str) -> None:
     with pytest.raises(ValueError, match="kind"):
         kinds.kind_of(sqlrunner.SqlFile("model", "x.sql", text))
+
+
+def test_a_retention_purge_keeps_frozen_weeks_and_incremental_equal_to_full(seed: Seed) -> None:
+    """Issue 19 (overlap.privacy.retention): a purge inside a load freezes the weekly rows of
+    the weeks before the edge and deletes the interactions before it; the build after it is a
+    full one (the evidence of the weeks after the edge changed), which equals itself rebuilt;
+    nothing before the edge is left in any table; the frozen weeks read the same in the
+    views; a later week loads incrementally on top and still equals a full rebuild."""
+    from zoneinfo import ZoneInfo
+
+    from overlap.privacy import retention
+
+    con = seed.con
+    world = World(seed, random.Random(7))
+    params = _params(dormant_days=4)
+    sqlrunner.build(con, params)
+    weeks = {w: world.email_copies(w, 25) for w in range(WEEKS + 1)}
+    for w in range(WEEKS):
+        for mailbox in REPS:
+            world.load(mailbox, w, weeks[w])
+        con.execute("insert into reported_weeks values (?, ?)",
+                    [(START + timedelta(weeks=w)).date(), f"run{w}"])
+        _check(con, params)
+
+    def weekly(view: str) -> list[tuple[Any, ...]]:
+        return con.execute(f"select * from {view} order by all").fetchall()  # noqa: S608
+
+    before = {v: weekly(v) for v in ("overlap_weekly", "collaboration_weekly")}
+    # the latest reported week ends at START + 6 weeks; 28 days before it: START + 2 weeks
+    edge = (START + timedelta(weeks=2)).date()
+    con.execute("begin")
+    purged = retention.purge(con, 28, ZoneInfo("UTC"), "purge-run")
+    con.execute("commit")
+    assert purged.edge_week == edge and purged.emails > 0
+    assert _check(con, params).mode == "full"  # asked incremental: a purge clears the state
+    assert retention.stale_rows(con, retention.edge_at(edge, ZoneInfo("UTC"))) == {}
+    for view, rows in before.items():
+        frozen = [r for r in rows if r[0] < edge]
+        assert frozen, view
+        assert [r for r in weekly(view) if r[0] < edge] == frozen, view
+    for mailbox in REPS:
+        world.load(mailbox, WEEKS, weeks[WEEKS])
+    assert _check(con, params).mode == "incremental"
+    # a purge that finds nothing more to delete leaves the build incremental
+    con.execute("begin")
+    assert retention.purge(con, 28, ZoneInfo("UTC")).rows == 0
+    con.execute("commit")
+    assert sqlrunner.build(con, params, incremental=True).mode == "incremental"

@@ -1,0 +1,182 @@
+"""Retention: ``[retention] raw_days`` bounds how long interaction-level data is kept.
+
+The *edge* is a Monday 00:00 in the company time zone: the first one at or after (the end of
+the latest reported week − raw_days). The clock is the data, not the machine: a warehouse that
+reports week W keeps the interactions of the raw_days before W's end, so a backfill, a test or
+a replay gives the same result on any day (a pipeline run weekly reports last week: the same
+thing). The edge only moves forward. At each load, inside its transaction (``purge``):
+
+* the weekly aggregates (score_weekly, score_collaboration_weekly) of the weeks before the edge
+  are copied, as they were last built, into ``retained_*`` — those weeks are *frozen*: the
+  ``overlap_weekly`` / ``collaboration_weekly`` views read them from there and no build ever
+  recomputes them (it could not: their interactions are gone);
+* raw copies that happened before the edge, quarantine rows of windows that ended by it and
+  ``sync_state`` rows whose data ended by it are deleted;
+* when that deleted anything, the build state is cleared, so the next model build is a full
+  one: every interaction-level model row before the edge goes, and the weeks after it are
+  recomputed from the evidence that is left (docs/privacy.md says how dormancy, threads,
+  heads-ups and persistence degrade there) — an incremental build after a purge *is* a full
+  rebuild, so the two cannot differ.
+
+Staged Parquet is files, not rows: after the load commits, ``purge_staged`` deletes the
+extracts whose window ended by the edge and rewrites the ones straddling it without the older
+copies (idempotent; every load repeats it for the current edge).
+"""
+
+# Every identifier in the SQL below is a fixed name; values are bound. Hence no S608.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import duckdb
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from overlap import fileio
+from overlap.incremental import STATE
+from overlap.staging import StagedExtract, read_manifest
+
+#: model table → its frozen copy (same columns as sql/schema/004_retention.sql declares)
+FROZEN = {"score_weekly": "retained_score_weekly",
+          "score_collaboration_weekly": "retained_collaboration_weekly"}
+
+
+@dataclass(frozen=True)
+class Purged:
+    """What one purge removed (counts only; logged in ``runs`` with scope ``retention``)."""
+
+    edge_week: date | None
+    emails: int = 0
+    meetings: int = 0
+    quarantined: int = 0
+    sync_states: int = 0
+
+    @property
+    def rows(self) -> int:
+        return self.emails + self.meetings + self.quarantined + self.sync_states
+
+
+def edge(con: duckdb.DuckDBPyConnection, raw_days: int, tz: ZoneInfo) -> date | None:
+    """The retention edge (a Monday) for the warehouse as it is, or None (keep everything:
+    ``raw_days = 0``, or no week reported yet). Never earlier than a previous purge's edge."""
+    if raw_days <= 0:
+        return None
+    latest = con.execute("select max(week_start) from reported_weeks").fetchall()[0][0]
+    if latest is None:
+        return None
+    limit = latest + timedelta(days=7 - raw_days)  # the end of that week − raw_days
+    monday = limit + timedelta(days=(7 - limit.weekday()) % 7)
+    before = con.execute("select max(edge_week) from retention_state").fetchall()[0][0]
+    return max(monday, before) if before is not None else monday
+
+
+def edge_at(week: date, tz: ZoneInfo) -> datetime:
+    """Monday 00:00 of ``week`` in the company zone, as UTC."""
+    return datetime.combine(week, time(0), tz).astimezone(UTC)
+
+
+def purge(con: duckdb.DuckDBPyConnection, raw_days: int, tz: ZoneInfo,
+          run_id: str | None = None) -> Purged:
+    """Freeze the weekly rows before the edge and delete the interaction-level rows before it,
+    inside the caller's transaction (``warehouse.load``). Logs one ``runs`` row (scope
+    ``retention``) with the counts when it deleted anything."""
+    week = edge(con, raw_days, tz)
+    if week is None:
+        return Purged(None)
+    at = edge_at(week, tz)
+    for table, frozen in FROZEN.items():
+        cols = ", ".join(c for (c,) in con.execute(
+            "select column_name from duckdb_columns() where table_name = ?"
+            " and schema_name = 'main' order by column_index", [frozen]).fetchall())
+        # a week frozen once stays as it was: only weeks not yet frozen are copied
+        con.execute(f"insert into {frozen} ({cols}) select {cols} from {table}"
+                    f" where week_start < ? and week_start not in"
+                    f" (select week_start from {frozen})", [week])
+    emails, meetings = con.execute(
+        "select count(*) filter (where kind = 'email'), count(*) filter (where kind <> 'email')"
+        " from raw_copies where occurred_at < ?", [at]).fetchall()[0]
+    con.execute("delete from raw_copies where occurred_at < ?", [at])
+    quarantined = con.execute("select count(*) from raw_quarantine where window_end <= ?",
+                              [at]).fetchall()[0][0]
+    con.execute("delete from raw_quarantine where window_end <= ?", [at])
+    states = con.execute("select count(*) from sync_state where window_end <= ?",
+                         [at]).fetchall()[0][0]
+    con.execute("delete from sync_state where window_end <= ?", [at])
+    done = Purged(week, int(emails), int(meetings), int(quarantined), int(states))
+    con.execute("delete from retention_state")
+    con.execute("insert into retention_state values (?, ?, ?)", [week, at, datetime.now(UTC)])
+    if done.rows:
+        con.execute(f"delete from {STATE}")  # the next build is a full one (module docstring)
+        now = datetime.now(UTC)
+        con.execute(
+            "insert into run_log (run_id, scope, source, mailbox, window_start, window_end,"
+            " started_at, finished_at, status, emails, meetings, quarantined, error)"
+            " values (?, 'retention', null, null, null, ?, ?, ?, 'succeeded', ?, ?, ?, null)",
+            [run_id or f"retention-{now:%Y%m%dT%H%M%SZ}", at, now, now, done.emails,
+             done.meetings, done.quarantined])
+    return done
+
+
+def purge_staged(staging_dir: Path, at: datetime) -> int:
+    """Delete the staged extracts whose window ended by ``at``; rewrite those straddling it
+    without the copies before it (their quarantine rows have no time: they go with the
+    window). Returns the number of extracts deleted or rewritten."""
+    changed = 0
+    if not staging_dir.is_dir():
+        return 0
+    for manifest in sorted(staging_dir.rglob("*.manifest.json")):
+        staged = read_manifest(manifest)
+        if staged.window_end <= at:
+            for path in (staged.copies_path, staged.quarantine_path):
+                Path(path).unlink(missing_ok=True)
+            manifest.unlink(missing_ok=True)
+            changed += 1
+        elif staged.window_start < at and _drop_before(staged, manifest, at):
+            changed += 1
+    return changed
+
+
+def _drop_before(staged: StagedExtract, manifest: Path, at: datetime) -> bool:
+    path = Path(staged.copies_path)
+    if not path.exists():
+        return False
+    table = pq.read_table(path)
+    keep = pc.greater_equal(table.column("occurred_at"), pc.scalar(at, table.schema.field(
+        "occurred_at").type))
+    kept = table.filter(keep)
+    if kept.num_rows == table.num_rows:
+        return False
+    with fileio.replacing(path) as tmp:
+        pq.write_table(kept, tmp, compression="zstd")
+    kinds = kept.column("kind").to_pylist()
+    counts = {"emails": kinds.count("email"), "meetings": len(kinds) - kinds.count("email")}
+    fileio.write_json(manifest, {**staged.to_json(), **counts})
+    return True
+
+
+def stale_rows(con: duckdb.DuckDBPyConnection, at: datetime) -> dict[str, int]:
+    """Rows older than ``at`` in any table holding interaction-level data, by table and
+    column (every column named occurred_at or week_start, quarantine and sync windows);
+    the frozen weekly tables excepted. What a purge plus a full build must leave empty."""
+    week = at.date()
+    found: dict[str, int] = {}
+    for table, column in con.execute(
+            "select table_name, column_name from duckdb_columns() where schema_name = 'main'"
+            " and column_name in ('occurred_at', 'week_start') and table_name not in"
+            " (select view_name from duckdb_views()) and table_name not in ?"
+            " order by all", [[*FROZEN.values(), "reported_weeks"]]).fetchall():
+        bound = week if column == "week_start" else at
+        n = con.execute(f'select count(*) from "{table}" where "{column}" < ?',
+                        [bound]).fetchall()[0][0]
+        if n:
+            found[f"{table}.{column}"] = int(n)
+    for table in ("raw_quarantine", "sync_state"):
+        n = con.execute(f"select count(*) from {table} where window_end <= ?", [at]).fetchall()[0][0]
+        if n:
+            found[f"{table}.window_end"] = int(n)
+    return found
