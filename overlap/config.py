@@ -193,6 +193,7 @@ def load_config(path: str | Path) -> Config:
     warehouse = _table(doc, "warehouse", file, required=False)
     wh_path = rel(_get(warehouse, "path", str, file, "warehouse", "data/overlap.duckdb"))
     report = _table(doc, "report", file, required=False)
+    rules = _rules(_table(doc, "rules", file, required=False), file)
     return Config(
         path=cfg_path,
         title=_get(company, "name", str, file, "company", "Overlap"),
@@ -208,9 +209,9 @@ def load_config(path: str | Path) -> Config:
         snapshot=rel(_get(warehouse, "snapshot", str, file, "warehouse",
                           str(wh_path.with_name(wh_path.stem + "-snapshot.duckdb")))),
         sources=_sources(doc, file, rel),
-        rules=_rules(_table(doc, "rules", file, required=False), file),
+        rules=rules,
         ownership_csv=rel(ownership) if ownership else None,
-        privacy=_privacy(doc, report, file),
+        privacy=_privacy(doc, report, file, rules.dormant_days),
     )
 
 
@@ -322,12 +323,16 @@ def _handoff_days(rules_t: dict[str, Any], file: str) -> int:
     return int(days)
 
 
-def _privacy(doc: dict[str, Any], report: dict[str, Any], file: str) -> Privacy:
+def _privacy(doc: dict[str, Any], report: dict[str, Any], file: str,
+             dormant_days: int) -> Privacy:
     """``[retention] raw_days``, ``[publish] pseudonymise/secret_env``, ``[report] min_group``."""
     retention = _table(doc, "retention", file, required=False)
     raw_days = _get(retention, "raw_days", int, file, "retention", 400)
-    if raw_days < 0:
-        raise InputError("[retention] raw_days must be >= 0 (0 keeps everything)", file=file)
+    need = max(28, dormant_days) + 7  # a reported week and all its evidence (docs/privacy.md)
+    if raw_days < 0 or 0 < raw_days < need:
+        raise InputError(f"[retention] raw_days must be 0 (keep everything) or at least {need}"
+                         " (a week and the evidence it needs: max(28, dormant_days) + 7)",
+                         file=file)
     publish = _table(doc, "publish", file, required=False)
     kinds = _get(publish, "pseudonymise", list, file, "publish", [])
     for kind in kinds:

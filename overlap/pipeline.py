@@ -343,7 +343,8 @@ def load(config: Config, run_plan: RunPlan, outcomes: list[ExtractOutcome],
 def _retention(config: Config, run_id: str) -> Callable[[duckdb.DuckDBPyConnection], object]:
     """The load's retention step (``[retention] raw_days``; docs/privacy.md)."""
     def purge(con: duckdb.DuckDBPyConnection) -> object:
-        return retention.purge(con, config.privacy.raw_days, config.tz, run_id)
+        return retention.purge(con, config.privacy.raw_days, config.tz, run_id,
+                               horizon_days=max(28, config.rules.dormant_days))
     return purge
 
 
@@ -402,10 +403,18 @@ def finish(config: Config, run_plan: RunPlan, outcomes: list[ExtractOutcome],
     return status
 
 
-def publish(config: Config) -> None:
-    """Replace the analysts' snapshot and the Parquet marts."""
+def publish(config: Config, *, pseudonym_key: str | None = None) -> None:
+    """Replace the analysts' snapshot and the Parquet marts — pseudonymised when
+    ``[publish] pseudonymise`` says so (key: ``pseudonym_key`` or the environment)."""
+    from overlap.privacy import pseudonymise
+
+    key = pseudonymise.secret(config, pseudonym_key)
+    rewrite = None
+    if key is not None:
+        def rewrite(con: duckdb.DuckDBPyConnection, catalog: str) -> None:
+            pseudonymise.apply(con, catalog, config, key)
     with writing(config):
-        warehouse.publish(config.warehouse, config.snapshot, config.out_dir / "marts")
+        warehouse.publish(config.warehouse, config.snapshot, config.out_dir / "marts", rewrite)
 
 
 @contextlib.contextmanager

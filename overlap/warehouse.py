@@ -381,29 +381,43 @@ def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, status: str,
 SNAPSHOT_STORAGE_VERSION = "v1.4.0"
 
 
-def publish(warehouse: Path, snapshot: Path, marts_dir: Path) -> None:
+def publish(warehouse: Path, snapshot: Path, marts_dir: Path,
+            rewrite: Callable[[duckdb.DuckDBPyConnection, str], None] | None = None) -> None:
     """Atomically replace the analysts' read-only snapshot and the Parquet exports of the marts.
 
     The warehouse must be closed by the caller. Analysts open the snapshot, so their queries
     never hold a lock on the file the pipeline writes; an analyst who has the old snapshot
     open keeps reading the old file until they reconnect (os.replace swaps the name only).
+    ``rewrite(con, catalog)`` (the pseudonymised snapshot, ``overlap.privacy.pseudonymise``)
+    changes a staging copy of the warehouse first, and the snapshot is copied from that one,
+    so it never holds an unrewritten row's bytes.
     """
     crash_point("publish:start")
     snapshot.parent.mkdir(parents=True, exist_ok=True)
     # A publish that was killed left its whole-warehouse copy behind under its own pid.
     fileio.remove_orphans(snapshot.parent, snapshot.name)
     fileio.remove_orphans(marts_dir)
+    # scratch, named like a temporary file so that a killed publish's is removed as an orphan
+    stage = fileio.temp_path(snapshot.with_name(snapshot.name + ".stage"))
     with fileio.replacing(snapshot) as tmp:
         con = duckdb.connect()
         try:
             # ATTACH takes no bound parameters; both paths are ours, quotes doubled.
             con.execute(f"attach '{_sql_path(warehouse)}' as src (read_only)")
+            source = "src"
+            if rewrite is not None:
+                con.execute(f"attach '{_sql_path(stage)}' as stage")
+                con.execute("copy from database src to stage")
+                rewrite(con, "stage")
+                source = "stage"
             con.execute(f"attach '{_sql_path(tmp)}' as snap"
                         f" (storage_version '{SNAPSHOT_STORAGE_VERSION}')")
-            con.execute("copy from database src to snap")
+            con.execute(f"copy from database {source} to snap")
             con.execute("detach snap")
         finally:
             con.close()
+            for scratch in (stage, stage.with_name(stage.name + ".wal")):
+                scratch.unlink(missing_ok=True)
         crash_point("publish:before_replace")
     crash_point("publish:after_replace")
     marts_dir.mkdir(parents=True, exist_ok=True)

@@ -6,10 +6,16 @@ reports week W keeps the interactions of the raw_days before W's end, so a backf
 a replay gives the same result on any day (a pipeline run weekly reports last week: the same
 thing). The edge only moves forward. At each load, inside its transaction (``purge``):
 
-* the weekly aggregates (score_weekly, score_collaboration_weekly) of the weeks before the edge
-  are copied, as they were last built, into ``retained_*`` — those weeks are *frozen*: the
-  ``overlap_weekly`` / ``collaboration_weekly`` views read them from there and no build ever
-  recomputes them (it could not: their interactions are gone);
+* the weekly aggregates (score_weekly, score_collaboration_weekly) of the weeks before the
+  *freeze line* — the edge + the evidence horizon, ``horizon_days`` (the pipeline passes
+  max(28, dormant_days): persistence counts the 4 weeks before, dormancy looks
+  dormant_days back), rounded up to whole weeks — are copied into ``retained_*`` unless
+  frozen already, and unless the run reports them for the first time (not built yet: they
+  are frozen at the next purge, as this run builds them). Those weeks are *frozen*: the ``overlap_weekly`` / ``collaboration_weekly``
+  views read them from there and no build recomputes them — before the edge their
+  interactions are gone, and up to the freeze line part of their evidence is. By induction
+  every frozen row is the row as it was reported (a week at or after the previous freeze line
+  had all its evidence until now), threads aside (a thread has no horizon);
 * raw copies that happened before the edge, quarantine rows of windows that ended by it and
   ``sync_state`` rows whose data ended by it are deleted;
 * when that deleted anything, the build state is cleared, so the next model build is a full
@@ -34,6 +40,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import duckdb
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
@@ -51,6 +58,7 @@ class Purged:
     """What one purge removed (counts only; logged in ``runs`` with scope ``retention``)."""
 
     edge_week: date | None
+    frozen_week: date | None = None
     emails: int = 0
     meetings: int = 0
     quarantined: int = 0
@@ -80,15 +88,22 @@ def edge_at(week: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(week, time(0), tz).astimezone(UTC)
 
 
+def freeze_line(edge_week: date, horizon_days: int) -> date:
+    """The first Monday whose weekly rows a rebuild after a purge at ``edge_week`` computes
+    with all their evidence: the edge + the horizon in whole weeks."""
+    return edge_week + timedelta(weeks=-(-horizon_days // 7))
+
+
 def purge(con: duckdb.DuckDBPyConnection, raw_days: int, tz: ZoneInfo,
-          run_id: str | None = None) -> Purged:
-    """Freeze the weekly rows before the edge and delete the interaction-level rows before it,
-    inside the caller's transaction (``warehouse.load``). Logs one ``runs`` row (scope
-    ``retention``) with the counts when it deleted anything."""
+          run_id: str | None = None, horizon_days: int = 28) -> Purged:
+    """Freeze the weekly rows before the freeze line and delete the interaction-level rows
+    before the edge, inside the caller's transaction (``warehouse.load``). Logs one ``runs``
+    row (scope ``retention``) with the counts when it deleted anything."""
     week = edge(con, raw_days, tz)
     if week is None:
         return Purged(None)
     at = edge_at(week, tz)
+    frozen_week = freeze_line(week, horizon_days)
     for table, frozen in FROZEN.items():
         cols = ", ".join(c for (c,) in con.execute(
             "select column_name from duckdb_columns() where table_name = ?"
@@ -96,7 +111,9 @@ def purge(con: duckdb.DuckDBPyConnection, raw_days: int, tz: ZoneInfo,
         # a week frozen once stays as it was: only weeks not yet frozen are copied
         con.execute(f"insert into {frozen} ({cols}) select {cols} from {table}"
                     f" where week_start < ? and week_start not in"
-                    f" (select week_start from {frozen})", [week])
+                    f" (select week_start from {frozen}) and week_start not in"
+                    f" (select week_start from reported_weeks where run_id = ?)",
+                    [frozen_week, run_id])
     emails, meetings = con.execute(
         "select count(*) filter (where kind = 'email'), count(*) filter (where kind <> 'email')"
         " from raw_copies where occurred_at < ?", [at]).fetchall()[0]
@@ -107,9 +124,10 @@ def purge(con: duckdb.DuckDBPyConnection, raw_days: int, tz: ZoneInfo,
     states = con.execute("select count(*) from sync_state where window_end <= ?",
                          [at]).fetchall()[0][0]
     con.execute("delete from sync_state where window_end <= ?", [at])
-    done = Purged(week, int(emails), int(meetings), int(quarantined), int(states))
+    done = Purged(week, frozen_week, int(emails), int(meetings), int(quarantined), int(states))
     con.execute("delete from retention_state")
-    con.execute("insert into retention_state values (?, ?, ?)", [week, at, datetime.now(UTC)])
+    con.execute("insert into retention_state (edge_week, edge_at, frozen_week, purged_at)"
+                " values (?, ?, ?, ?)", [week, at, frozen_week, datetime.now(UTC)])
     if done.rows:
         con.execute(f"delete from {STATE}")  # the next build is a full one (module docstring)
         now = datetime.now(UTC)
@@ -146,8 +164,8 @@ def _drop_before(staged: StagedExtract, manifest: Path, at: datetime) -> bool:
     if not path.exists():
         return False
     table = pq.read_table(path)
-    keep = pc.greater_equal(table.column("occurred_at"), pc.scalar(at, table.schema.field(
-        "occurred_at").type))
+    keep = pc.greater_equal(table.column("occurred_at"),
+                            pa.scalar(at, type=table.schema.field("occurred_at").type))
     kept = table.filter(keep)
     if kept.num_rows == table.num_rows:
         return False

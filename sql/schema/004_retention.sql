@@ -1,13 +1,15 @@
 -- grain: retention (docs/privacy.md). `[retention] raw_days` purges interaction-level data
 -- older than the retention edge at each load; the weekly aggregates of the weeks before the
--- edge are frozen here first, as they were last built, and the overlap_weekly and
--- collaboration_weekly views read them from here for those weeks (a rebuild no longer sees
--- the purged interactions, so it must never recompute those weeks).
+-- freeze line (the edge + the evidence horizon) are frozen here first, as they were
+-- reported, and the overlap_weekly and collaboration_weekly views read them from here for
+-- those weeks (a rebuild no longer sees the purged interactions, nor — up to the horizon —
+-- all the evidence of the weeks after the edge, so it must never recompute those weeks).
 
 -- one row: the edge (a Monday in the company time zone; only moves forward)
 create table retention_state (
     edge_week date not null,              -- weeks before this Monday are frozen and purged
     edge_at   timestamptz not null,       -- that Monday 00:00 in the company time zone
+    frozen_week date not null,            -- weekly rows before this Monday are frozen
     purged_at timestamptz not null
 );
 

@@ -11,13 +11,12 @@ select
     emails,
     meetings,
     contacts
--- weeks before the retention edge: the frozen rows (sql/schema/004_retention.sql)
+-- a frozen week (retention, sql/schema/004_retention.sql): its rows as they were reported
 from (
     select * from score_collaboration_weekly
-    where week_start >= (select coalesce(max(edge_week), '-infinity'::date) from retention_state)
+    where week_start not in (select week_start from retained_collaboration_weekly)
     union all by name
     select * from retained_collaboration_weekly
-    where week_start < (select coalesce(max(edge_week), '-infinity'::date) from retention_state)
 )
 where week_start in (select week_start from reported_weeks)
    -- a warehouse no run has written (a seeded test warehouse): every week

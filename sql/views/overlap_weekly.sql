@@ -20,13 +20,12 @@ select
     looped_in,
     rep_initiated,
     customer_initiated
--- weeks before the retention edge: the frozen rows (sql/schema/004_retention.sql)
+-- a frozen week (retention, sql/schema/004_retention.sql): its rows as they were reported
 from (
     select * from score_weekly
-    where week_start >= (select coalesce(max(edge_week), '-infinity'::date) from retention_state)
+    where week_start not in (select week_start from retained_score_weekly)
     union all by name
     select * from retained_score_weekly
-    where week_start < (select coalesce(max(edge_week), '-infinity'::date) from retention_state)
 )
 where week_start in (select week_start from reported_weeks)
    -- a warehouse no run has written (a seeded test warehouse): every week

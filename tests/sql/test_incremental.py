@@ -482,7 +482,8 @@ def test_a_model_without_one_known_kind_is_refused(text: str) -> None:
 
 def test_a_retention_purge_keeps_frozen_weeks_and_incremental_equal_to_full(seed: Seed) -> None:
     """Issue 19 (overlap.privacy.retention): a purge inside a load freezes the weekly rows of
-    the weeks before the edge and deletes the interactions before it; the build after it is a
+    the weeks before the freeze line (edge + 4 weeks) and deletes the interactions before
+    the edge; the build after it is a
     full one (the evidence of the weeks after the edge changed), which equals itself rebuilt;
     nothing before the edge is left in any table; the frozen weeks read the same in the
     views; a later week loads incrementally on top and still equals a full rebuild."""
@@ -512,12 +513,14 @@ def test_a_retention_purge_keeps_frozen_weeks_and_incremental_equal_to_full(seed
     purged = retention.purge(con, 28, ZoneInfo("UTC"), "purge-run")
     con.execute("commit")
     assert purged.edge_week == edge and purged.emails > 0
+    frozen_week = purged.frozen_week
+    assert frozen_week == edge + timedelta(weeks=4)
     assert _check(con, params).mode == "full"  # asked incremental: a purge clears the state
     assert retention.stale_rows(con, retention.edge_at(edge, ZoneInfo("UTC"))) == {}
     for view, rows in before.items():
-        frozen = [r for r in rows if r[0] < edge]
+        frozen = [r for r in rows if r[0] < frozen_week]
         assert frozen, view
-        assert [r for r in weekly(view) if r[0] < edge] == frozen, view
+        assert [r for r in weekly(view) if r[0] < frozen_week] == frozen, view
     for mailbox in REPS:
         world.load(mailbox, WEEKS, weeks[WEEKS])
     assert _check(con, params).mode == "incremental"
