@@ -85,8 +85,9 @@ def variants(addresses: list[str]) -> list[str]:
 
 
 def forget(config: Config, addresses: list[str], *, dry_run: bool = False,
-           progress: Progress = lambda _: None) -> Forgotten:
-    """Erase ``addresses`` (module docstring); with ``dry_run`` only count what would change."""
+           progress: Progress = lambda _: None, pseudonym_key: str | None = None) -> Forgotten:
+    """Erase ``addresses`` (module docstring); with ``dry_run`` only count what would change.
+    ``pseudonym_key``: for a pseudonymised snapshot (else from the environment)."""
     from overlap.pipeline import publish, report, writing
 
     wanted = variants(addresses)
@@ -122,7 +123,7 @@ def forget(config: Config, addresses: list[str], *, dry_run: bool = False,
         for left in _reports_naming(config.out_dir, wanted):  # not a week's file: remove it
             left.unlink()
         crash_point("forget:reported")
-        publish(config)
+        publish(config, pseudonym_key=pseudonym_key)
         progress(f"snapshot republished: {config.snapshot}")
     return result
 
