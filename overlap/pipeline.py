@@ -381,7 +381,8 @@ def _render(con: duckdb.DuckDBPyConnection, config: Config, week: date, now: dat
     from reports.render import render_week
 
     paths = render_week(con, week, config.out_dir, generated_at=now, title=config.title,
-                        subjects=config.rules.subjects == "keep", timezone=config.timezone)
+                        subjects=config.rules.subjects == "keep", timezone=config.timezone,
+                        min_group=config.privacy.min_group)
     progress(f"report {iso_week_label(week)}: {paths.html}")
     return paths
 

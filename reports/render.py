@@ -91,6 +91,7 @@ def render_week(
     timezone: str = "UTC",
     top: int | None = None,
     caps: Caps = DEFAULT_CAPS,
+    min_group: int = 0,
 ) -> ReportPaths:
     """Write the week's report, CSV and owner digests under ``out_dir/<ISO week>/``.
 
@@ -115,7 +116,7 @@ def render_week(
     week_dir = Path(out_dir) / week
     digest_dir = week_dir / "digests"
     clock = time.perf_counter()
-    report = load_week(con, week_start, caps=caps, timezone=timezone)
+    report = load_week(con, week_start, caps=caps, timezone=timezone, min_group=min_group)
     context = {
         "r": report,
         "caps": caps,

@@ -262,3 +262,30 @@ def test_forget_cli_refuses_a_mailbox_and_a_bad_address(tmp_path: Path) -> None:
     shutil.rmtree(tmp_path / "data")
     gone = _cli("forget", "--config", str(cfg), CUSTOMER)
     assert gone.returncode == 2
+
+
+def test_min_group_aggregates_small_owners_and_reps_in_the_company_report(
+        tmp_path: Path) -> None:
+    from reports.data import load_week
+
+    cfg = _org(tmp_path, weeks=1, extra_config="")
+    cfg.write_text(cfg.read_text().replace('out_dir = "out"', 'out_dir = "out"\nmin_group = 2'))
+    config = load_config(cfg)
+    assert config.privacy.min_group == 2
+    result = pipeline.run(config, [FIRST], workers=1)
+    con = duckdb.connect(str(config.snapshot), read_only=True)
+    try:
+        plain = load_week(con, FIRST)
+        grouped = load_week(con, FIRST, min_group=2)
+        exact = load_week(con, FIRST, min_group=1)  # one event is enough: nothing changes
+    finally:
+        con.close()
+    assert [o.email for o in plain.owners] == ["owner@corp.example"] and plain.pairs
+    assert exact.owners == plain.owners and exact.pairs == plain.pairs
+    (owners,), (reps,) = grouped.owners, grouped.reps
+    assert owners.email == "" and owners.pairs == () and owners.total_events == 1
+    assert reps.email == "" and reps.total_events == 1
+    assert grouped.pairs == () and grouped.pairs_total == plain.pairs_total
+    html = result.reports[FIRST].html.read_text(encoding="utf-8")
+    assert "Others: 1 owner with fewer than 2 events each" in html
+    assert "Others: 1 rep with fewer than 2 events each" in html
