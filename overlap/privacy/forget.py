@@ -89,9 +89,11 @@ def forget(config: Config, addresses: list[str], *, dry_run: bool = False,
     """Erase ``addresses`` (module docstring); with ``dry_run`` only count what would change.
     ``pseudonym_key``: for a pseudonymised snapshot (else from the environment)."""
     from overlap.pipeline import publish, report, writing
+    from overlap.privacy.pseudonymise import secret
 
     wanted = variants(addresses)
     result = Forgotten(dry_run=dry_run)
+    secret(config, pseudonym_key)  # a missing key fails now, before anything changes
     if not config.warehouse.exists():
         raise InputError("no warehouse yet: nothing to forget", file=str(config.warehouse))
     with writing(config):
