@@ -509,10 +509,21 @@ def test_a_retention_purge_keeps_frozen_weeks_and_incremental_equal_to_full(seed
     before = {v: weekly(v) for v in ("overlap_weekly", "collaboration_weekly")}
     # the latest reported week ends at START + 6 weeks; 28 days before it: START + 2 weeks
     edge = (START + timedelta(weeks=2)).date()
+    # sync state of a mailbox no longer synced (its data ended before the edge) and of one
+    # still synced; quarantine rows of a window before the edge and of one straddling it
+    for mailbox, weeks_back in (("gone@corp.example", 4), (REPS[0], 0)):
+        con.execute("insert into sync_state values ('gmail', ?, 'c', ?, ?, now())",
+                    [mailbox, START, START + timedelta(weeks=6 - weeks_back)])
+    for locator, end in (("old", 2), ("straddling", 3)):
+        con.execute("insert into raw_quarantine values ('gmail', 'gmail', ?, ?, 'bad', ?, ?)",
+                    [REPS[0], locator, START, START + timedelta(weeks=end)])
     con.execute("begin")
     purged = retention.purge(con, 28, ZoneInfo("UTC"), "purge-run")
     con.execute("commit")
     assert purged.edge_week == edge and purged.emails > 0
+    assert (purged.sync_states, purged.quarantined) == (1, 1)
+    assert con.execute("select mailbox from sync_state").fetchall() == [(REPS[0],)]
+    assert con.execute("select locator from raw_quarantine").fetchall() == [("straddling",)]
     frozen_week = purged.frozen_week
     assert frozen_week == edge + timedelta(weeks=4)
     assert _check(con, params).mode == "full"  # asked incremental: a purge clears the state
