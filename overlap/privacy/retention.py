@@ -126,8 +126,8 @@ def purge(con: duckdb.DuckDBPyConnection, raw_days: int, tz: ZoneInfo,
     con.execute("delete from sync_state where window_end <= ?", [at])
     done = Purged(week, frozen_week, int(emails), int(meetings), int(quarantined), int(states))
     con.execute("delete from retention_state")
-    con.execute("insert into retention_state (edge_week, edge_at, frozen_week, purged_at)"
-                " values (?, ?, ?, ?)", [week, at, frozen_week, datetime.now(UTC)])
+    con.execute("insert into retention_state (edge_week, edge_at, frozen_week)"
+                " values (?, ?, ?)", [week, at, frozen_week])
     if done.rows:
         con.execute(f"delete from {STATE}")  # the next build is a full one (module docstring)
         now = datetime.now(UTC)

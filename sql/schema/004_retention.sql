@@ -7,11 +7,10 @@
 
 -- one row: the edge (a Monday in the company time zone; only moves forward)
 create table retention_state (
-    edge_week date not null,              -- weeks before this Monday are frozen and purged
+    edge_week date not null,              -- interactions before this Monday are purged
     edge_at   timestamptz not null,       -- that Monday 00:00 in the company time zone
-    frozen_week date not null,            -- weekly rows before this Monday are frozen
-    purged_at timestamptz not null
-);
+    frozen_week date not null             -- weekly rows before this Monday are frozen
+);  -- (when each purge ran, and what it deleted: the runs view, scope = retention)
 
 -- score_weekly rows of the frozen weeks (columns as of this migration; a later column of
 -- score_weekly reads NULL for frozen weeks)
