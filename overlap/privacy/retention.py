@@ -1,10 +1,12 @@
 """Retention: ``[retention] raw_days`` bounds how long interaction-level data is kept.
 
-The *edge* is a Monday 00:00 in the company time zone: the first one at or after (the end of
-the latest reported week − raw_days). The clock is the data, not the machine: a warehouse that
+The *edge* is a Monday 00:00 in the company time zone: the first one at or after (the
+reference − raw_days), the reference being the earliest of the end of the latest reported
+week, the newest raw copy and now. The clock is the data, not the machine: a warehouse that
 reports week W keeps the interactions of the raw_days before W's end, so a backfill, a test or
 a replay gives the same result on any day (a pipeline run weekly reports last week: the same
-thing). The edge only moves forward. At each load, inside its transaction (``purge``):
+thing); the newest copy keeps an empty run of a recent week from purging an old export loaded
+next, and now keeps a far-future date from purging the present. The edge only moves forward. At each load, inside its transaction (``purge``):
 
 * the weekly aggregates (score_weekly, score_collaboration_weekly) of the weeks before the
   *freeze line* — the edge + the evidence horizon, ``horizon_days`` (the pipeline passes
@@ -71,15 +73,23 @@ class Purged:
 
 def edge(con: duckdb.DuckDBPyConnection, raw_days: int, tz: ZoneInfo) -> date | None:
     """The retention edge (a Monday) for the warehouse as it is, or None (keep everything:
-    ``raw_days = 0``, or no week reported yet). Never earlier than a previous purge's edge."""
+    ``raw_days = 0``, or nothing reported or loaded yet). Never earlier than a previous
+    purge's edge. The reference time is the newest data the warehouse reports on: the
+    earliest of the end of the latest reported week, the newest raw copy and now (a
+    far-future Date header or a mistyped ``--week`` never purges the present)."""
     if raw_days <= 0:
         return None
-    latest = con.execute("select max(week_start) from reported_weeks").fetchall()[0][0]
-    if latest is None:
-        return None
-    limit = latest + timedelta(days=7 - raw_days)  # the end of that week − raw_days
-    monday = limit + timedelta(days=(7 - limit.weekday()) % 7)
+    latest, newest = con.execute(
+        "select (select max(week_start) from reported_weeks),"
+        " (select max(occurred_at) from raw_copies)").fetchall()[0]
     before = con.execute("select max(edge_week) from retention_state").fetchall()[0][0]
+    if latest is None or newest is None:
+        return before
+    reference = min(edge_at(latest + timedelta(days=7), tz), newest, datetime.now(UTC))
+    limit = (reference - timedelta(days=raw_days)).astimezone(tz)
+    monday = limit.date() - timedelta(days=limit.weekday())
+    if limit > datetime.combine(monday, time(0), tz):
+        monday += timedelta(weeks=1)  # the first Monday 00:00 at or after the limit
     return max(monday, before) if before is not None else monday
 
 
