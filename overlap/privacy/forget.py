@@ -226,16 +226,16 @@ def _rewrite_staged(path: Path, wanted: list[str]) -> None:
     con = duckdb.connect()
     try:
         if path.name.endswith(".copies.parquet"):
-            table = con.execute(
+            table = con.sql(
                 "select * replace (list_filter(participants, lambda p:"
                 "  not list_contains($w, lower(p.address))) as participants,"
                 " case when len(list_filter($w, lambda a: contains(lower(coalesce(subject, '')), a))) > 0"
                 "  then null else subject end as subject) from read_parquet($f)",
-                {"w": wanted, "f": str(path)}).to_arrow_table()
+                params={"w": wanted, "f": str(path)}).to_arrow_table()
             schema = COPIES_SCHEMA
         else:
-            table = con.execute(f"select * from read_parquet(?) where not ({_QUARANTINE})",
-                                [str(path), wanted]).to_arrow_table()
+            table = con.sql(f"select * from read_parquet(?) where not ({_QUARANTINE})",
+                            params=[str(path), wanted]).to_arrow_table()
             schema = QUARANTINE_SCHEMA
     finally:
         con.close()
