@@ -252,7 +252,8 @@ def publish(_report: dict[str, Any], status: str) -> dict[str, Any]:
     from overlap.pipeline import publish as publish_step
 
     config = _config()
-    publish_step(config)
+    key = _get_connection("overlap_pseudonym")  # [publish] pseudonymise's key (docs/privacy.md)
+    publish_step(config, pseudonym_key=key.password if key is not None else None)
     get_current_context()["outlet_events"][WAREHOUSE_ASSET].extra = {
         "snapshot": str(config.snapshot), "status": status}
     return {"snapshot": str(config.snapshot), "status": status}

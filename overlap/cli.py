@@ -166,6 +166,22 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_forget(args: argparse.Namespace) -> int:
+    from overlap.config import load_config
+    from overlap.privacy.forget import forget
+
+    config = load_config(args.config)
+    done = forget(config, args.addresses, dry_run=args.dry_run, progress=_progress(args.quiet))
+    verb = "would change" if done.dry_run else "changed"
+    print(f"{verb}: {done.copies:,} raw copies ({done.emails:,} emails, {done.meetings:,}"
+          f" meetings), {done.quarantined:,} quarantine rows, {done.frozen_weekly:,} frozen"
+          f" weekly rows, {len(done.staged_files):,} staged files, {len(done.reports):,}"
+          " report files")
+    for line in done.warnings:
+        print(f"warning: {line}", file=sys.stderr)
+    return 0
+
+
 def cmd_query(args: argparse.Namespace) -> int:
     import duckdb
 
@@ -406,6 +422,14 @@ def build_parser() -> argparse.ArgumentParser:
                                    "paths.")
     week_options(p)
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("forget", help="erase people (addresses) from the warehouse, staged"
+                       " files, reports, snapshot and marts (docs/privacy.md)")
+    p.add_argument("--config", required=True, help="path to overlap.toml")
+    p.add_argument("addresses", nargs="+", metavar="ADDRESS")
+    p.add_argument("--dry-run", action="store_true", help="print what would change, change nothing")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(func=cmd_forget)
 
     p = sub.add_parser("query", help="run SQL on the read-only analyst snapshot",
                        description="Run one SQL statement on the read-only analyst snapshot "

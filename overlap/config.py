@@ -72,6 +72,19 @@ class Source:
     options: dict[str, Any] = field(default_factory=dict)
 
 
+PSEUDONYMISE_KINDS = ("customer_addresses", "rep_addresses")
+
+
+@dataclass(frozen=True)
+class Privacy:
+    """``[retention]``, ``[publish]`` and ``[report] min_group`` (docs/privacy.md)."""
+
+    raw_days: int = 400  # interaction-level data older than this is purged; 0 = forever
+    pseudonymise: tuple[str, ...] = ()  # subset of PSEUDONYMISE_KINDS, in the snapshot/marts
+    secret_env: str = "OVERLAP_PSEUDONYM_KEY"  # where the HMAC key comes from
+    min_group: int = 0  # company report: teams/owners with fewer events are aggregated
+
+
 @dataclass(frozen=True)
 class Config:
     path: Path
@@ -91,6 +104,7 @@ class Config:
     crm_kind: str = "csv"  # [crm] kind: csv | salesforce | hubspot (docs/crm.md)
     crm_options: dict[str, Any] = field(default_factory=dict)  # [crm.<kind>], paths resolved
     approvals_csv: Path | None = None  # [crm] approvals: approved collaborations (rule 6)
+    privacy: Privacy = field(default_factory=lambda: Privacy())
 
     @property
     def tz(self) -> ZoneInfo:
@@ -101,12 +115,14 @@ _TYPE_NAMES: dict[type, str] = {str: "a string", int: "an integer", bool: "true 
                                 list: "a list", float: "a number"}
 # Every key a section accepts: a typo (`dormant_day`) is an error, not a silent default.
 _KNOWN: dict[str, set[str]] = {
-    "": {"company", "crm", "warehouse", "report", "rules", "sources"},
+    "": {"company", "crm", "warehouse", "report", "rules", "sources", "retention", "publish"},
     "company": {"name", "internal_domains", "timezone"},
     "crm": {"accounts", "reps", "contacts", "ownership", "approvals", "kind", "salesforce",
             "hubspot"},
     "warehouse": {"path", "staging", "snapshot"},
-    "report": {"out_dir"},
+    "report": {"out_dir", "min_group"},
+    "retention": {"raw_days"},
+    "publish": {"pseudonymise", "secret_env"},
     "rules": {"dormant_days", "management_chain", "subjects", "freemail_domains", "weights",
               "handoff_days", "heads_up_days", "heads_up_max_people", "broadcast_recipients"},
 }
@@ -180,7 +196,7 @@ def load_config(path: str | Path) -> Config:
     file = str(path)
     doc = _read_toml(cfg_path, file)
     _check_keys(doc, "", file)
-    for section in ("company", "crm", "warehouse", "report", "rules"):
+    for section in ("company", "crm", "warehouse", "report", "rules", "retention", "publish"):
         if isinstance(doc.get(section), dict):
             _check_keys(doc[section], section, file)
     base = cfg_path.parent
@@ -200,6 +216,7 @@ def load_config(path: str | Path) -> Config:
     warehouse = _table(doc, "warehouse", file, required=False)
     wh_path = rel(_get(warehouse, "path", str, file, "warehouse", "data/overlap.duckdb"))
     report = _table(doc, "report", file, required=False)
+    rules = _rules(_table(doc, "rules", file, required=False), file)
     return Config(
         path=cfg_path,
         title=_get(company, "name", str, file, "company", "Overlap"),
@@ -215,11 +232,12 @@ def load_config(path: str | Path) -> Config:
         snapshot=rel(_get(warehouse, "snapshot", str, file, "warehouse",
                           str(wh_path.with_name(wh_path.stem + "-snapshot.duckdb")))),
         sources=_sources(doc, file, rel),
-        rules=_rules(_table(doc, "rules", file, required=False), file),
+        rules=rules,
         ownership_csv=rel(ownership) if ownership else None,
         crm_kind=kind,
         crm_options=crm_options,
         approvals_csv=rel(approvals) if approvals else None,
+        privacy=_privacy(doc, report, file, rules.dormant_days),
     )
 
 
@@ -362,3 +380,27 @@ def _count(rules_t: dict[str, Any], key: str, default: int, lowest: int, file: s
     if value < lowest:
         raise InputError(f"[rules] {key} must be >= {lowest}", file=file)
     return int(value)
+
+
+def _privacy(doc: dict[str, Any], report: dict[str, Any], file: str,
+             dormant_days: int) -> Privacy:
+    """``[retention] raw_days``, ``[publish] pseudonymise/secret_env``, ``[report] min_group``."""
+    retention = _table(doc, "retention", file, required=False)
+    raw_days = _get(retention, "raw_days", int, file, "retention", 400)
+    need = max(28, dormant_days) + 7  # a reported week and all its evidence (docs/privacy.md)
+    if raw_days < 0 or 0 < raw_days < need:
+        raise InputError(f"[retention] raw_days must be 0 (keep everything) or at least {need}"
+                         " (a week and the evidence it needs: max(28, dormant_days) + 7)",
+                         file=file)
+    publish = _table(doc, "publish", file, required=False)
+    kinds = _get(publish, "pseudonymise", list, file, "publish", [])
+    for kind in kinds:
+        if kind not in PSEUDONYMISE_KINDS:
+            raise InputError(f"[publish] pseudonymise: {kind!r} is not one of "
+                             f"{', '.join(PSEUDONYMISE_KINDS)}", file=file)
+    secret_env = _get(publish, "secret_env", str, file, "publish", "OVERLAP_PSEUDONYM_KEY")
+    min_group = _get(report, "min_group", int, file, "report", 0)
+    if min_group < 0:
+        raise InputError("[report] min_group must be >= 0", file=file)
+    return Privacy(raw_days=int(raw_days), pseudonymise=tuple(sorted(set(kinds))),
+                   secret_env=secret_env, min_group=int(min_group))

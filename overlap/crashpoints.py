@@ -26,6 +26,10 @@ POINTS = (
     "publish:start",  # the warehouse is closed; the snapshot copy starts
     "publish:before_replace",  # the new snapshot is written under its temporary name
     "publish:after_replace",  # the snapshot is swapped, the Parquet marts not yet
+    "forget:erased",  # overlap forget: raw rows erased, the model build not yet (one txn)
+    "forget:committed",  # … the warehouse committed, staged files not yet rewritten
+    "forget:staged",  # … staged files rewritten, reports not yet re-rendered
+    "forget:reported",  # … reports re-rendered, the snapshot not yet republished
 )
 _hits: Counter[str] = Counter()
 

@@ -28,6 +28,7 @@ from overlap.config import Config, Source
 from overlap.crashpoints import crash_point
 from overlap.crm import CrmSnapshot, load_crm
 from overlap.errors import DiskFull, InputError
+from overlap.privacy import retention
 from overlap.sources import KINDS
 from overlap.staging import StagedExtract, read_manifest, write_staged
 from overlap.weeks import iso_week_label, weeks_window
@@ -330,9 +331,21 @@ def load(config: Config, run_plan: RunPlan, outcomes: list[ExtractOutcome],
         try:
             warehouse.load(con, run_id=run_plan.run_id, started_at=run_plan.started_at,
                            window_start=run_plan.window_start, window_end=run_plan.window_end,
-                           crm=crm, staged=staged, failures=failures, weeks=run_plan.weeks)
+                           crm=crm, staged=staged, failures=failures, weeks=run_plan.weeks,
+                           purge=_retention(config, run_plan.run_id))
+            edge = con.execute("select max(edge_at) from retention_state").fetchall()[0][0]
         finally:
             con.close()
+        if edge is not None:  # files are no transaction: after the commit, idempotently
+            retention.purge_staged(config.staging_dir, edge)
+
+
+def _retention(config: Config, run_id: str) -> Callable[[duckdb.DuckDBPyConnection], object]:
+    """The load's retention step (``[retention] raw_days``; docs/privacy.md)."""
+    def purge(con: duckdb.DuckDBPyConnection) -> object:
+        return retention.purge(con, config.privacy.raw_days, config.tz, run_id,
+                               horizon_days=max(28, config.rules.dormant_days))
+    return purge
 
 
 def model(config: Config, *, full: bool = False) -> sqlrunner.BuildStats:
@@ -369,7 +382,8 @@ def _render(con: duckdb.DuckDBPyConnection, config: Config, week: date, now: dat
 
     paths = render_week(con, week, config.out_dir, generated_at=now, title=config.title,
                         subjects=config.rules.subjects == "keep", timezone=config.timezone,
-                        config_path=str(config.path))
+                        config_path=str(config.path),
+                        min_group=config.privacy.min_group)
     progress(f"report {iso_week_label(week)}: {paths.html}")
     return paths
 
@@ -391,10 +405,18 @@ def finish(config: Config, run_plan: RunPlan, outcomes: list[ExtractOutcome],
     return status
 
 
-def publish(config: Config) -> None:
-    """Replace the analysts' snapshot and the Parquet marts."""
+def publish(config: Config, *, pseudonym_key: str | None = None) -> None:
+    """Replace the analysts' snapshot and the Parquet marts — pseudonymised when
+    ``[publish] pseudonymise`` says so (key: ``pseudonym_key`` or the environment)."""
+    from overlap.privacy import pseudonymise
+
+    key = pseudonymise.secret(config, pseudonym_key)
+    rewrite = None
+    if key is not None:
+        def rewrite(con: duckdb.DuckDBPyConnection, catalog: str) -> None:
+            pseudonymise.apply(con, catalog, config, key)
     with writing(config):
-        warehouse.publish(config.warehouse, config.snapshot, config.out_dir / "marts")
+        warehouse.publish(config.warehouse, config.snapshot, config.out_dir / "marts", rewrite)
 
 
 @contextlib.contextmanager

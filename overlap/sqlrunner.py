@@ -199,7 +199,8 @@ def run_audits(con: duckdb.DuckDBPyConnection, params: Mapping[str, object] | No
 
 
 def build(con: duckdb.DuckDBPyConnection, params: Mapping[str, object], *,
-          incremental: bool = False) -> BuildStats:
+          incremental: bool = False,
+          prepare: Callable[[duckdb.DuckDBPyConnection], object] | None = None) -> BuildStats:
     """Build the model tables (file-name order), re-create the views and run the audits, all
     in one transaction: on any error, AuditFailed included, nothing changes.
 
@@ -207,12 +208,15 @@ def build(con: duckdb.DuckDBPyConnection, params: Mapping[str, object], *,
     last build can have changed (``overlap.incremental``); it falls back to a full rebuild when
     there is no build state yet, or the CRM snapshot, the rule parameters or the model SQL
     changed. Either way the tables are identical to a full rebuild's, and every audit runs over
-    the whole model."""
+    the whole model. ``prepare`` changes raw tables first, in the same transaction
+    (``overlap forget``: the erasure and the model without it commit together)."""
     started = time.perf_counter()
     steps: dict[str, float] = {}
     scope: dict[str, int] = {}
     con.begin()
     try:
+        if prepare is not None:
+            prepare(con)
         t0 = time.perf_counter()
         inc.ensure_state(con)
         fingerprint = inc.fingerprint(con, params, sql_files("model"))

@@ -9,7 +9,7 @@ staged rows).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -111,10 +111,12 @@ def load(
     staged: Iterable[StagedExtract],
     failures: Iterable[ExtractFailure] = (),
     weeks: Iterable[date] = (),
+    purge: Callable[[duckdb.DuckDBPyConnection], object] | None = None,
 ) -> None:
     """Apply CRM, staged extracts, cursors and the run's bookkeeping in one transaction.
 
-    ``weeks`` are the weeks the run reports (the views show only reported weeks)."""
+    ``weeks`` are the weeks the run reports (the views show only reported weeks); ``purge``
+    (retention, ``overlap.privacy.retention``) runs last, inside the same transaction."""
     now = datetime.now(UTC)
     con.execute("begin transaction")
     try:
@@ -139,6 +141,8 @@ def load(
                 [run_id, f.source, f.mailbox, f.window_start, f.window_end, started_at, now,
                  f.status, f.error],
             )
+        if purge is not None:
+            purge(con)
         crash_point("load:before_commit")
         con.execute("commit")
     except BaseException:
@@ -377,29 +381,43 @@ def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, status: str,
 SNAPSHOT_STORAGE_VERSION = "v1.4.0"
 
 
-def publish(warehouse: Path, snapshot: Path, marts_dir: Path) -> None:
+def publish(warehouse: Path, snapshot: Path, marts_dir: Path,
+            rewrite: Callable[[duckdb.DuckDBPyConnection, str], None] | None = None) -> None:
     """Atomically replace the analysts' read-only snapshot and the Parquet exports of the marts.
 
     The warehouse must be closed by the caller. Analysts open the snapshot, so their queries
     never hold a lock on the file the pipeline writes; an analyst who has the old snapshot
     open keeps reading the old file until they reconnect (os.replace swaps the name only).
+    ``rewrite(con, catalog)`` (the pseudonymised snapshot, ``overlap.privacy.pseudonymise``)
+    changes a staging copy of the warehouse first, and the snapshot is copied from that one,
+    so it never holds an unrewritten row's bytes.
     """
     crash_point("publish:start")
     snapshot.parent.mkdir(parents=True, exist_ok=True)
     # A publish that was killed left its whole-warehouse copy behind under its own pid.
     fileio.remove_orphans(snapshot.parent, snapshot.name)
     fileio.remove_orphans(marts_dir)
+    # scratch, named like a temporary file so that a killed publish's is removed as an orphan
+    stage = fileio.temp_path(snapshot.with_name(snapshot.name + ".stage"))
     with fileio.replacing(snapshot) as tmp:
         con = duckdb.connect()
         try:
             # ATTACH takes no bound parameters; both paths are ours, quotes doubled.
             con.execute(f"attach '{_sql_path(warehouse)}' as src (read_only)")
+            source = "src"
+            if rewrite is not None:
+                con.execute(f"attach '{_sql_path(stage)}' as stage")
+                con.execute("copy from database src to stage")
+                rewrite(con, "stage")
+                source = "stage"
             con.execute(f"attach '{_sql_path(tmp)}' as snap"
                         f" (storage_version '{SNAPSHOT_STORAGE_VERSION}')")
-            con.execute("copy from database src to snap")
+            con.execute(f"copy from database {source} to snap")
             con.execute("detach snap")
         finally:
             con.close()
+            for scratch in (stage, stage.with_name(stage.name + ".wal")):
+                scratch.unlink(missing_ok=True)
         crash_point("publish:before_replace")
     crash_point("publish:after_replace")
     marts_dir.mkdir(parents=True, exist_ok=True)

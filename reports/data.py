@@ -108,10 +108,13 @@ def history_weeks(week_start: dt.date) -> tuple[dt.date, ...]:
 
 def load_week(con: duckdb.DuckDBPyConnection, week_start: dt.date, *, caps: Caps | None = None,
               timezone: str = "UTC", unmatched_limit: int = 10,
-              config_path: str = "overlap.toml") -> WeekReport:
+              config_path: str = "overlap.toml", min_group: int = 0) -> WeekReport:
     """Read the main report of one week (and the 11 before it, for trends).
 
     Tables hold at most ``caps`` rows, ranked in SQL; figures and totals count every row.
+    ``min_group`` (``[report] min_group``, docs/privacy.md): owners and reps with fewer events
+    this week are shown only together, as one block without pairs, and the ranked table
+    leaves out their pairs (totals still count them).
     """
     caps = caps or Caps()
     weeks = history_weeks(week_start)
@@ -121,6 +124,10 @@ def load_week(con: duckdb.DuckDBPyConnection, week_start: dt.date, *, caps: Caps
 
     ranked = _pairs(con, "week", weeks, caps.pairs)
     pairs = ranked.get(week_start, ((), 0))
+    if min_group:
+        small = _small_groups(con, week_start, min_group)
+        pairs = (tuple(p for p in pairs[0] if p.owner_email not in small["owner"]
+                       and p.rep_email not in small["rep"]), pairs[1])
 
     trend_map: dict[dt.date, dict[str, int]] = {w: {lv: 0 for lv in LEVELS} for w in weeks}
     for ws, level, ev in _rows(con, _query("trend"), range_params):
@@ -132,8 +139,8 @@ def load_week(con: duckdb.DuckDBPyConnection, week_start: dt.date, *, caps: Caps
     customer = _int(_rows(con, _query("customer_interactions"), week_params)[0][0])
     overlapping = _int(_rows(con, _query("overlap_interactions"), week_params)[0][0])
     names = _names(con, weeks)
-    owners, owners_total = _top_people(con, "owner", weeks, caps)
-    reps, reps_total = _top_people(con, "rep", weeks, caps)
+    owners, owners_total = _top_people(con, "owner", weeks, caps, min_group)
+    reps, reps_total = _top_people(con, "rep", weeks, caps, min_group)
     collab = _collaborations(con, "week", week_start, caps.collaborations, names)
     collaborations, collaborations_total, joint = collab.get(week_start, ((), 0, 0))
 
@@ -219,11 +226,21 @@ def _people_sql(kind: str) -> str:
     return _query("people").format(**_PEOPLE_KINDS[kind])
 
 
+def _small_groups(con: duckdb.DuckDBPyConnection, week_start: dt.date,
+                  min_group: int) -> dict[str, set[str]]:
+    """The owners and the reps with fewer than ``min_group`` events this week."""
+    return {kind: {r[0] for r in _rows(con, _people_sql(kind), {"week": week_start})
+                   if _int(r[5]) < min_group} for kind in _PEOPLE_KINDS}
+
+
 def _top_people(con: duckdb.DuckDBPyConnection, kind: str, weeks: tuple[dt.date, ...],
-                caps: Caps) -> tuple[tuple[PersonSection, ...], int]:
-    """The ``caps.people`` owners (or reps) most at risk, each with their top pairs."""
+                caps: Caps, min_group: int = 0) -> tuple[tuple[PersonSection, ...], int]:
+    """The ``caps.people`` owners (or reps) most at risk, each with their top pairs; those
+    with fewer than ``min_group`` events together in one last block, without pairs."""
     week_start = weeks[-1]
     rows = _rows(con, _people_sql(kind), {"week": week_start})
+    small = [r for r in rows if _int(r[5]) < min_group]
+    rows = [r for r in rows if _int(r[5]) >= min_group]
     shown = rows[: caps.people]
     pairs = _pairs(con, kind, weeks, caps.person_rows, only=[r[0] for r in shown])
     sections = tuple(
@@ -236,7 +253,16 @@ def _top_people(con: duckdb.DuckDBPyConnection, kind: str, weeks: tuple[dt.date,
         for i, (email, name, n_pairs, accounts, people, events, level_rank, _score)
         in enumerate(shown)
     )
-    return sections, len(rows)
+    if small:  # Viva Insights' minimum group size: nobody in it can be told apart
+        sections += (PersonSection(
+            anchor=f"{kind}-others", email="",
+            name=f"Others: {len(small)} {kind}{'s' if len(small) != 1 else ''} with fewer"
+                 f" than {min_group} events each, together",
+            pairs=(), pairs_total=sum(_int(r[2]) for r in small), accounts=sum(
+                _int(r[3]) for r in small), people=sum(_int(r[4]) for r in small),
+            total_events=sum(_int(r[5]) for r in small),
+            top_level=LEVELS[min(_int(r[6]) for r in small)]),)
+    return sections, len(rows) + (1 if small else 0)
 
 
 def _pairs(con: duckdb.DuckDBPyConnection, group: str, weeks: tuple[dt.date, ...], limit: int,

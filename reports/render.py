@@ -92,6 +92,7 @@ def render_week(
     top: int | None = None,
     caps: Caps = DEFAULT_CAPS,
     config_path: str = "overlap.toml",
+    min_group: int = 0,
 ) -> ReportPaths:
     """Write the week's report, CSV and owner digests under ``out_dir/<ISO week>/``.
 
@@ -117,7 +118,8 @@ def render_week(
     week_dir = Path(out_dir) / week
     digest_dir = week_dir / "digests"
     clock = time.perf_counter()
-    report = load_week(con, week_start, caps=caps, timezone=timezone, config_path=config_path)
+    report = load_week(con, week_start, caps=caps, timezone=timezone, config_path=config_path,
+                       min_group=min_group)
     context = {
         "r": report,
         "caps": caps,

@@ -22,7 +22,13 @@ select
     customer_initiated,
     heads_ups,
     earlier_weeks
-from score_weekly
+-- a frozen week (retention, sql/schema/006_retention.sql): its rows as they were reported
+from (
+    select * from score_weekly
+    where week_start not in (select week_start from retained_score_weekly)
+    union all by name
+    select * from retained_score_weekly
+)
 where week_start in (select week_start from reported_weeks)
    -- a warehouse no run has written (a seeded test warehouse): every week
    or not exists (select 1 from reported_weeks)

@@ -501,3 +501,65 @@ def test_kind_lines(line: str, kind: kinds.Kind) -> None:
 def test_a_model_without_one_known_kind_is_refused(text: str) -> None:
     with pytest.raises(ValueError, match="kind"):
         kinds.kind_of(sqlrunner.SqlFile("model", "x.sql", text))
+
+
+def test_a_retention_purge_keeps_frozen_weeks_and_incremental_equal_to_full(seed: Seed) -> None:
+    """Issue 19 (overlap.privacy.retention): a purge inside a load freezes the weekly rows of
+    the weeks before the freeze line (edge + 4 weeks) and deletes the interactions before
+    the edge; the build after it is a
+    full one (the evidence of the weeks after the edge changed), which equals itself rebuilt;
+    nothing before the edge is left in any table; the frozen weeks read the same in the
+    views; a later week loads incrementally on top and still equals a full rebuild."""
+    from zoneinfo import ZoneInfo
+
+    from overlap.privacy import retention
+
+    con = seed.con
+    world = World(seed, random.Random(7))
+    params = _params(dormant_days=4)
+    sqlrunner.build(con, params)
+    weeks = {w: world.email_copies(w, 25) for w in range(WEEKS + 1)}
+    for w in range(WEEKS):
+        for mailbox in REPS:
+            world.load(mailbox, w, weeks[w])
+        con.execute("insert into reported_weeks values (?, ?)",
+                    [(START + timedelta(weeks=w)).date(), f"run{w}"])
+        _check(con, params)
+
+    def weekly(view: str) -> list[tuple[Any, ...]]:
+        return con.execute(f"select * from {view} order by all").fetchall()  # noqa: S608
+
+    before = {v: weekly(v) for v in ("overlap_weekly", "collaboration_weekly")}
+    # the latest reported week ends at START + 6 weeks; 28 days before it: START + 2 weeks
+    edge = (START + timedelta(weeks=2)).date()
+    # sync state of a mailbox no longer synced (its data ended before the edge) and of one
+    # still synced; quarantine rows of a window before the edge and of one straddling it
+    for mailbox, weeks_back in (("gone@corp.example", 4), (REPS[0], 0)):
+        con.execute("insert into sync_state values ('gmail', ?, 'c', ?, ?, now())",
+                    [mailbox, START, START + timedelta(weeks=6 - weeks_back)])
+    for locator, end in (("old", 2), ("straddling", 3)):
+        con.execute("insert into raw_quarantine values ('gmail', 'gmail', ?, ?, 'bad', ?, ?)",
+                    [REPS[0], locator, START, START + timedelta(weeks=end)])
+    con.execute("begin")
+    purged = retention.purge(con, 28, ZoneInfo("UTC"), "purge-run")
+    con.execute("commit")
+    assert purged.edge_week == edge and purged.emails > 0
+    assert (purged.sync_states, purged.quarantined) == (1, 1)
+    assert con.execute("select mailbox from sync_state").fetchall() == [(REPS[0],)]
+    assert con.execute("select locator from raw_quarantine").fetchall() == [("straddling",)]
+    frozen_week = purged.frozen_week
+    assert frozen_week == edge + timedelta(weeks=4)
+    assert _check(con, params).mode == "full"  # asked incremental: a purge clears the state
+    assert retention.stale_rows(con, retention.edge_at(edge, ZoneInfo("UTC"))) == {}
+    for view, rows in before.items():
+        frozen = [r for r in rows if r[0] < frozen_week]
+        assert frozen, view
+        assert [r for r in weekly(view) if r[0] < frozen_week] == frozen, view
+    for mailbox in REPS:
+        world.load(mailbox, WEEKS, weeks[WEEKS])
+    assert _check(con, params).mode == "incremental"
+    # a purge that finds nothing more to delete leaves the build incremental
+    con.execute("begin")
+    assert retention.purge(con, 28, ZoneInfo("UTC")).rows == 0
+    con.execute("commit")
+    assert sqlrunner.build(con, params, incremental=True).mode == "incremental"

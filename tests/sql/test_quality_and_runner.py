@@ -20,7 +20,7 @@ VIEWS = ("interactions", "interaction_participants", "overlap_events", "overlap_
 
 def test_fresh_database_views_are_queryable() -> None:
     con = duckdb.connect(":memory:")
-    assert sqlrunner.migrate(con) == [1, 2, 3, 4, 5]
+    assert sqlrunner.migrate(con) == [1, 2, 3, 4, 5, 6]
     for view in VIEWS:
         assert con.execute(f"select count(*) from {view}").fetchall() == [(0,)]  # noqa: S608
     assert sqlrunner.migrate(con) == []  # nothing pending the second time
@@ -34,7 +34,8 @@ def test_a_warehouse_of_version_1_keeps_its_copies_through_002(
     con = duckdb.connect(":memory:")
     monkeypatch.setattr(sqlrunner, "sql_files", lambda folder: [
         f for f in original(folder) if folder != "schema" or not f.name.startswith("002_")])
-    assert sqlrunner.migrate(con) == [1, 3, 4, 5]  # (the models read 003's CRM history tables)
+    assert sqlrunner.migrate(con) == [1, 3, 4, 5, 6]  # (the models read 003's CRM history tables;
+    # the views 006's retained weekly rows)
     Seed(con).email("rep@corp.example", frm="rep@corp.example", to=["a@acme.example"], at=T0)
     before = con.execute("select * from raw_copies").fetchall()
     monkeypatch.setattr(sqlrunner, "sql_files", original)

@@ -157,3 +157,24 @@ def test_config_not_utf8(tmp_path):
     with pytest.raises(InputError) as exc:
         load_config(path)
     assert "not UTF-8" in str(exc.value)
+
+
+def test_privacy_settings_defaults_and_errors(tmp_path):
+    """Issue 19: [retention] raw_days (default 400, 0 = forever, never shorter than a week and
+    its evidence), [publish] pseudonymise (a subset of the two kinds), [report] min_group."""
+    config = load_config(write(tmp_path, MINIMAL))
+    assert (config.privacy.raw_days, config.privacy.pseudonymise, config.privacy.min_group) == (
+        400, (), 0)
+    ok = load_config(write(tmp_path, MINIMAL + '[retention]\nraw_days = 0\n[publish]\n'
+                           'pseudonymise = ["rep_addresses", "customer_addresses"]\n'
+                           '[report]\nmin_group = 5\n'))
+    assert ok.privacy.raw_days == 0 and ok.privacy.min_group == 5
+    assert ok.privacy.pseudonymise == ("customer_addresses", "rep_addresses")
+    for extra, words in (("[retention]\nraw_days = 30\n", "at least 67"),
+                         ("[retention]\nraw_days = -1\n", "raw_days"),
+                         ("[retention]\nraw_day = 500\n", "raw_day"),
+                         ('[publish]\npseudonymise = ["names"]\n', "names"),
+                         ("[report]\nmin_group = -2\n", "min_group")):
+        with pytest.raises(InputError) as err:
+            load_config(write(tmp_path, MINIMAL + extra))
+        assert words in str(err.value), extra
