@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from overlap import __version__
@@ -373,29 +373,21 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="overlap",
-        description="Find backdoor selling: reps meeting or mailing an account's people while "
-                    "the account owner is left out. Reads mail and meeting metadata only.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--version", action="version", version=f"overlap {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+def _week_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", required=True, help="path to overlap.toml")
+    p.add_argument("--week", help="ISO week, e.g. 2026-W47 (default: last full week)")
+    p.add_argument("--start", help="first day (YYYY-MM-DD); every ISO week touching "
+                                   "[start, end) is reported")
+    p.add_argument("--end", help="end day, exclusive (YYYY-MM-DD)")
 
-    def week_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--config", required=True, help="path to overlap.toml")
-        p.add_argument("--week", help="ISO week, e.g. 2026-W47 (default: last full week)")
-        p.add_argument("--start", help="first day (YYYY-MM-DD); every ISO week touching "
-                                       "[start, end) is reported")
-        p.add_argument("--end", help="end day, exclusive (YYYY-MM-DD)")
 
+def _add_week_commands(sub: Any) -> None:
+    """The commands of one or more weeks: run, check, report."""
     p = sub.add_parser("run", help="extract, load, model and report one or more weeks",
                        description="Extract every source × mailbox (with dormant_days of "
                                    "history), load the warehouse, apply the rules, write the "
                                    "reports and the analyst snapshot. Prints report paths.")
-    week_options(p)
+    _week_options(p)
     p.add_argument("--workers", type=int, default=None,
                    help="parallel extract processes (default: one per core)")
     p.add_argument("--crm-as-of", metavar="WHEN",
@@ -412,7 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "reads, a mailbox that is not a rep, an owner who is not a "
                                    "rep). Reads headers only; writes nothing. Run it before the "
                                    "first real run.")
-    week_options(p)
+    _week_options(p)
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("report", help="re-render reports from the warehouse (no extract)",
@@ -420,9 +412,12 @@ def build_parser() -> argparse.ArgumentParser:
                                    "of the week(s) again from the warehouse, without extracting "
                                    "anything (e.g. after a template change). Prints the report "
                                    "paths.")
-    week_options(p)
+    _week_options(p)
     p.set_defaults(func=cmd_report)
 
+
+def _add_people_commands(sub: Any) -> None:
+    """Acting on people: forget (erasure), approve (a manager's approval)."""
     p = sub.add_parser("forget", help="erase people (addresses) from the warehouse, staged"
                        " files, reports, snapshot and marts (docs/privacy.md)")
     p.add_argument("--config", required=True, help="path to overlap.toml")
@@ -430,24 +425,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="print what would change, change nothing")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=cmd_forget)
-
-    p = sub.add_parser("query", help="run SQL on the read-only analyst snapshot",
-                       description="Run one SQL statement on the read-only analyst snapshot "
-                                   "(the views of the README's \"Analyst views\") and print "
-                                   "the result as a table or CSV. Never blocks a running "
-                                   "pipeline.")
-    p.add_argument("--config", required=True, help="path to overlap.toml")
-    p.add_argument("sql", help="SQL, e.g. \"select * from overlap_weekly limit 5\"")
-    p.add_argument("--csv", action="store_true", help="print CSV instead of a table")
-    p.add_argument("--limit", type=int, default=40, help="rows to show (table output)")
-    p.set_defaults(func=cmd_query)
-
-    p = sub.add_parser("init", help="write an example overlap.toml and CRM templates",
-                       description="Write an example overlap.toml, crm/*.csv templates and an "
-                                   "empty exports/ folder into a folder (created if needed). "
-                                   "Existing files are never overwritten.")
-    p.add_argument("dir", help="folder to write into, e.g. my-org (not a file name)")
-    p.set_defaults(func=cmd_init)
 
     p = sub.add_parser("approve", help="approve a rep's work on an account (approvals.csv)",
                        description="Append one row to [crm] approvals (creating the file with "
@@ -466,6 +443,27 @@ def build_parser() -> argparse.ArgumentParser:
                    help="end, exclusive (default: open)")
     p.add_argument("--reason", required=True, help="why, shown in the report")
     p.set_defaults(func=cmd_approve)
+
+
+def _add_tool_commands(sub: Any) -> None:
+    """Analysts' and operators' tools: query, init, demo, sandbox, crm."""
+    p = sub.add_parser("query", help="run SQL on the read-only analyst snapshot",
+                       description="Run one SQL statement on the read-only analyst snapshot "
+                                   "(the views of the README's \"Analyst views\") and print "
+                                   "the result as a table or CSV. Never blocks a running "
+                                   "pipeline.")
+    p.add_argument("--config", required=True, help="path to overlap.toml")
+    p.add_argument("sql", help="SQL, e.g. \"select * from overlap_weekly limit 5\"")
+    p.add_argument("--csv", action="store_true", help="print CSV instead of a table")
+    p.add_argument("--limit", type=int, default=40, help="rows to show (table output)")
+    p.set_defaults(func=cmd_query)
+
+    p = sub.add_parser("init", help="write an example overlap.toml and CRM templates",
+                       description="Write an example overlap.toml, crm/*.csv templates and an "
+                                   "empty exports/ folder into a folder (created if needed). "
+                                   "Existing files are never overwritten.")
+    p.add_argument("dir", help="folder to write into, e.g. my-org (not a file name)")
+    p.set_defaults(func=cmd_init)
 
     p = sub.add_parser("demo", help="generate a synthetic organisation and run the whole job",
                        description="Generate a synthetic organisation with planted cases of "
@@ -515,6 +513,21 @@ def build_parser() -> argparse.ArgumentParser:
                     "coverage. Nothing is written.")
     c.add_argument("--config", required=True, help="overlap.toml")
     c.set_defaults(func=cmd_crm_check)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="overlap",
+        description="Find backdoor selling: reps meeting or mailing an account's people while "
+                    "the account owner is left out. Reads mail and meeting metadata only.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"overlap {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_week_commands(sub)
+    _add_people_commands(sub)
+    _add_tool_commands(sub)
     return parser
 
 
