@@ -362,12 +362,7 @@ def _load_contacts(path: Path | _CsvFile | None, account_ids: set[str]) -> dict[
     seen: dict[str, tuple[str, int]] = {}
     for row in f.rows(CONTACT_COLUMNS):
         email = _required_address(f, row, "email")
-        account_id = row["account_id"]
-        if not account_id:
-            raise f.error("is empty", line=row.line, field="account_id")
-        if account_id not in account_ids:
-            raise f.error(f"unknown account_id {account_id!r} (not in accounts.csv)",
-                          line=row.line, field="account_id")
+        account_id = _known_account(f, row, account_ids)
         if email in seen:
             first_account, first_line = seen[email]
             if first_account == account_id:
@@ -414,12 +409,7 @@ def _load_ownership(path: Path | _CsvFile | None, account_ids: set[str],
     f = _source(path)
     seen: dict[tuple[str, datetime], int] = {}
     for row in f.rows(OWNERSHIP_COLUMNS):
-        account_id = row["account_id"]
-        if not account_id:
-            raise f.error("is empty", line=row.line, field="account_id")
-        if account_id not in account_ids:
-            raise f.error(f"unknown account_id {account_id!r} (not in accounts.csv)",
-                          line=row.line, field="account_id")
+        account_id = _known_account(f, row, account_ids)
         owner = _required_address(f, row, "owner_email")
         valid_from = parse_moment(row["valid_from"], tz)
         if valid_from is None:
@@ -436,6 +426,17 @@ def _load_ownership(path: Path | _CsvFile | None, account_ids: set[str],
         rows["line"].append(row.line)
     return rows
 
+
+
+def _known_account(f: _CsvFile, row: _Row, account_ids: set[str]) -> str:
+    """The row's account_id, which must name an account of accounts.csv."""
+    account_id = row["account_id"]
+    if not account_id:
+        raise f.error("is empty", line=row.line, field="account_id")
+    if account_id not in account_ids:
+        raise f.error(f"unknown account_id {account_id!r} (not in accounts.csv)",
+                      line=row.line, field="account_id")
+    return account_id
 
 def _optional_moment(f: _CsvFile, row: _Row, column: str, tz: ZoneInfo) -> datetime | None:
     if not row[column]:
@@ -465,12 +466,7 @@ def _load_approvals(path: Path | None, account_ids: set[str], rep_of: dict[str, 
 def check_approval(f: _CsvFile, row: _Row, account_ids: set[str], rep_of: dict[str, str],
                    tz: ZoneInfo) -> dict[str, object]:
     """One approval row, validated (InputError located at its line and column)."""
-    account_id = row["account_id"]
-    if not account_id:
-        raise f.error("is empty", line=row.line, field="account_id")
-    if account_id not in account_ids:
-        raise f.error(f"unknown account_id {account_id!r} (not in accounts.csv)",
-                      line=row.line, field="account_id")
+    account_id = _known_account(f, row, account_ids)
     address = _required_address(f, row, "rep_email")
     if address not in rep_of:
         raise f.error(f"{address} is not a rep (not in reps.csv, nor an alias there)",

@@ -51,7 +51,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from sandbox.chaos import Chaos
 from sandbox.fidelity import Fidelity
 from sandbox.google_data import Mailbox, build_mailboxes
-from sandbox.http import Request, Response, SandboxHTTPServer, parse_target
+from sandbox.http import Request, Response, SandboxHTTPServer, parse_target, write_secret
 from sandbox.seed import MailboxSeed
 
 GMAIL_SCOPE = "https://www.googleapis.com/auth/gmail.metadata"
@@ -264,12 +264,8 @@ class GoogleSandbox:
                 "client_email": SERVICE_ACCOUNT, "client_id": "100000000000000000001",
                 "token_uri": f"{self.url}/token",
                 "auth_uri": "https://accounts.google.com/o/oauth2/auth"}
-        path = self.secrets_dir / "google-service-account.json"
-        fd_path = path.with_suffix(".tmp")
-        fd_path.write_text(json.dumps(info, indent=2), encoding="utf-8")
-        fd_path.chmod(0o600)
-        fd_path.replace(path)
-        return path
+        return write_secret(self.secrets_dir / "google-service-account.json",
+                            json.dumps(info, indent=2))
 
     def _token(self, req: Request) -> Response:
         form = {k: v[0] for k, v in parse_qs(req.body.decode("utf-8", "replace")).items()}

@@ -9,11 +9,13 @@ routes, error bodies, quotas, faults — live in the sandbox module (e.g. ``goog
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -139,3 +141,14 @@ class SandboxHTTPServer:
             self._thread.join(timeout=5)
             self._started = False
         self._server.server_close()
+
+
+def write_secret(path: Path, data: str | bytes) -> Path:
+    """Write a sandbox credential (client secret, private key, token) readable by its owner
+    only — created 0600, never widened first — replacing an earlier one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+    return path

@@ -26,7 +26,6 @@ revoked: 401 from then on), ``429``, ``500``, ``503``.
 
 from __future__ import annotations
 
-import os
 import secrets
 import threading
 import time
@@ -38,7 +37,7 @@ from urllib.parse import urlencode
 
 from sandbox._crm_faults import FaultPlan
 from sandbox.crm_seed import CrmSeed
-from sandbox.http import Request, Response, SandboxHTTPServer
+from sandbox.http import Request, Response, SandboxHTTPServer, write_secret
 
 FAULT_KINDS = ("token", "429", "500", "503")
 CREATED = "2020-01-01T00:00:00Z"
@@ -119,12 +118,7 @@ class HubSpotSandbox:
                          for n, (email, accounts) in enumerate(people.items(), 1)]
 
     def _write_token(self) -> Path:
-        self.secrets_dir.mkdir(parents=True, exist_ok=True)
-        path = self.secrets_dir / "hubspot-token"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(self.token + "\n")
-        return path
+        return write_secret(self.secrets_dir / "hubspot-token", self.token + "\n")
 
     @property
     def url(self) -> str:

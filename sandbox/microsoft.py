@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import secrets
 import ssl
@@ -55,6 +54,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from sandbox.chaos import Chaos
 from sandbox.fidelity import Fidelity
+from sandbox.http import write_secret
 from sandbox.microsoft_data import (
     FOLDERS,
     Event,
@@ -186,11 +186,8 @@ class MicrosoftSandbox:
         self.secrets_dir = Path(secrets_dir)
         tls = make_tls(self.secrets_dir, (host, "localhost") if host != "localhost" else (host,))
         self.ca_file = tls.ca_file
-        self.secret_file = self.secrets_dir / "msgraph-client-secret"
-        self.secret_file.unlink(missing_ok=True)
-        fd = os.open(self.secret_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with open(fd, "w", encoding="utf-8") as f:
-            f.write(self.secret + "\n")
+        self.secret_file = write_secret(self.secrets_dir / "msgraph-client-secret",
+                                        self.secret + "\n")
 
         sandbox = self
 

@@ -7,7 +7,6 @@ msal refuses ``http://`` authorities, so the sandbox speaks HTTPS; clients are h
 from __future__ import annotations
 
 import ipaddress
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +15,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from sandbox.http import write_secret
 
 
 @dataclass(frozen=True)
@@ -64,8 +65,7 @@ def make_tls(directory: Path, hosts: tuple[str, ...] = ("127.0.0.1", "localhost"
                      directory / "msgraph-sandbox-server-key.pem")
     files.ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     files.cert_file.write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
-    fd = os.open(files.key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                  serialization.NoEncryption()))
+    write_secret(files.key_file, key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
     return files

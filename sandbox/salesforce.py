@@ -33,7 +33,6 @@ expires now: 401), ``locator`` (every query locator expires now: the request ans
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import threading
@@ -49,7 +48,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from sandbox._crm_faults import FaultPlan
 from sandbox.crm_seed import CrmSeed
-from sandbox.http import Request, Response, SandboxHTTPServer
+from sandbox.http import Request, Response, SandboxHTTPServer, write_secret
 
 AUDIENCES = ("https://login.salesforce.com", "https://test.salesforce.com")
 VERSIONS = re.compile(r"^v(4[0-9]|5[0-9]|6[0-3])\.0$")
@@ -185,10 +184,7 @@ class SalesforceSandbox:
         path = self.secrets_dir / "salesforce-private-key.pem"
         pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(pem)
-        return path
+        return write_secret(path, pem)
 
     # --- server ---------------------------------------------------------------------------
 
