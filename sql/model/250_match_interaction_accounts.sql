@@ -1,5 +1,5 @@
 -- grain: one row per (customer interaction, account with at least one of its people present)
--- kind: incremental by interaction_id; scope threads
+-- kind: incremental by interaction_id; scope accounts
 create or replace table match_interaction_accounts as
 with customer_interactions as (
     select interaction_id, kind, occurred_at, week_start, thread_id
