@@ -10,8 +10,8 @@ names its parts (``THREAD_PARTS``, ``EVENT_PARTS``, …): each part is one reaso
 the scope, and the test of the incremental build fails when any one is removed.
 
 The scopes (docs/architecture.md §4): copies C → interactions A → threads R (and the wider
-thread_groups R2) → events E → score_pairs; gone_addresses and gone_domains for the set
-models; collaboration_keys.
+thread_groups R2) → (crm →) accounts M → events E → score_pairs; gone_addresses and
+gone_domains for the set models; collaboration_keys.
 """
 
 # Every identifier in the SQL below is a fixed name or a table of the shipped model files;
