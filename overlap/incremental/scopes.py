@@ -340,6 +340,11 @@ _NONE = "select interaction_id from _inc_r where false"
 ACCOUNT_PARTS: dict[str, Part] = {"threads": _m_threads, "owner_periods": _m_owner_periods,
                                   "owner_activity": _m_owner_activity,
                                   "owners_present": _m_owners_present}
+# The parts whose interactions' events may change too (E starts from them). Not
+# owners_present: an owner gained or lost changes an interaction's event only as the owner
+# then or the previous owner then — a change of its owner period (owner_periods) — or as
+# dormancy evidence for other interactions (the dormancy part of E, from M's changed touches).
+EVENT_SOURCES = ("threads", "owner_periods", "owner_activity")
 
 
 def accounts(b: Build) -> None:
@@ -347,11 +352,14 @@ def accounts(b: Build) -> None:
     its activity, the owners present) a CRM change altered — what match_interaction_accounts
     and overlap_collaboration recompute. Also M's old rows the later scopes take off:
     owner touches (dormancy) and collaboration keys."""
-    sql, args = _union(b, ACCOUNT_PARTS)
     if b.scopes["crm"].empty:  # M is R
         b.x("create or replace temp view _inc_m as select interaction_id from _inc_r")
+        b.x("create or replace temp view _inc_m_events as select interaction_id from _inc_r")
     else:
+        sql, args = _union(b, ACCOUNT_PARTS)
         b.x(f"create or replace temp table _inc_m as {sql}", args)
+        sql, args = _union(b, {k: v for k, v in ACCOUNT_PARTS.items() if k in EVENT_SOURCES})
+        b.x(f"create or replace temp table _inc_m_events as {sql}", args)
     fresh_m = b.same("_inc_fresh", "_inc_m")
     b.scopes["accounts"] = Scope("accounts", "_inc_m", fresh=fresh_m)
     none_m = " limit 0" if fresh_m else ""
@@ -399,7 +407,8 @@ def gone_domains(b: Build) -> None:
 # --- events E ------------------------------------------------------------------------------
 
 def _e_accounts(b: Build) -> tuple[str, None]:
-    return "select interaction_id from _inc_m", None
+    """M's interactions whose events may change (``EVENT_SOURCES``; R among them)."""
+    return "select interaction_id from _inc_m_events", None
 
 
 def _e_exclusions(b: Build) -> tuple[str, dict[str, object] | None]:
@@ -435,7 +444,8 @@ EVENT_PARTS: dict[str, Part] = {"accounts": _e_accounts, "thread_members": _e_th
 
 
 def events(b: Build) -> None:
-    """E: M (R and the interactions a CRM change touches), every interaction of an email
+    """E: M's interactions whose events may change (R and those whose owner or its activity
+    a CRM change altered), every interaction of an email
     thread of R (T, old or new thread id), the customer interactions M's owner touches can
     change the dormancy of, and those whose rule-5 exclusions a CRM change altered. Reads R's new
     match_interactions rows (``_inc_s_match_interactions``, the input of

@@ -427,6 +427,10 @@ def test_crm_identity_change_rebuilds_in_full(seed: Seed) -> None:
         world.load(mailbox, 0, world.email_copies(0, 10))
     assert _check(seed.con, params).mode == "incremental"
     assert _check(seed.con, _params(dormant_days=20)).mode == "incremental"  # re-run: events
+    # the time zone (the weeks): everything from match_interactions on is re-run
+    berlin = sqlrunner.params_from_rules(Rules(dormant_days=20), "Europe/Berlin")
+    assert _check(seed.con, berlin).mode == "incremental"
+    assert _check(seed.con, _params(dormant_days=20)).mode == "incremental"
     seed.contact("p0@elsewhere.example", "a1")
     assert _check(seed.con, _params(dormant_days=20)).mode == "full"
     # raw rows the loader did not record: detected, rebuilt in full
