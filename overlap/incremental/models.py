@@ -87,9 +87,16 @@ def _overlap_event_facts(b: Build) -> dict[str, str]:
     # (E ⊇ R, and E ⊇ M unless a CRM change added interactions to M for owners_present only;
     # the known rows are exactly those of their keys: M's appended rows, R2's)
     m_in_e = b.same("_inc_m_events", "_inc_m")
-    b.rows_of("_inc_e_mia", "match_interaction_accounts", "_inc_e",
-              "_inc_d_match_interaction_accounts", "_inc_m",
-              exact=m_in_e and b.same("_inc_m", "_inc_e"), nested=m_in_e)
+    if m_in_e:
+        b.rows_of("_inc_e_mia", "match_interaction_accounts", "_inc_e",
+                  "_inc_d_match_interaction_accounts", "_inc_m",
+                  exact=b.same("_inc_m", "_inc_e"), nested=True)
+    else:  # (read once: a view, no copy of M's rows)
+        b.rows_of("_inc_e_mia", "match_interaction_accounts", "_inc_e",
+                  "_inc_d_match_interaction_accounts", "_inc_m", exact=False, nested=True)
+        b.x("create or replace temp view _inc_e_mia as select * from"
+            " _inc_d_match_interaction_accounts semi join _inc_e using (interaction_id)"
+            " union all select * from _inc_e_mia_more")
     b.rows_of("_inc_e_mp", "match_participants", "_inc_e", "_inc_s2_match_participants",
               "_inc_r2", exact=e_exact and r_exact, nested=r_exact)
     # The evidence of looped_in: every member of a candidate's email thread and its

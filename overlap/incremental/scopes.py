@@ -356,10 +356,12 @@ def accounts(b: Build) -> None:
         b.x("create or replace temp view _inc_m as select interaction_id from _inc_r")
         b.x("create or replace temp view _inc_m_events as select interaction_id from _inc_r")
     else:
-        sql, args = _union(b, ACCOUNT_PARTS)
-        b.x(f"create or replace temp table _inc_m as {sql}", args)
         sql, args = _union(b, {k: v for k, v in ACCOUNT_PARTS.items() if k in EVENT_SOURCES})
         b.x(f"create or replace temp table _inc_m_events as {sql}", args)
+        others = {k: v for k, v in ACCOUNT_PARTS.items() if k not in EVENT_SOURCES}
+        sql, args = _union(b, others) if others else (_NONE, None)
+        b.x(f"create or replace temp table _inc_m as select interaction_id from _inc_m_events"
+            f" union {sql}", args)
     fresh_m = b.same("_inc_fresh", "_inc_m")
     b.scopes["accounts"] = Scope("accounts", "_inc_m", fresh=fresh_m)
     none_m = " limit 0" if fresh_m else ""
