@@ -306,6 +306,9 @@ def _crm_changes(seed: Seed) -> None:
     stats = change("weights", {"dormant_days": 10, "handoff_days": 7, "weights": weights})
     assert stats.scope["account_interactions"] == stats.scope["event_interactions"] == 0
     change("handoff_days", {"dormant_days": 10, "handoff_days": 14, "weights": weights})
+    # a CRM-only model's parameter: scoped like an assignment change
+    change("management_chain", {"dormant_days": 10, "handoff_days": 14, "weights": weights,
+                                "management_chain": False})
 
 
 def test_a_new_week_scores_with_the_unchanged_weeks_before(seed: Seed) -> None:
