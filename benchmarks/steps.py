@@ -4,6 +4,7 @@
     python -m benchmarks.steps load_model CONFIG MANIFESTS.json WEEK
     python -m benchmarks.steps floor GLOB
     python -m benchmarks.steps full_model CONFIG
+    python -m benchmarks.steps model CONFIG
     python -m benchmarks.steps model_split CONFIG
     python -m benchmarks.steps extract CONFIG SOURCE
     python -m benchmarks.steps read GLOB_ROOT SOURCE_KIND
@@ -80,6 +81,17 @@ def full_model(config_path: str) -> dict[str, float]:
     t0 = time.perf_counter()
     stats = p.model(load_config(config_path), full=True)
     return {"model_s": time.perf_counter() - t0, "audits_s": stats.steps.get("audits", 0.0),
+            "peak_rss_mb": _rss_mb()}
+
+
+def model(config_path: str) -> dict[str, float]:
+    """The build alone, incremental where it can be (after a CRM or rules change)."""
+    from overlap import pipeline as p
+    from overlap.config import load_config
+
+    t0 = time.perf_counter()
+    stats = p.model(load_config(config_path))
+    return {"model_s": time.perf_counter() - t0, "incremental": float(stats.mode == "incremental"),
             "peak_rss_mb": _rss_mb()}
 
 
@@ -187,6 +199,7 @@ if __name__ == "__main__":
     command, *args = sys.argv[1:]
     steps: dict[str, Callable[..., object]] = {"pipeline": pipeline, "load_model": load_model, "floor": floor,
               "extract": extract, "read": read, "full_model": full_model,
+              "model": model,
               "model_split": model_split}
     result = steps[command](*args)
     print(json.dumps(result))

@@ -36,9 +36,15 @@ distinct interactions per domain, a sum over interactions: its volumes are kept 
 (the file run over R's old rows, read before anything changes, is subtracted; over R's new
 rows, added).
 
-The build falls back to a full rebuild when there is no build state, when the fingerprint of
-the CRM snapshot, the rule parameters and the model SQL changed, or when ``raw_copies`` no
-longer has the number of rows the scopes predict (a change the loader did not record).
+* CRM (``crm``, after a change of the CRM's assignment facts: the CRM-only models are rebuilt
+  and compared) — per account and rep the earliest moment its periods differ; accounts M —
+  R plus the customer interactions those changes touch (rule 10), what
+  match_interaction_accounts and overlap_collaboration recompute; E then starts from M.
+
+The build falls back to a full rebuild when there is no build state, when the CRM's identity
+facts or the model SQL changed (``state``), or when ``raw_copies`` no longer has the number of
+rows the scopes predict (a change the loader did not record). A changed rule parameter
+re-runs the model files using it, and those downstream, after the incremental pass.
 
 Scoped inputs: a model file is run with each unqualified reference to an input table replaced
 by a temporary table holding only the scope's rows (``models.INPUTS``). A reference

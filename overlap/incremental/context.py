@@ -37,12 +37,26 @@ class Scope:
     empty: bool = False
 
 
+@dataclass(frozen=True)
+class Changes:
+    """What changed since the last build that an incremental build handles beyond the loads
+    (``overlap.incremental.state.changes``): ``crm`` — the CRM-only (``full``) models are
+    rebuilt and the interactions their changes touch are scoped (``scopes.crm``); ``rerun``
+    — model tables re-run in full after the incremental pass, in file order (a rule
+    parameter they use changed, or one of a table they read)."""
+
+    crm: bool = False
+    rerun: tuple[str, ...] = ()
+
+
 class Build:
     """One incremental build in progress (inside the caller's transaction)."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, params: Mapping[str, object],
-                 models: list[Model], steps: dict[str, float], scope: dict[str, int]) -> None:
+                 models: list[Model], steps: dict[str, float], scope: dict[str, int],
+                 changes: Changes | None = None) -> None:
         self.con = con
+        self.changes = changes or Changes()
         self.params = params
         self.models = {m.table: m for m in models}
         self.steps = steps
@@ -110,7 +124,7 @@ class Build:
         return view
 
     def rows_of(self, into: str, table: str, keys: str, known: str, known_keys: str, *,
-                exact: bool, within: bool = False) -> None:
+                exact: bool, within: bool = False, nested: bool = False) -> None:
         """``into`` := the rows of model table ``table`` of the interactions in ``keys``.
         ``known`` holds all of ``table``'s rows of the interactions in ``known_keys`` (rows
         this build just computed or fetched and will not change; it may hold rows of other
@@ -119,9 +133,18 @@ class Build:
         (``keys`` is a subset of ``known_keys`` by construction). ``exact``: ``known`` holds
         exactly the rows wanted — the caller knows it from the sizes of nested key sets
         (``same``) — and ``into`` is a view of it: no copy, and no filter to run again at
-        every use."""
+        every use. ``nested``: ``known`` holds exactly the rows of ``known_keys``, a subset of
+        ``keys`` by construction: ``into`` is a view of ``known`` and the history rows of the
+        other keys (no copy of ``known``)."""
         if exact:
             self.x(f"create or replace temp view {into} as select * from {known}")
+            return
+        if nested:
+            self.x(f"create or replace temp table {into}_more as select * from {table} semi join"
+                   f" (select interaction_id from {keys} except select interaction_id"
+                   f" from {known_keys}) using (interaction_id)")
+            self.x(f"create or replace temp view {into} as select * from {known}"
+                   f" union all select * from {into}_more")
             return
         part = f"select * from {known} semi join {keys} using (interaction_id)"
         if keys != known_keys:

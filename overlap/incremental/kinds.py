@@ -7,9 +7,10 @@ Every ``sql/model/*.sql`` file declares, in its header (the comment lines it sta
   to do for it (tests/sql/test_incremental.py checks the inputs).
 * ``-- kind: incremental by <key>[, <key>…][ since <column>]; scope <name>[; over <name>]`` —
   the rows whose key is in the named scope are deleted and the file's own statement, run over
-  scoped inputs, appends them again. ``since``: only rows from the scope's first changed
-  value of that column on. ``over``: the statement is computed over a wider scope (what the
-  scope's rows depend on) and only the scope's rows are kept.
+  scoped inputs, appends them again. ``since``: only rows from the key's first changed
+  value of that column on (the scope's table holds it per key, in a column of that name).
+  ``over``: the statement is computed over a wider scope (what the scope's rows depend on)
+  and only the scope's rows are kept.
 * ``-- kind: set by <key>; scope <name>`` — one row per key, a function of the key alone: the
   statement run over the new input rows adds the keys not yet present; the keys of the named
   scope (no longer seen) are removed.
@@ -24,7 +25,7 @@ import itertools
 import re
 from dataclasses import dataclass
 
-from overlap.sqlfiles import SqlFile, target
+from overlap.sqlfiles import LINE_COMMENT, SqlFile, target
 
 _KIND = re.compile(r"^--\s*kind:\s*(?P<spec>.+?)\s*$", re.MULTILINE)
 _INCREMENTAL = re.compile(r"incremental by (?P<keys>\w+(?:\s*,\s*\w+)*)(?: since (?P<since>\w+))?"
@@ -77,6 +78,13 @@ def kind_of(f: SqlFile) -> Kind:
 def models(files: list[SqlFile]) -> list[Model]:
     """The model files in build order with their tables and kinds."""
     return [Model(f, target(f), kind_of(f)) for f in files]
+
+
+def reads(f: SqlFile) -> set[str]:
+    """The tables (not CTEs) a model file reads, ``main.`` references included."""
+    code = LINE_COMMENT.sub("", f.text)
+    ctes = set(re.findall(r"(\w+)\s*(?:\([\w\s,]*\))?\s+as\s*\(", code))
+    return set(re.findall(r"\b(?:from|join)\s+(?:main\.)?(\w+)", code)) - ctes
 
 
 def _keys(text: str) -> tuple[str, ...]:

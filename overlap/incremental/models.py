@@ -59,29 +59,47 @@ def _match_interactions(b: Build) -> dict[str, str]:
             "match_participants": "_inc_s2_match_participants"}
 
 
-def _threads_rows(b: Build) -> dict[str, str]:
-    """R's new match_interactions and match_participants rows (R ⊆ R2: no history read)."""
+def _account_rows(b: Build) -> dict[str, str]:
+    """M's match_interactions and match_participants rows: R's new ones (R ⊆ R2: no history
+    read; also what match_domain_findings and the events scope read) and, for the
+    interactions a CRM change added to M, their rows from history (unchanged by the load)."""
     r_exact = b.same("_inc_r", "_inc_r2")
     b.rows_of("_inc_s_match_interactions", "match_interactions", "_inc_r",
               "_inc_d_match_interactions", "_inc_r", exact=r_exact, within=True)
     b.rows_of("_inc_s_match_participants", "match_participants", "_inc_r",
               "_inc_s2_match_participants", "_inc_r2", exact=r_exact, within=True)
-    return {"match_interactions": "_inc_s_match_interactions",
-            "match_participants": "_inc_s_match_participants"}
+    m_exact = b.same("_inc_r", "_inc_m")
+    b.rows_of("_inc_m_mi", "match_interactions", "_inc_m", "_inc_s_match_interactions",
+              "_inc_r", exact=m_exact, nested=True)
+    b.rows_of("_inc_m_mp", "match_participants", "_inc_m", "_inc_s_match_participants",
+              "_inc_r", exact=m_exact, nested=True)
+    return {"match_interactions": "_inc_m_mi", "match_participants": "_inc_m_mp"}
 
 
-def _match_domain_findings(b: Build) -> dict[str, str]:
-    # (the rows of R that match_interaction_accounts' inputs hold)
+def _r_rows(b: Build) -> dict[str, str]:
+    """R's new match_interactions and match_participants rows (made by ``_account_rows``,
+    which runs first): the inputs of match_domain_findings and match_heads_up."""
     return {"match_interactions": "_inc_s_match_interactions",
             "match_participants": "_inc_s_match_participants"}
 
 
 def _overlap_event_facts(b: Build) -> dict[str, str]:
     e_exact, r_exact = b.same("_inc_r", "_inc_e"), b.same("_inc_r", "_inc_r2")
-    b.rows_of("_inc_e_mia", "match_interaction_accounts", "_inc_e",
-              "_inc_d_match_interaction_accounts", "_inc_r", exact=e_exact)
+    # (E ⊇ R, and E ⊇ M unless a CRM change added interactions to M for owners_present only;
+    # the known rows are exactly those of their keys: M's appended rows, R2's)
+    m_in_e = b.same("_inc_m_events", "_inc_m")
+    if m_in_e:
+        b.rows_of("_inc_e_mia", "match_interaction_accounts", "_inc_e",
+                  "_inc_d_match_interaction_accounts", "_inc_m",
+                  exact=b.same("_inc_m", "_inc_e"), nested=True)
+    else:  # (read once: a view, no copy of M's rows)
+        b.rows_of("_inc_e_mia", "match_interaction_accounts", "_inc_e",
+                  "_inc_d_match_interaction_accounts", "_inc_m", exact=False, nested=True)
+        b.x("create or replace temp view _inc_e_mia as select * from"
+            " _inc_d_match_interaction_accounts semi join _inc_e using (interaction_id)"
+            " union all select * from _inc_e_mia_more")
     b.rows_of("_inc_e_mp", "match_participants", "_inc_e", "_inc_s2_match_participants",
-              "_inc_r2", exact=e_exact and r_exact)
+              "_inc_r2", exact=e_exact and r_exact, nested=r_exact)
     # The evidence of looped_in: every member of a candidate's email thread and its
     # participants (``main.match_interactions`` / ``main.match_participants`` in the file).
     # A candidate of R or T is in a thread of R, whose members are all in T, so in E; only an
@@ -105,37 +123,36 @@ def _overlap_event_facts(b: Build) -> dict[str, str]:
 
 
 def _overlap_collaboration(b: Build) -> dict[str, str]:
-    # (the rows of R match_interaction_accounts just appended: exactly R's)
-    b.rows_of("_inc_s_mia", "match_interaction_accounts", "_inc_r",
-              "_inc_d_match_interaction_accounts", "_inc_r", exact=True)
-    return {"match_interaction_accounts": "_inc_s_mia",
-            "match_participants": "_inc_s_match_participants"}
+    # (the rows of M match_interaction_accounts just appended: exactly M's)
+    return {"match_interaction_accounts": "_inc_d_match_interaction_accounts",
+            "match_participants": "_inc_m_mp"}
 
 
 def _score_weekly(b: Build) -> dict[str, str]:
-    """The pairs' events from the earliest changed week on — what their scores are computed
+    """Each pair's events from its earliest changed week on — what their scores are computed
     from, and what the score audits read — and, for persistence, the weeks of the 4 before
     with events for the same pair (``main.overlap_event_facts`` in the file) as (week,
-    account, rep, category) rows. The bounds are constants so that DuckDB skips the row groups of older
-    weeks (each weekly build appends its own)."""
+    account, rep, category) rows. A constant bound (the earliest of the pairs' weeks) lets
+    DuckDB skip the row groups of older weeks (each weekly build appends its own)."""
     first = b.scopes["score_pairs"].since
     pair_events = ("from overlap_event_facts as f semi join _inc_pairs as p"
-                   " on p.account_id = f.account_id and p.rep_email = f.rep_email")
+                   " on p.account_id = f.account_id and p.rep_email = f.rep_email"
+                   " and f.week_start >= p.week_start{}")  # (each pair from its own week)
     # Usually (a new week) every event from `first` on is one this build appended: the
     # sizes tell (the appended events are all from `first` on and of the pairs), no scan.
     if b.count_from("overlap_event_facts", first) == b.count("_inc_d_overlap_event_facts"):
         b.x("create or replace temp view _inc_s_events as"
             " select * from _inc_d_overlap_event_facts")
     else:
-        b.x(f"create or replace temp table _inc_s_events as select f.* {pair_events}"
+        b.x(f"create or replace temp table _inc_s_events as select f.* {pair_events.format('')}"
             " where f.week_start >= ?", [first])
     if first is not None:
         # (its weeks are those of _inc_s_events, all from `first` on)
         b.x("create or replace temp table _inc_active as select distinct f.week_start,"
-            f" f.account_id, f.rep_email, f.category {pair_events}"
-            " where f.week_start >= ? and f.week_start < ? union all select distinct"
-            " week_start, account_id, rep_email, category from _inc_s_events",
-            [first - timedelta(days=28), first])
+            f" f.account_id, f.rep_email, f.category {pair_events.format(' - 28')}"
+            " and f.week_start < p.week_start where f.week_start >= ? union all select"
+            " distinct week_start, account_id, rep_email, category from _inc_s_events",
+            [first - timedelta(days=28)])
     return {"overlap_event_facts": "_inc_s_events", "main.overlap_event_facts": "_inc_active"}
 
 
@@ -159,9 +176,9 @@ INPUTS: dict[str, Inputs] = {
     "match_domains": _match_domains,
     "match_participants": _match_participants,
     "match_interactions": _match_interactions,
-    "match_interaction_accounts": _threads_rows,
-    "match_domain_findings": _match_domain_findings,
-    "match_heads_up": _threads_rows,  # (R's rows, as for match_interaction_accounts)
+    "match_interaction_accounts": _account_rows,
+    "match_domain_findings": _r_rows,
+    "match_heads_up": _r_rows,
     "overlap_event_facts": _overlap_event_facts,
     "overlap_collaboration": _overlap_collaboration,
     "score_weekly": _score_weekly,

@@ -10,8 +10,8 @@ names its parts (``THREAD_PARTS``, ``EVENT_PARTS``, …): each part is one reaso
 the scope, and the test of the incremental build fails when any one is removed.
 
 The scopes (docs/architecture.md §4): copies C → interactions A → threads R (and the wider
-thread_groups R2) → events E → score_pairs; gone_addresses and gone_domains for the set
-models; collaboration_keys.
+thread_groups R2) → (crm →) accounts M → events E → score_pairs; gone_addresses and
+gone_domains for the set models; collaboration_keys.
 """
 
 # Every identifier in the SQL below is a fixed name or a table of the shipped model files;
@@ -219,13 +219,167 @@ def _old_rows_of_threads(b: Build, fresh_r: bool) -> None:
         " except select interaction_id from _inc_fresh")
     old("_inc_old_mi", "*", "match_interactions")
     old("_inc_old_mp", "*", "match_participants")
+    # (rule 6: a small internal interaction is heads-up evidence for the events after it)
+    old("_inc_old_heads_up", "reps, occurred_at", "match_heads_up")
+
+
+# --- crm: what a change of the CRM's assignment facts changed ------------------------------
+
+# The CRM-only models whose rows the interactions read, each with its key and the columns an
+# interaction reads of the row in force at its time (an as-of lookup, valid_from <= t <
+# valid_until). An incremental build with a CRM change keeps their old rows
+# (``_inc_old_<table>``) and rebuilds them (engine); ``crm`` compares old and new.
+CRM_PERIODS: dict[str, tuple[str, str]] = {
+    # (owner_since = valid_from and the previous owner decide a handoff)
+    "match_account_owners": ("account_id", "owner_email, owner_email_listed, owner_name,"
+                             " owner_in_reps, previous_owner_email, valid_from, source"),
+    "match_rep_periods": ("rep_email", "active"),  # (a manager change: the exclusions')
+    "match_rep_exclusions": ("account_id", "rep_email, reason"),
+}
+
+
+def _earliest_change(b: Build, table: str, into: str) -> None:
+    """``into(<key>, since)``: per key, the earliest moment at which the rows of ``table`` in
+    force differ between its old rows and its new ones (in the columns that matter). Only
+    rows in one version and not the other can differ, and only from one of their bounds on:
+    those moments are checked, each with the values of those rows."""
+    key, values = CRM_PERIODS[table]
+    old, new = f"_inc_old_{table}", table
+    b.x(f"create or replace temp table _inc_diff as with"
+        f" o as (select {key} as k, {{{_struct(values)}}} as v, valid_from, valid_until from {old}),"
+        f" n as (select {key} as k, {{{_struct(values)}}} as v, valid_from, valid_until from {new})"
+        " select * from (select * from o except select * from n)"
+        " union all select * from (select * from n except select * from o)")
+    b.x(f"create or replace temp table {into} as with"
+        " probes as (select distinct p.k, p.moment, d.v from (select k, valid_from as moment from _inc_diff"
+        "  union select k, valid_until from _inc_diff where valid_until < 'infinity') as p"
+        "  join (select distinct k, v from _inc_diff) as d on d.k = p.k),"
+        f" o as (select {key} as k, {{{_struct(values)}}} as v, valid_from, valid_until from {old}"
+        f"  semi join (select distinct k from _inc_diff) as d on d.k = {key}),"
+        f" n as (select {key} as k, {{{_struct(values)}}} as v, valid_from, valid_until from {new}"
+        f"  semi join (select distinct k from _inc_diff) as d on d.k = {key}),"
+        " in_old as (select p.* from probes as p semi join o on o.k = p.k"
+        "  and o.v is not distinct from p.v and o.valid_from <= p.moment and p.moment < o.valid_until),"
+        " in_new as (select p.* from probes as p semi join n on n.k = p.k"
+        "  and n.v is not distinct from p.v and n.valid_from <= p.moment and p.moment < n.valid_until)"
+        f" select k as {key}, min(moment) as since from (select * from (select * from in_old"
+        "  except select * from in_new) union all select * from (select * from in_new"
+        "  except select * from in_old)) group by all")
+
+
+def _struct(columns: str) -> str:
+    return ", ".join(f"'{c.strip()}': {c.strip()}" for c in columns.split(","))
+
+
+def crm(b: Build) -> None:
+    """What a change of the assignment facts (or of a CRM-only model's rule parameter)
+    changed, from when: ``_inc_crm_owners(account_id, since)`` — the owner in force (with
+    its previous owner and start) differs from ``since`` on; ``_inc_crm_reps(rep_email,
+    since)`` — the rep's activity; ``_inc_crm_exclusions(account_id, since)`` — the reps
+    excluded by rule 5 (owner, team, management chain); ``_inc_crm_pairs(account_id,
+    owner_email)`` — the account's owners of any time gained or lost one (each interaction
+    lists which of them took part: dormancy evidence for all of its time)."""
+    if not b.changes.crm:
+        b.scopes["crm"] = Scope("crm", "_inc_crm_owners", empty=True)
+        return
+    _earliest_change(b, "match_account_owners", "_inc_crm_owners")
+    _earliest_change(b, "match_rep_periods", "_inc_crm_reps")
+    _earliest_change(b, "match_rep_exclusions", "_inc_crm_exclusions")
+    pairs = "select distinct account_id, owner_email from {}"
+    b.x("create or replace temp table _inc_crm_pairs as select * from ("
+        + pairs.format("_inc_old_match_account_owners") + " except "
+        + pairs.format("match_account_owners") + ") union select * from ("
+        + pairs.format("match_account_owners") + " except "
+        + pairs.format("_inc_old_match_account_owners") + ")")
+    for name in ("owners", "reps", "exclusions", "pairs"):
+        b.sizes[f"crm_{name}"] = b.count(f"_inc_crm_{name}")
+    b.scopes["crm"] = Scope("crm", "_inc_crm_owners")
+
+
+# --- accounts M: the customer interactions whose account facts may change ------------------
+
+def _lowest(b: Build, table: str) -> object:
+    return b.value(f"select min(since) from {table}")
+
+
+def _m_threads(b: Build) -> tuple[str, None]:
+    return "select interaction_id from _inc_r", None
+
+
+def _m_owner_periods(b: Build) -> tuple[str, dict[str, object] | None]:
+    """Rule 10: the account's owner then (its name, previous owner, start) changed."""
+    if b.scopes["crm"].empty:
+        return _NONE, None
+    return ("select m.interaction_id from match_interaction_accounts as m"
+            " join _inc_crm_owners as c on c.account_id = m.account_id"
+            "  and m.occurred_at >= c.since where m.occurred_at >= $owners_since",
+            {"owners_since": _lowest(b, "_inc_crm_owners")})
+
+
+def _m_owner_activity(b: Build) -> tuple[str, dict[str, object] | None]:
+    """The owner then was (de)activated (a change of the owner then: owner_periods)."""
+    if b.scopes["crm"].empty:
+        return _NONE, None
+    return ("select m.interaction_id from match_interaction_accounts as m"
+            " join _inc_crm_reps as c on c.rep_email = m.owner_email"
+            "  and m.occurred_at >= c.since where m.occurred_at >= $reps_since",
+            {"reps_since": _lowest(b, "_inc_crm_reps")})
+
+
+def _m_owners_present(b: Build) -> tuple[str, None]:
+    """An account gained or lost an owner of some time: which of them took part in its
+    interactions (``owners_present``) changes wherever that rep took part, any time."""
+    if b.scopes["crm"].empty:
+        return _NONE, None
+    return ("select m.interaction_id from match_interaction_accounts as m"
+            " join _inc_crm_pairs as c on c.account_id = m.account_id"
+            " semi join match_participants as p on p.interaction_id = m.interaction_id"
+            "  and p.person_key = c.owner_email and p.party <> 'excluded'"), None
+
+
+_NONE = "select interaction_id from _inc_r where false"
+
+ACCOUNT_PARTS: dict[str, Part] = {"threads": _m_threads, "owner_periods": _m_owner_periods,
+                                  "owner_activity": _m_owner_activity,
+                                  "owners_present": _m_owners_present}
+# The parts whose interactions' events may change too (E starts from them). Not
+# owners_present: an owner gained or lost changes an interaction's event only as the owner
+# then or the previous owner then — a change of its owner period (owner_periods) — or as
+# dormancy evidence for other interactions (the dormancy part of E, from M's changed touches).
+EVENT_SOURCES = ("threads", "owner_periods", "owner_activity")
+
+
+def accounts(b: Build) -> None:
+    """M: R plus the customer interactions whose facts of the account at their time (owner,
+    its activity, the owners present) a CRM change altered — what match_interaction_accounts
+    and overlap_collaboration recompute. Also M's old rows the later scopes take off:
+    owner touches (dormancy) and collaboration keys."""
+    if b.scopes["crm"].empty:  # M is R
+        b.x("create or replace temp view _inc_m as select interaction_id from _inc_r")
+        b.x("create or replace temp view _inc_m_events as select interaction_id from _inc_r")
+    else:
+        sql, args = _union(b, {k: v for k, v in ACCOUNT_PARTS.items() if k in EVENT_SOURCES})
+        b.x(f"create or replace temp table _inc_m_events as {sql}", args)
+        others = {k: v for k, v in ACCOUNT_PARTS.items() if k not in EVENT_SOURCES}
+        sql, args = _union(b, others) if others else (_NONE, None)
+        b.x(f"create or replace temp table _inc_m as select interaction_id from _inc_m_events"
+            f" union {sql}", args)
+    fresh_m = b.same("_inc_fresh", "_inc_m")
+    b.scopes["accounts"] = Scope("accounts", "_inc_m", fresh=fresh_m)
+    none_m = " limit 0" if fresh_m else ""
+
+    def old(into: str, select: str, table: str, where: str = "true") -> None:
+        b.x(f"create or replace temp table {into} as select {select} from {table}"
+            f" semi join _inc_old_mkeys using (interaction_id) where {where}{none_m}")
+
+    b.x("create or replace temp table _inc_old_mkeys as select interaction_id from _inc_m"
+        " except select interaction_id from _inc_fresh")
     # (rule 10: a touch of any of the account's owners of any time: it is dormancy evidence
     # for whoever owns the account at a later check)
     old("_inc_old_touches", "account_id, unnest(owners_present) as owner_email, occurred_at",
         "match_interaction_accounts", "len(owners_present) > 0")
     old("_inc_old_collab", "week_start, account_id", "overlap_collaboration")
-    # (rule 6: a small internal interaction is heads-up evidence for the events after it)
-    old("_inc_old_heads_up", "reps, occurred_at", "match_heads_up")
+    b.sizes["account_interactions"] = b.count("_inc_m")
 
 
 # --- gone_addresses, gone_domains: keys of the set models no copy names any more -----------
@@ -256,8 +410,19 @@ def gone_domains(b: Build) -> None:
 
 # --- events E ------------------------------------------------------------------------------
 
-def _e_threads(b: Build) -> tuple[str, None]:
-    return "select interaction_id from _inc_r", None
+def _e_accounts(b: Build) -> tuple[str, None]:
+    """M's interactions whose events may change (``EVENT_SOURCES``; R among them)."""
+    return "select interaction_id from _inc_m_events", None
+
+
+def _e_exclusions(b: Build) -> tuple[str, dict[str, object] | None]:
+    """Rule 5 at I's time: the reps excluded on the account (owner, team, chain) changed."""
+    if b.scopes["crm"].empty:
+        return _NONE, None
+    return ("select m.interaction_id from match_interaction_accounts as m"
+            " join _inc_crm_exclusions as c on c.account_id = m.account_id"
+            "  and m.occurred_at >= c.since where m.occurred_at >= $exclusions_since",
+            {"exclusions_since": _lowest(b, "_inc_crm_exclusions")})
 
 
 def _e_thread_members(b: Build) -> tuple[str, None]:
@@ -290,23 +455,31 @@ def _e_heads_up(b: Build) -> tuple[str, dict[str, object]]:
             {"heads_up_days": b.params["heads_up_days"], "lowest_heads_up": lowest})
 
 
-EVENT_PARTS: dict[str, Part] = {"threads": _e_threads, "thread_members": _e_thread_members,
-                                "dormancy": _e_dormancy, "heads_up": _e_heads_up}
+EVENT_PARTS: dict[str, Part] = {"accounts": _e_accounts, "thread_members": _e_thread_members,
+                                "dormancy": _e_dormancy, "exclusions": _e_exclusions,
+                                "heads_up": _e_heads_up}
 
 
 def events(b: Build) -> None:
-    """E: R, every interaction of an email thread of R (T, old or new thread id), and the
-    customer interactions R's owner touches can change the dormancy of. Reads R's new
+    """E: M's interactions whose events may change (R and those whose owner or its activity
+    a CRM change altered), every interaction of an email
+    thread of R (T, old or new thread id), the customer interactions M's owner touches can
+    change the dormancy of, and those whose rule-5 exclusions a CRM change altered. Reads R's new
     match_interactions rows (``_inc_s_match_interactions``, the input of
     match_interaction_accounts)."""
     # Per (account, owner), one span from the first to the last changed owner touch: a join
     # per touch would pair every touch with every interaction of the account (quadratic in
     # an account's weekly volume); the span is a superset of the touches' windows.
+    # Only the touches M's rebuild added or removed change any evidence (a touch before and
+    # after, e.g. of an interaction a CRM change rebuilt for another reason, changes none).
+    b.x("create or replace temp table _inc_new_touches as select account_id,"
+        " unnest(owners_present) as owner_email, occurred_at"
+        " from _inc_d_match_interaction_accounts where len(owners_present) > 0")
     b.x("create or replace temp table _inc_touch_spans as select account_id, owner_email,"
         " min(occurred_at) as since, max(occurred_at) as until from ("
-        " select * from _inc_old_touches union all select account_id,"
-        " unnest(owners_present) as owner_email, occurred_at"
-        " from _inc_d_match_interaction_accounts where len(owners_present) > 0)"
+        " select * from (select * from _inc_old_touches except select * from _inc_new_touches)"
+        " union all select * from (select * from _inc_new_touches"
+        "  except select * from _inc_old_touches))"
         " group by all")
     # the same per person for R's small internal interactions, old and new (rule 6)
     b.x("create or replace temp table _inc_heads_up_spans as select person,"
@@ -371,6 +544,8 @@ SCOPES: dict[str, ScopeDef] = {
     "copies": ScopeDef(copies),
     "interactions": ScopeDef(interactions, needs=("stg_copies",)),
     "threads": ScopeDef(threads, needs=("stg_copies",)),
+    "crm": ScopeDef(crm, needs=("match_rep_exclusions",)),
+    "accounts": ScopeDef(accounts, needs=("match_rep_exclusions",)),
     "gone_addresses": ScopeDef(gone_addresses, needs=("stg_participants",)),
     "gone_domains": ScopeDef(gone_domains, needs=("stg_addresses",)),
     "events": ScopeDef(events, needs=("match_interaction_accounts", "match_heads_up")),

@@ -1,5 +1,5 @@
 -- grain: one row per (customer interaction, account with at least one of its people present)
--- kind: incremental by interaction_id; scope threads
+-- kind: incremental by interaction_id; scope accounts
 -- A broadcast (rule 5: an email to more than $broadcast_recipients recipients whose sender is
 -- neither a rep nor one of the account's people) is not an interaction with the account: its
 -- row stays (`broadcast`, counted under data quality) with no owner present and no owners of

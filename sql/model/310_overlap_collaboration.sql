@@ -1,5 +1,5 @@
 -- grain: one row per (customer interaction, account) where the owner and other reps took part
--- kind: incremental by interaction_id; scope threads
+-- kind: incremental by interaction_id; scope accounts
 create or replace table overlap_collaboration as
 with together as (
     select *

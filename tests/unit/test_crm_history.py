@@ -77,5 +77,9 @@ def test_an_unchanged_import_keeps_the_build_incremental(tmp_path: Path) -> None
     assert sqlrunner.build(con, params, incremental=True).mode == "full"
     _import(con, tmp_path, T2)  # the same files a week later
     assert sqlrunner.build(con, params, incremental=True).mode == "incremental"
+    # an owner change (an assignment fact): incremental, scoped to what it touches
+    # (tests/sql/test_incremental.py); a renamed account (an identity fact): full
     _import(con, tmp_path, T3, ACCOUNTS.replace("A1,Acme,jane@", "A1,Acme,john@"))
+    assert sqlrunner.build(con, params, incremental=True).mode == "incremental"
+    _import(con, tmp_path, T3, ACCOUNTS.replace("A1,Acme,jane@", "A1,Acme Inc,john@"))
     assert sqlrunner.build(con, params, incremental=True).mode == "full"
