@@ -1,7 +1,14 @@
-"""Ground truth: DESIGN.md rules 3-8 applied in plain Python to the generated model.
+"""Ground truth: DESIGN.md rules 3-8 and 10 applied in plain Python to the generated model.
 
 Everything here works on what the generator *wrote* (the headers each copy carries, the
 PARTSTAT each calendar copy shows), never on its intent, and never by parsing the output.
+
+Rule 10 (owner at the interaction's time): an account's owner periods come from
+crm/ownership.csv's rows (``Truth.ownership``) and accounts.csv's owner, taken as the latest
+fact (the CRM export is imported after the generated history, as `overlap run` stamps it with
+the wall-clock time); before the earliest fact the earliest applies. Rules 5-7 use the owner
+then (team, chain, activity, heads-up); dormancy looks at that owner's own interactions with
+the account, whoever owned it then; the handoff and ``former_owner`` follow DESIGN.md.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ GT_COLUMNS = (
     "case", "kind", "message_id", "ical_uid", "original_start", "account_id", "rep_email",
     "category", "initiated_by", "week_start", "occurred_at", "interaction_key",
     "interaction_id", "fallback_sender", "fallback_date", "fallback_recipients", "heads_up",
+    "owner_email", "former_owner",
 )
 COLLAB_COLUMNS = ("week_start", "account_id", "interaction_key", "interaction_id", "case")
 
@@ -72,8 +80,14 @@ class Truth:
     """Collects interactions while the generator writes, then derives the overlap events."""
 
     def __init__(self, resolver: Resolver, accounts: list[Account], tz: str, dormant_days: int,
-                 management_chain: bool, report_start: datetime, report_end: datetime) -> None:
+                 management_chain: bool, report_start: datetime, report_end: datetime,
+                 handoff_days: int = 30) -> None:
         self.resolver = resolver
+        self.management_chain = management_chain
+        self.handoff = timedelta(days=handoff_days)
+        # rule 10 (sandbox/plant_crm_time.py): ownership.csv as (account, owner, valid_from)
+        self.ownership: list[tuple[str, str, datetime]] = []
+        self.ownership_rows: list[tuple[str, str, str]] = []  # as written to the file
         self.tz = ZoneInfo(tz)
         self.dormant = timedelta(days=dormant_days)
         self.report_start = report_start
@@ -85,25 +99,48 @@ class Truth:
         self.heads_up_max_people = 4
         self.approvals: list[tuple[str, str, datetime | None, datetime | None]] = []
         self.approval_rows: list[tuple[str, ...]] = []  # as written to crm/approvals.csv
-        self.owner: dict[str, str] = {}
-        self.owner_status: dict[str, str] = {}  # "" | "missing" | "inactive"
-        self.excluded: dict[str, frozenset[str]] = {}
+        self.owner: dict[str, str] = {}  # accounts.csv: the current owner
+        self.team: dict[str, frozenset[str]] = {}
         for acc in accounts:
-            owner_norm = acc.owner.strip().lower()
-            owner = resolver.rep_of.get(owner_norm, owner_norm)
-            self.owner[acc.account_id] = owner
-            rep = resolver.reps.get(owner)
-            self.owner_status[acc.account_id] = (
-                "missing" if rep is None else ("" if rep.active else "inactive"))
-            ex = {resolver.rep_of.get(t.strip().lower(), t.strip().lower()) for t in acc.team}
-            if management_chain and rep is not None:
-                seen = {owner}
-                mgr = rep.manager.strip().lower()
-                while mgr and mgr not in seen and mgr in resolver.reps:
-                    ex.add(mgr)
-                    seen.add(mgr)
-                    mgr = resolver.reps[mgr].manager.strip().lower()
-            self.excluded[acc.account_id] = frozenset(ex)
+            self.owner[acc.account_id] = self.ident(acc.owner)
+            self.team[acc.account_id] = frozenset(self.ident(t) for t in acc.team)
+
+    def ident(self, written: str) -> str:
+        norm = written.strip().lower()
+        return self.resolver.rep_of.get(norm, norm)
+
+    def owner_status(self, owner: str) -> str:
+        """"" | "missing" (not in reps.csv) | "inactive"."""
+        rep = self.resolver.reps.get(owner)
+        return "missing" if rep is None else ("" if rep.active else "inactive")
+
+    def excluded(self, acc: str, owner: str) -> frozenset[str]:
+        """Rule 5's exclusions while ``owner`` owns ``acc``: the team and the owner's chain."""
+        ex = set(self.team[acc])
+        rep = self.resolver.reps.get(owner)
+        if self.management_chain and rep is not None:
+            seen = {owner}
+            mgr = rep.manager.strip().lower()
+            while mgr and mgr not in seen and mgr in self.resolver.reps:
+                ex.add(mgr)
+                seen.add(mgr)
+                mgr = self.resolver.reps[mgr].manager.strip().lower()
+        return frozenset(ex)
+
+    def periods(self) -> dict[str, list[tuple[float, str]]]:
+        """Per account, (start as a timestamp, owner) by time; the first starts at -inf.
+        accounts.csv's owner is the latest fact; consecutive facts of one owner are one."""
+        facts: dict[str, list[tuple[float, str]]] = {}
+        for acc, owner, since in self.ownership:
+            facts.setdefault(acc, []).append((since.timestamp(), self.ident(owner)))
+        out: dict[str, list[tuple[float, str]]] = {}
+        for acc, current in self.owner.items():
+            merged: list[tuple[float, str]] = []
+            for start, owner in [*sorted(facts.get(acc, [])), (float("inf"), current)]:
+                if not merged or merged[-1][1] != owner:
+                    merged.append((start if merged else float("-inf"), owner))
+            out[acc] = merged
+        return out
 
     # --- collection ---------------------------------------------------------------------
 
@@ -202,11 +239,20 @@ class Truth:
         return any(rep in j.reps and owner in j.reps and j.sender in (rep, owner)
                    for j in briefs[i:bisect.bisect_left(times, t)])
 
+    @staticmethod
+    def owner_at(periods: list[tuple[float, str]], ts: float) -> tuple[str, float, str | None]:
+        """(owner, since, previous owner) at ``ts``."""
+        i = bisect.bisect_right([p[0] for p in periods], ts) - 1
+        return periods[i][1], periods[i][0], periods[i - 1][1] if i > 0 else None
+
     def derive(self) -> tuple[list[dict[str, str]], list[dict[str, str]], dict[str, int]]:
         """Rows of ground_truth.csv and ground_truth_collaboration.csv, plus statistics."""
         briefs = self.heads_ups()
         brief_times = [j.t for j in briefs]
-        owner_times: dict[str, list[float]] = {}
+        periods = self.periods()
+        owners_ever = {acc: {o for _, o in ps} for acc, ps in periods.items()}
+        # dormancy evidence per (account, owner of any time): their own customer interactions
+        owner_times: dict[tuple[str, str], list[float]] = {}
         thread_idents: dict[str, set[str]] = {}
         for it in self.items:
             if it.thread is not None:
@@ -214,8 +260,9 @@ class Truth:
             if it.customer:
                 ts = it.t.timestamp()
                 for acc in it.accounts:
-                    if self.owner[acc] in it.idents and not self.broadcast(it, acc):
-                        owner_times.setdefault(acc, []).append(ts)
+                    if not self.broadcast(it, acc):
+                        for owner in owners_ever[acc] & it.idents:
+                            owner_times.setdefault((acc, owner), []).append(ts)
         for v in owner_times.values():
             v.sort()
         dormant_s = self.dormant.total_seconds()
@@ -227,8 +274,9 @@ class Truth:
                 continue
             week = self.week_start(it.t).isoformat()
             iid = "" if it.fallback else hashlib.md5(it.key.encode()).hexdigest()
+            ts = it.t.timestamp()
             for acc in it.accounts:
-                owner = self.owner[acc]
+                owner, since, previous = self.owner_at(periods[acc], ts)
                 if self.broadcast(it, acc):
                     continue
                 if owner in it.idents:
@@ -237,11 +285,14 @@ class Truth:
                                        "interaction_key": it.key, "interaction_id": iid,
                                        "case": it.case})
                     continue
+                # rule 10: the previous owner without the new one inside the grace
+                handoff = (previous is not None and previous in it.idents
+                           and ts < since + self.handoff.total_seconds())
+                excluded = self.excluded(acc, owner)
                 for rep in it.reps:
-                    if rep == owner or rep in self.excluded[acc]:
+                    if rep == owner or rep in excluded or (handoff and rep != previous):
                         continue
-                    ts = it.t.timestamp()
-                    times = owner_times.get(acc, [])
+                    times = owner_times.get((acc, owner), [])
                     recent = self._any_in(times, ts - dormant_s, ts)
                     if recent != self._any_in(times, ts - dormant_s - 7200, ts) or (
                             recent != self._any_in(times, ts - dormant_s + 7200, ts)):
@@ -251,7 +302,9 @@ class Truth:
                     elif (it.kind == "email" and it.thread is not None
                             and owner in thread_idents[it.thread]):
                         category = "looped_in"
-                    elif self.owner_status[acc] or not recent:
+                    elif handoff:
+                        category = "handoff"
+                    elif self.owner_status(owner) or not recent:
                         category = "coverage_gap"
                     else:
                         category = "backdoor"
@@ -274,6 +327,9 @@ class Truth:
                         "heads_up": str(self.had_heads_up(
                             briefs, brief_times, it.t - self.heads_up, it.t, rep,
                             owner)).lower(),
+                        "owner_email": owner,
+                        "former_owner": str(any(o == rep and start < ts
+                                                for start, o in periods[acc])).lower(),
                     })
         rows.sort(key=lambda r: (r["week_start"], r["occurred_at"], r["interaction_key"],
                                  r["account_id"], r["rep_email"]))

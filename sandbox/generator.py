@@ -4,7 +4,7 @@
 byte-identical files)::
 
     overlap.toml                  loadable by overlap.config.load_config
-    crm/accounts.csv, crm/reps.csv, crm/contacts.csv
+    crm/accounts.csv, crm/reps.csv, crm/contacts.csv, crm/approvals.csv, crm/ownership.csv
     mail/<rep mailbox>/cur|new/   raw RFC 822 copies (maildir; tmp/ holds a decoy to ignore)
     mail/<rep mailbox>/calendar.ics   that rep's calendar (VEVENTs, one copy per calendar)
     mbox/<rep mailbox>/inbox.mbox the mail of a few mailboxes, as mboxrd instead of maildir
@@ -33,7 +33,8 @@ planted and background mail alike. Columns:
 * ``ical_uid``, ``original_start`` — meetings: the series UID and the occurrence's original
   start (RECURRENCE-ID) in UTC, ``YYYY-MM-DDTHH:MM:SSZ``
 * ``account_id``, ``rep_email`` — the account and the canonical rep (never an alias)
-* ``category`` — backdoor | coverage_gap | looped_in;  ``initiated_by`` — rep | customer | other
+* ``category`` — backdoor | coverage_gap | looped_in | approved | handoff;  ``initiated_by``
+  — rep | customer | other
 * ``week_start`` — ISO Monday (company time zone) of ``occurred_at``
 * ``occurred_at`` — Date header / (moved) occurrence start, UTC ISO
 * ``interaction_key`` — the identity key of docs/architecture.md (``email|<mid>``,
@@ -42,16 +43,22 @@ planted and background mail alike. Columns:
   formatting decides that one; join those rows on the fallback columns)
 * ``fallback_sender``, ``fallback_date`` (UTC ISO), ``fallback_recipients`` (sorted To+Cc,
   ``,``-joined) — only for emails without a Message-ID
+* ``heads_up`` — ``true`` | ``false`` (rule 6)
+* ``owner_email`` — the account's owner at ``occurred_at`` (rule 10: ownership.csv's rows and
+  accounts.csv's owner as the latest fact, sandbox/plant_crm_time.py); ``former_owner`` —
+  ``true`` when the rep owned the account in a period that began before ``occurred_at``
 
 ``ground_truth_collaboration.csv``: ``week_start, account_id, interaction_key,
 interaction_id, case`` — customer interactions in the reported weeks where the owner and at
 least one other rep took part (one row per interaction and account).
 
-Rules are evaluated with ``management_chain = true``, ``dormant_days`` as 24-hour days
-(``[I - dormant_days×24h, I)``), the free-mail list gmail.com/outlook.com/yahoo.com (the only
-free-mail domains the generator uses). ``counts["dormancy_near_boundary"]`` says how many
-background events would change category if "60 days" were read ±2 hours differently (e.g.
-calendar days across a DST change); planted cases keep a margin of a day.
+Rules are evaluated with ``management_chain = true``, ``handoff_days = 7`` with planted cases
+(the generated config says so: the planted handoff fits three reported weeks),
+``dormant_days`` as 24-hour days (``[I - dormant_days×24h, I)``), the free-mail list
+gmail.com/outlook.com/yahoo.com (the only free-mail domains the generator uses).
+``counts["dormancy_near_boundary"]`` says how many background events would change category if
+"60 days" were read ±2 hours differently (e.g. calendar days across a DST change); planted
+cases keep a margin of a day.
 """
 
 from __future__ import annotations
@@ -95,6 +102,15 @@ from sandbox._render import (
     vevent_copy,
 )
 from sandbox._truth import COLLAB_COLUMNS, GT_COLUMNS, Truth
+from sandbox.plant_crm_time import (
+    CRM_TIME_CASES,
+    CRM_TIME_NO_EVENT,
+    crm_time_config,
+    crm_time_rules,
+    plant_crm_accounts,
+    plant_crm_time,
+    write_crm_time,
+)
 from sandbox.plant_signals import (
     SIGNAL_CASES,
     SIGNAL_NO_EVENT,
@@ -170,6 +186,7 @@ PLANTED_CASES: dict[str, str] = {
     "recurring_weekly": "weekly series across DST: EXDATE'd, moved and cancelled occurrences",
     "internal_all_day": "internal all-day event (VALUE=DATE) → no event",
     **SIGNAL_CASES,  # broadcasts, an approval, heads-ups (issue 16)
+    **CRM_TIME_CASES,  # an owner change with its handoff (issue 14)
 }
 NO_EVENT_CASES: frozenset[str] = frozenset({
     "owner_alias_present", "team_member", "manager_chain", "managers_manager_chain",
@@ -179,7 +196,7 @@ NO_EVENT_CASES: frozenset[str] = frozenset({
     "internal_only", "maildir_tmp_ignored", "meeting_contact_declined",
     "meeting_owner_present", "meeting_room_on_customer_domain",
     "meeting_cancelled_organizer_copy", "internal_all_day",
-}) | SIGNAL_NO_EVENT
+}) | SIGNAL_NO_EVENT | CRM_TIME_NO_EVENT
 
 Expected = tuple[str, str, str, str]  # (account_id, rep_email, category, initiated_by)
 
@@ -207,7 +224,7 @@ def generate(out_dir: Path, *, seed: int = 7, weeks: int = 4,
              history_rate: float = 1.0) -> GeneratedOrg:
     """Write a synthetic organisation into ``out_dir`` (must be empty or absent).
 
-    ``accounts`` background accounts (planted cases add their own 16), ``reps`` reps in a
+    ``accounts`` background accounts (planted cases add their own 17), ``reps`` reps in a
     VP → managers → sellers hierarchy (at least 12), ``emails_per_week`` /
     ``meetings_per_week`` of background traffic in reported weeks (``history_rate`` × that in
     the history before them).
@@ -465,6 +482,7 @@ class _Generator:
             [("kunde@xn--bcher-haus-9db.example", "Käthe Kunde")])
         self.contact_rows += [("pat.freelance@gmail.com", "P-NIMBUS"),
                               ("bob.lee@acme.example", "P-GLOBEX")]
+        plant_crm_accounts(self)
 
     def addr(self, written: str, name: str | None = None, tz: str = "Europe/Berlin", *,
              resource: bool = False) -> Addr:
@@ -894,6 +912,7 @@ class _Generator:
         self.expect("recurring_weekly",
                     *[ev("P-ACME", c_, "backdoor", "rep")] * (nweeks - 2))
         plant_signals(self)
+        plant_crm_time(self)
 
     # --- background -----------------------------------------------------------------------
 
@@ -1165,6 +1184,7 @@ class _Generator:
                for r in self.reps])
         write("contacts.csv", ["email", "account_id"], [list(c) for c in self.contact_rows])
         write_signal_crm(self, crm)
+        write_crm_time(self, crm)
 
     def write_config(self) -> Path:
         text = f"""# Synthetic organisation written by sandbox.generator (seed {self.seed}).
@@ -1178,7 +1198,7 @@ timezone = "{self.tzname}"
 accounts = "crm/accounts.csv"
 reps = "crm/reps.csv"
 contacts = "crm/contacts.csv"
-{signal_config(self)}
+{signal_config(self)}{crm_time_config(self)}
 [warehouse]
 path = "data/overlap.duckdb"
 
@@ -1188,7 +1208,7 @@ out_dir = "out"
 [rules]
 dormant_days = {self.dormant_days}
 management_chain = true
-
+{crm_time_rules(self)}
 [[sources]]
 kind = "maildir"
 path = "mail"

@@ -38,16 +38,19 @@ def _add_ownership(org: GeneratedOrg) -> None:
     with (config.parent / "crm" / "reps.csv").open(encoding="utf-8", newline="") as fh:
         sellers = [r["email"] for r in csv.DictReader(fh)][-4:]
     planted = [a for a in rows if a.startswith("P-") and a != "P-ORPHAN"][:3]
-    lines = ["account_id,owner_email,valid_from"]
+    # the generator's own ownership.csv (the planted handoff, sandbox/plant_crm_time.py) stays
+    ownership = config.parent / "crm" / "ownership.csv"
+    lines = (ownership.read_text(encoding="utf-8").splitlines() if ownership.exists()
+             else ["account_id,owner_email,valid_from"])
     lines.append(f"{planted[0]},{sellers[0]},{first - timedelta(days=40)}")
     lines.append(f"{planted[0]},{rows[planted[0]]},{first + timedelta(days=9)}")
     lines.append(f"{planted[1]},{sellers[1]},{first + timedelta(days=3)}T10:30:00+01:00")
     lines.append(f"{planted[2]},{sellers[2]},{first - timedelta(days=400)}")
-    (config.parent / "crm" / "ownership.csv").write_text("\n".join(lines) + "\n",
-                                                         encoding="utf-8")
-    text = config.read_text(encoding="utf-8").replace(
-        'contacts = "crm/contacts.csv"', 'contacts = "crm/contacts.csv"\n'
-        'ownership = "crm/ownership.csv"')
+    ownership.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    text = config.read_text(encoding="utf-8")
+    if 'ownership = "crm/ownership.csv"' not in text:
+        text = text.replace('contacts = "crm/contacts.csv"', 'contacts = "crm/contacts.csv"\n'
+                            'ownership = "crm/ownership.csv"')
     config.write_text(text, encoding="utf-8")
 
 

@@ -21,6 +21,7 @@ from overlap import pipeline
 from overlap.config import load_config
 from sandbox import microsoft
 from sandbox.generator import generate
+from sandbox.plant_crm_time import HANDOFF_DAYS
 from sandbox.seed import seed_from_config
 
 WEEKS = [date(2026, 10, 26), date(2026, 11, 2), date(2026, 11, 9)]
@@ -47,8 +48,9 @@ def graph_config(org: Path, root: Path, sources: list[dict[str, Any]]) -> Path:
              f"reps = {_toml_value(str(org / 'crm/reps.csv'))}",
              f"contacts = {_toml_value(str(org / 'crm/contacts.csv'))}",
              f"approvals = {_toml_value(str(org / 'crm/approvals.csv'))}",
+             f"ownership = {_toml_value(str(org / 'crm/ownership.csv'))}",
              "[warehouse]", 'path = "data/overlap.duckdb"', "[report]", 'out_dir = "out"',
-             "[rules]", "dormant_days = 60"]
+             "[rules]", "dormant_days = 60", f"handoff_days = {HANDOFF_DAYS}"]
     for src in sources:
         lines.append("[[sources]]")
         lines.extend(f"{k} = {_toml_value(v)}" for k, v in src.items())

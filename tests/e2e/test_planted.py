@@ -23,7 +23,7 @@ from sandbox.generator import GeneratedOrg, generate
 from sandbox.seed import seed_from_config
 from sandbox.serve import start_sandboxes, write_sandbox_config
 
-CATEGORIES = ("backdoor", "coverage_gap", "looped_in")
+CATEGORIES = ("backdoor", "coverage_gap", "looped_in", "handoff")
 
 
 @pytest.fixture(scope="module", params=["files", "mixed-apis"])
@@ -175,3 +175,39 @@ def test_heads_ups_approvals_and_broadcasts_match_ground_truth(
     assert {c: got[c] for c in HEADS_UP} == HEADS_UP
     assert sum(r["heads_up"] == "true" for r in truth) > len(HEADS_UP)  # background ones too
     assert broadcasts == [("newsletter@consultancy.example", 1)]
+
+
+def test_owner_then_category_and_former_owner_match_ground_truth(
+        planted: tuple[GeneratedOrg, Path]) -> None:
+    """Issue 14 (rule 10) through the file path and the API sandboxes: every event names the
+    owner at its time and has the ground truth's category and former_owner — the planted
+    owner change of ownership.csv (sandbox/plant_crm_time.py) and the background alike."""
+    from sandbox.plant_crm_time import ACCOUNT, CRM_TIME_CASES
+
+    org, db = planted
+    with org.ground_truth_path.open(encoding="utf-8", newline="") as fh:
+        truth = list(csv.DictReader(fh))
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        actual = {(iid, acc, rep): (owner, category, former) for iid, acc, rep, owner, category,
+                  former in con.execute("select interaction_id, account_id, rep_email,"
+                                        " owner_email, category, former_owner"
+                                        " from overlap_events").fetchall()}
+        owners = con.execute("select owner_email, valid_from is null, valid_until is null,"
+                             " source from account_owners where account_id = ?"
+                             " order by valid_from nulls first", [ACCOUNT]).fetchall()
+    finally:
+        con.close()
+    expected = {(_key_id(r["interaction_key"]), r["account_id"], r["rep_email"]):
+                (r["owner_email"], r["category"], r["former_owner"] == "true") for r in truth}
+    assert {k: actual.get(k) for k in expected} == expected
+    planted = {r["case"] for r in truth if r["account_id"] == ACCOUNT}
+    assert planted == set(CRM_TIME_CASES) - {"owner_change_old_owner_activity",
+                                             "handoff_with_new_owner"}
+    assert sum(r["former_owner"] == "true" for r in truth) >= 3
+    assert [(o, first, last) for o, first, last, _ in owners] == [
+        (truth_owner, first, last) for truth_owner, first, last in (
+            (next(r["owner_email"] for r in truth if r["case"] == "owner_change_rep_before"),
+             True, False),
+            (next(r["owner_email"] for r in truth if r["case"] == "owner_change_rep_after"),
+             False, True))]

@@ -1,7 +1,9 @@
 """An independent, slow reference reading of a generated organisation.
 
 It parses the written files (maildir, mbox, .ics) and the CRM CSVs with the standard library,
-icalendar and recurring-ical-events, merges copies (rule 4) and applies rules 1-8. The tests
+icalendar and recurring-ical-events, merges copies (rule 4) and applies rules 1-8 and 10
+(the owner at the interaction's time from ownership.csv + accounts.csv, whose owner is the
+latest fact; handoff and former_owner). The tests
 compare its events with ground_truth.csv: that checks the files say what the ground truth
 claims, without sharing code with the generator.
 """
@@ -91,6 +93,31 @@ class Crm:
                 for r in csv.DictReader(f):
                     self.approvals.append((r["account_id"], self.rep_of[norm(r["rep_email"])],
                                            moment(r["valid_from"]), moment(r["valid_until"])))
+
+        # ownership.csv (rule 10): per account the owner periods (start, owner), the first
+        # from -inf; accounts.csv's owner is the latest fact
+        facts: dict[str, list[tuple[float, str]]] = {}
+        if cfg.ownership_csv is not None:
+            with open(cfg.ownership_csv, encoding="utf-8") as f:
+                for r in csv.DictReader(f):
+                    d = date.fromisoformat(r["valid_from"].strip())
+                    start = datetime(d.year, d.month, d.day, tzinfo=cfg.tz).timestamp()
+                    facts.setdefault(r["account_id"], []).append(
+                        (start, self.ident(norm(r["owner_email"]))))
+        self.periods: dict[str, list[tuple[float, str]]] = {}
+        for aid, r in self.accounts.items():
+            merged: list[tuple[float, str]] = []
+            current = self.ident(r["owner_email"].strip().lower())
+            for start, owner in [*sorted(facts.get(aid, [])), (float("inf"), current)]:
+                if not merged or merged[-1][1] != owner:
+                    merged.append((start if merged else float("-inf"), owner))
+            self.periods[aid] = merged
+
+    def owner_at(self, acc: str, t: datetime) -> tuple[str, float, str | None]:
+        """(owner, since, previous owner) of ``acc`` at ``t``."""
+        ps = self.periods[acc]
+        i = max(j for j, (start, _) in enumerate(ps) if start <= t.timestamp())
+        return ps[i][1], ps[i][0], ps[i - 1][1] if i > 0 else None
 
     def approved(self, acc: str, rep: str, t: datetime) -> bool:
         return any(a == acc and r == rep and (lo is None or lo <= t) and (hi is None or t < hi)
@@ -220,8 +247,10 @@ def _partstat(ev, addr: str) -> str:  # type: ignore[no-untyped-def]
 
 
 def events(root: Path, weeks: list[date], tz: str, dormant_days: int) -> set[tuple[str, ...]]:
-    """(interaction key, account, rep, category, initiated_by, week_start) per event."""
+    """(interaction key, account, rep, category, initiated_by, week_start, owner_email,
+    former_owner) per event."""
     crm = Crm(root / "overlap.toml")
+    handoff = timedelta(days=crm.cfg.rules.handoff_days).total_seconds()
     z = ZoneInfo(tz)
     r_start = datetime(weeks[0].year, weeks[0].month, weeks[0].day, tzinfo=z).astimezone(UTC)
     last = weeks[-1] + timedelta(days=7)
@@ -254,17 +283,16 @@ def events(root: Path, weeks: list[date], tz: str, dormant_days: int) -> set[tup
         system_sender = bool(SYSTEM.match(it.sender.split("@")[0]))
         return bool(reps and accs) and not it.bulk and not system_sender and not it.cancelled
 
-    owner_of = {aid: crm.ident(r["owner_email"].strip().lower())
-                for aid, r in crm.accounts.items()}
-    evidence: dict[str, list[datetime]] = {}
+    evidence: dict[tuple[str, str], list[datetime]] = {}
     threads: dict[str, set[str]] = {}
     for key, it in inters.items():
         if it.thread:
             threads.setdefault(it.thread, set()).update(parts[key][0])
         if customer(key):
             for acc in parts[key][2]:
-                if owner_of[acc] in parts[key][0] and not broadcast(key, acc):
-                    evidence.setdefault(acc, []).append(it.t)
+                if not broadcast(key, acc):  # anyone's: dormancy asks for the owner then
+                    for person in parts[key][0]:
+                        evidence.setdefault((acc, person), []).append(it.t)
     out: set[tuple[str, ...]] = set()
     dormant = timedelta(days=dormant_days)
     for key, it in inters.items():
@@ -273,20 +301,27 @@ def events(root: Path, weeks: list[date], tz: str, dormant_days: int) -> set[tup
         idents, reps, accs = parts[key]
         for acc in accs:
             row = crm.accounts[acc]
-            owner = owner_of[acc]
+            owner, since, previous = crm.owner_at(acc, it.t)
             if owner in idents or broadcast(key, acc):
                 continue
+            in_handoff = (previous is not None and previous in idents
+                          and it.t.timestamp() < since + handoff)
             team = {crm.ident(x.strip().lower()) for x in row["team_emails"].split(";") if x.strip()}
             for rep in reps:
                 if rep == owner or rep in team or rep in crm.chain(owner):
                     continue
+                if in_handoff and rep != previous:
+                    continue  # a colleague the previous owner brings
                 orow = crm.reps.get(owner)
                 if crm.approved(acc, rep, it.t):
                     cat = "approved"
                 elif it.kind == "email" and it.thread and owner in threads[it.thread]:
                     cat = "looped_in"
+                elif in_handoff:
+                    cat = "handoff"
                 elif (orow is None or orow["active"].strip().lower() == "false"
-                      or not any(it.t - dormant <= x < it.t for x in evidence.get(acc, []))):
+                      or not any(it.t - dormant <= x < it.t
+                                 for x in evidence.get((acc, owner), []))):
                     cat = "coverage_gap"
                 else:
                     cat = "backdoor"
@@ -295,5 +330,7 @@ def events(root: Path, weeks: list[date], tz: str, dormant_days: int) -> set[tup
                                                else "other")
                 local = it.t.astimezone(z).date()
                 week = (local - timedelta(days=local.weekday())).isoformat()
-                out.add((key, acc, rep, cat, init, week))
+                former = any(o == rep and start < it.t.timestamp()
+                             for start, o in crm.periods[acc])
+                out.add((key, acc, rep, cat, init, week, owner, str(former).lower()))
     return out

@@ -195,7 +195,7 @@ def test_every_planted_case_has_its_expected_events(org: GeneratedOrg) -> None:
     # Every rule outcome appears; background mail has events of its own.
     rows = read_csv(org.ground_truth_path)
     assert {r["category"] for r in rows} == {"backdoor", "coverage_gap", "looped_in",
-                                             "approved"}
+                                             "approved", "handoff"}
     assert {r["initiated_by"] for r in rows} == {"rep", "customer", "other"}
     assert any(r["case"] == "background" for r in rows)
 
@@ -229,5 +229,28 @@ def test_ground_truth_rows_are_well_formed(org: GeneratedOrg) -> None:
 def test_ground_truth_matches_an_independent_reading_of_the_files(org: GeneratedOrg) -> None:
     found = _reparse.events(org.out_dir, org.weeks, "Europe/Berlin", 60)
     truth = {(r["interaction_key"], r["account_id"], r["rep_email"], r["category"],
-              r["initiated_by"], r["week_start"]) for r in read_csv(org.ground_truth_path)}
+              r["initiated_by"], r["week_start"], r["owner_email"], r["former_owner"])
+             for r in read_csv(org.ground_truth_path)}
     assert found == truth
+
+
+def test_the_owner_change_is_judged_by_the_owner_then(org: GeneratedOrg) -> None:
+    """Rule 10's planted cases (sandbox/plant_crm_time.py): ownership.csv moves Handover
+    Harbour from O1 to O2 (accounts.csv: O2); events before the change name O1, after it O2;
+    O1 is a former owner from the change on; the colleague O1 brings in the grace has none."""
+    own = read_csv(org.out_dir / "crm" / "ownership.csv")
+    assert [r["account_id"] for r in own] == ["P-HANDOFF", "P-HANDOFF"]
+    o1, o2 = own[0]["owner_email"], own[1]["owner_email"]
+    accounts = {a["account_id"]: a for a in read_csv(org.out_dir / "crm" / "accounts.csv")}
+    assert accounts["P-HANDOFF"]["owner_email"] == o2
+    got = {r["case"]: (r["rep_email"], r["category"], r["owner_email"], r["former_owner"])
+           for r in read_csv(org.ground_truth_path) if r["account_id"] == "P-HANDOFF"}
+    rep = got["owner_change_rep_before"][0]
+    assert got == {
+        "owner_change_rep_before": (rep, "backdoor", o1, "false"),
+        "owner_change_new_owner_before": (o2, "backdoor", o1, "false"),
+        "handoff_colleague": (o1, "handoff", o2, "true"),
+        "handoff_alone": (o1, "handoff", o2, "true"),
+        "owner_change_rep_after": (rep, "backdoor", o2, "false"),
+        "former_owner_after_grace": (o1, "backdoor", o2, "true"),
+    }
