@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any, Self
 
 
 @dataclass
@@ -45,3 +46,31 @@ class FaultPlan:
                 self._pending.pop(0)
             self.injected[head.kind] += 1
             return head.kind
+
+
+class CrmServer:
+    """What the CRM sandboxes share around their HTTP server (``_http``, started by the
+    subclass) and fault plan (``faults``): address, request counts, faults, stop, ``with``."""
+
+    _http: Any  # sandbox.http.SandboxHTTPServer
+    faults: FaultPlan
+
+    @property
+    def url(self) -> str:
+        return str(self._http.url)
+
+    @property
+    def counts(self) -> Any:
+        return self._http.counts
+
+    def inject(self, kind: str, count: int = 1, after: int = 0) -> None:
+        self.faults.inject(kind, count, after)
+
+    def stop(self) -> None:
+        self._http.stop()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

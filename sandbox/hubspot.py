@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from sandbox._crm_faults import FaultPlan
+from sandbox._crm_faults import CrmServer, FaultPlan
 from sandbox.crm_seed import CrmSeed
 from sandbox.http import Request, Response, SandboxHTTPServer, write_secret
 
@@ -56,7 +56,7 @@ def _stamp(moment: Any) -> str:
     return f"{moment:%Y-%m-%dT%H:%M:%S}.000Z"
 
 
-class HubSpotSandbox:
+class HubSpotSandbox(CrmServer):
     """A running sandbox; see the module docstring."""
 
     def __init__(self, seed: CrmSeed, *, host: str, port: int, secrets_dir: Path,
@@ -120,31 +120,11 @@ class HubSpotSandbox:
     def _write_token(self) -> Path:
         return write_secret(self.secrets_dir / "hubspot-token", self.token + "\n")
 
-    @property
-    def url(self) -> str:
-        return self._http.url
-
-    @property
-    def counts(self) -> Any:
-        return self._http.counts
-
     def crm_config(self) -> dict[str, Any]:
         """The ``[crm]`` table (with its ``[crm.hubspot]`` options) reading this sandbox."""
         return {"kind": "hubspot", "hubspot": {
             "base_url": self.url, "token_file": str(self.token_file),
             "domains_property": "hs_additional_domains", "team_property": "account_team"}}
-
-    def inject(self, kind: str, count: int = 1, after: int = 0) -> None:
-        self.faults.inject(kind, count, after)
-
-    def stop(self) -> None:
-        self._http.stop()
-
-    def __enter__(self) -> HubSpotSandbox:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def _rate(self) -> tuple[bool, dict[str, str]]:
         """Count this request against the rolling window; (allowed, rate-limit headers)."""

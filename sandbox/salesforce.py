@@ -46,7 +46,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from sandbox._crm_faults import FaultPlan
+from sandbox._crm_faults import CrmServer, FaultPlan
 from sandbox.crm_seed import CrmSeed
 from sandbox.http import Request, Response, SandboxHTTPServer, write_secret
 
@@ -94,7 +94,7 @@ class _Locator:
     size: int
 
 
-class SalesforceSandbox:
+class SalesforceSandbox(CrmServer):
     """A running sandbox; see the module docstring."""
 
     def __init__(self, seed: CrmSeed, *, host: str, port: int, secrets_dir: Path,
@@ -188,32 +188,12 @@ class SalesforceSandbox:
 
     # --- server ---------------------------------------------------------------------------
 
-    @property
-    def url(self) -> str:
-        return self._http.url
-
-    @property
-    def counts(self) -> Any:
-        return self._http.counts
-
     def crm_config(self) -> dict[str, Any]:
         """The ``[crm]`` table (with its ``[crm.salesforce]`` options) reading this sandbox."""
         return {"kind": "salesforce", "salesforce": {
             "login_url": self.url, "client_id": self.client_id, "username": self.username,
             "private_key_file": str(self.key_file), "domains_field": "Email_Domains__c",
             "aliases_field": "Email_Aliases__c", "team_field": "Department"}}
-
-    def inject(self, kind: str, count: int = 1, after: int = 0) -> None:
-        self.faults.inject(kind, count, after)
-
-    def stop(self) -> None:
-        self._http.stop()
-
-    def __enter__(self) -> SalesforceSandbox:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def _handle(self, request: Request) -> Response:
         if request.method == "POST" and request.path == "/services/oauth2/token":
