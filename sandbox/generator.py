@@ -236,8 +236,9 @@ def generate(out_dir: Path, *, seed: int = 7, weeks: int = 4,
              history_rate: float = 1.0) -> GeneratedOrg:
     """Write a synthetic organisation into ``out_dir`` (must be empty or absent).
 
-    ``accounts`` background accounts (planted cases add their own 19, one of them only in crm-later/), ``reps`` reps in a
-    VP → managers → sellers hierarchy (at least 12), ``emails_per_week`` /
+    ``accounts`` background accounts (planted cases add their own 19, one of them only in
+    crm-later/), ``reps`` reps in a VP → managers → sellers hierarchy (at least 12),
+    ``emails_per_week`` /
     ``meetings_per_week`` of background traffic in reported weeks (``history_rate`` × that in
     the history before them).
     """
