@@ -9,6 +9,10 @@ fact (the CRM export is imported after the generated history, as `overlap run` s
 the wall-clock time); before the earliest fact the earliest applies. Rules 5-7 use the owner
 then (team, chain, activity, heads-up); dormancy looks at that owner's own interactions with
 the account, whoever owned it then; the handoff and ``former_owner`` follow DESIGN.md.
+
+Two CRM states (sandbox/plant_crm_later.py): crm/ as written, and after the later export
+crm-later/ (``derive(later=True)``): accounts only the later export has exist for all time
+(identity), its owners and extra ownership.csv rows are facts like the others.
 """
 
 from __future__ import annotations
@@ -88,6 +92,12 @@ class Truth:
         # rule 10 (sandbox/plant_crm_time.py): ownership.csv as (account, owner, valid_from)
         self.ownership: list[tuple[str, str, datetime]] = []
         self.ownership_rows: list[tuple[str, str, str]] = []  # as written to the file
+        # the later CRM export (sandbox/plant_crm_later.py): accounts that exist only in it
+        # (identity: all time), its accounts.csv owners that differ, its extra ownership rows
+        self.later_accounts: set[str] = set()
+        self.later_owner: dict[str, str] = {}
+        self.later_ownership: list[tuple[str, str, datetime]] = []
+        self.later_ownership_rows: list[tuple[str, str, str]] = []
         self.tz = ZoneInfo(tz)
         self.dormant = timedelta(days=dormant_days)
         self.report_start = report_start
@@ -127,14 +137,18 @@ class Truth:
                 mgr = self.resolver.reps[mgr].manager.strip().lower()
         return frozenset(ex)
 
-    def periods(self) -> dict[str, list[tuple[float, str]]]:
+    def periods(self, later: bool = False) -> dict[str, list[tuple[float, str]]]:
         """Per account, (start as a timestamp, owner) by time; the first starts at -inf.
-        accounts.csv's owner is the latest fact; consecutive facts of one owner are one."""
+        accounts.csv's owner is the latest fact; consecutive facts of one owner are one.
+        ``later``: the CRM after the later export (its owners and ownership rows)."""
         facts: dict[str, list[tuple[float, str]]] = {}
-        for acc, owner, since in self.ownership:
+        for acc, owner, since in [*self.ownership, *(self.later_ownership if later else [])]:
             facts.setdefault(acc, []).append((since.timestamp(), self.ident(owner)))
+        owners = dict(self.owner)
+        if later:
+            owners.update({acc: self.ident(o) for acc, o in self.later_owner.items()})
         out: dict[str, list[tuple[float, str]]] = {}
-        for acc, current in self.owner.items():
+        for acc, current in owners.items():
             merged: list[tuple[float, str]] = []
             for start, owner in [*sorted(facts.get(acc, [])), (float("inf"), current)]:
                 if not merged or merged[-1][1] != owner:
@@ -245,12 +259,23 @@ class Truth:
         i = bisect.bisect_right([p[0] for p in periods], ts) - 1
         return periods[i][1], periods[i][0], periods[i - 1][1] if i > 0 else None
 
-    def derive(self) -> tuple[list[dict[str, str]], list[dict[str, str]], dict[str, int]]:
-        """Rows of ground_truth.csv and ground_truth_collaboration.csv, plus statistics."""
+    def derive(self, *, later: bool = False, lookback: bool = False) -> tuple[
+            list[dict[str, str]], list[dict[str, str]], dict[str, int]]:
+        """Rows of ground_truth.csv and ground_truth_collaboration.csv, plus statistics.
+
+        ``later``: with the later CRM export (``*_later.csv``; without it the accounts only
+        it has do not exist); ``lookback``: the events the rules would give the look-back
+        ([first week − dormant_days, first week)) if it were reported
+        (ground_truth_lookback.csv)."""
         briefs = self.heads_ups()
         brief_times = [j.t for j in briefs]
-        periods = self.periods()
+        periods = self.periods(later)
         owners_ever = {acc: {o for _, o in ps} for acc, ps in periods.items()}
+        hidden = frozenset() if later else frozenset(self.later_accounts)
+        accounts_of = {id(it): tuple(a for a in it.accounts if a not in hidden)
+                       for it in self.items}
+        lo, hi = ((self.report_start - self.dormant, self.report_start) if lookback
+                  else (self.report_start, self.report_end))
         # dormancy evidence per (account, owner of any time): their own customer interactions
         owner_times: dict[tuple[str, str], list[float]] = {}
         thread_idents: dict[str, set[str]] = {}
@@ -259,7 +284,7 @@ class Truth:
                 thread_idents.setdefault(it.thread, set()).update(it.idents)
             if it.customer:
                 ts = it.t.timestamp()
-                for acc in it.accounts:
+                for acc in accounts_of[id(it)]:
                     if not self.broadcast(it, acc):
                         for owner in owners_ever[acc] & it.idents:
                             owner_times.setdefault((acc, owner), []).append(ts)
@@ -270,12 +295,12 @@ class Truth:
         collab: list[dict[str, str]] = []
         near_boundary = 0
         for it in self.items:
-            if not it.customer or not (self.report_start <= it.t < self.report_end):
+            if not it.customer or not accounts_of[id(it)] or not (lo <= it.t < hi):
                 continue
             week = self.week_start(it.t).isoformat()
             iid = "" if it.fallback else hashlib.md5(it.key.encode()).hexdigest()
             ts = it.t.timestamp()
-            for acc in it.accounts:
+            for acc in accounts_of[id(it)]:
                 owner, since, previous = self.owner_at(periods[acc], ts)
                 if self.broadcast(it, acc):
                     continue
@@ -336,7 +361,8 @@ class Truth:
         collab.sort(key=lambda r: (r["week_start"], r["account_id"], r["interaction_key"]))
         stats = {
             "interactions": len(self.items),
-            "customer_interactions": sum(1 for it in self.items if it.customer),
+            "customer_interactions": sum(1 for it in self.items
+                                         if it.customer and accounts_of[id(it)]),
             "events": len(rows),
             "collaboration": len(collab),
             "dormancy_near_boundary": near_boundary,

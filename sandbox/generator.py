@@ -5,12 +5,15 @@ byte-identical files)::
 
     overlap.toml                  loadable by overlap.config.load_config
     crm/accounts.csv, crm/reps.csv, crm/contacts.csv, crm/approvals.csv, crm/ownership.csv
+    crm-later/                    a later export of the same five files (plant_crm_later.py)
     mail/<rep mailbox>/cur|new/   raw RFC 822 copies (maildir; tmp/ holds a decoy to ignore)
     mail/<rep mailbox>/calendar.ics   that rep's calendar (VEVENTs, one copy per calendar)
     mbox/<rep mailbox>/inbox.mbox the mail of a few mailboxes, as mboxrd instead of maildir
     ground_truth.csv              every overlap event the rules imply for the reported weeks
     ground_truth_collaboration.csv
     planted_cases.csv             each planted case, its description and expected events
+    ground_truth_later.csv, ground_truth_collaboration_later.csv   the same after crm-later/
+    ground_truth_lookback.csv     the events the look-back would have if it were reported
 
 Only reps' mailboxes are exported. An email is written into every rep mailbox that takes part
 (the sender's Sent copy and each To/Cc/Bcc rep's copy); the Bcc header appears only in the
@@ -102,6 +105,14 @@ from sandbox._render import (
     vevent_copy,
 )
 from sandbox._truth import COLLAB_COLUMNS, GT_COLUMNS, Truth
+from sandbox.plant_crm_later import (
+    CRM_LATER_CASES,
+    CRM_LATER_NO_EVENT,
+    plant_crm_later,
+    plant_crm_later_accounts,
+    write_crm_later,
+    write_truth_later,
+)
 from sandbox.plant_crm_time import (
     CRM_TIME_CASES,
     CRM_TIME_NO_EVENT,
@@ -187,6 +198,7 @@ PLANTED_CASES: dict[str, str] = {
     "internal_all_day": "internal all-day event (VALUE=DATE) → no event",
     **SIGNAL_CASES,  # broadcasts, an approval, heads-ups (issue 16)
     **CRM_TIME_CASES,  # an owner change with its handoff (issue 14)
+    **CRM_LATER_CASES,  # look-back, an account added later, a backdated correction (issue 14)
 }
 NO_EVENT_CASES: frozenset[str] = frozenset({
     "owner_alias_present", "team_member", "manager_chain", "managers_manager_chain",
@@ -196,7 +208,7 @@ NO_EVENT_CASES: frozenset[str] = frozenset({
     "internal_only", "maildir_tmp_ignored", "meeting_contact_declined",
     "meeting_owner_present", "meeting_room_on_customer_domain",
     "meeting_cancelled_organizer_copy", "internal_all_day",
-}) | SIGNAL_NO_EVENT | CRM_TIME_NO_EVENT
+}) | SIGNAL_NO_EVENT | CRM_TIME_NO_EVENT | CRM_LATER_NO_EVENT
 
 Expected = tuple[str, str, str, str]  # (account_id, rep_email, category, initiated_by)
 
@@ -224,8 +236,9 @@ def generate(out_dir: Path, *, seed: int = 7, weeks: int = 4,
              history_rate: float = 1.0) -> GeneratedOrg:
     """Write a synthetic organisation into ``out_dir`` (must be empty or absent).
 
-    ``accounts`` background accounts (planted cases add their own 17), ``reps`` reps in a
-    VP → managers → sellers hierarchy (at least 12), ``emails_per_week`` /
+    ``accounts`` background accounts (planted cases add their own 19, one of them only in
+    crm-later/), ``reps`` reps in a VP → managers → sellers hierarchy (at least 12),
+    ``emails_per_week`` /
     ``meetings_per_week`` of background traffic in reported weeks (``history_rate`` × that in
     the history before them).
     """
@@ -483,6 +496,7 @@ class _Generator:
         self.contact_rows += [("pat.freelance@gmail.com", "P-NIMBUS"),
                               ("bob.lee@acme.example", "P-GLOBEX")]
         plant_crm_accounts(self)
+        plant_crm_later_accounts(self)
 
     def addr(self, written: str, name: str | None = None, tz: str = "Europe/Berlin", *,
              resource: bool = False) -> Addr:
@@ -913,6 +927,7 @@ class _Generator:
                     *[ev("P-ACME", c_, "backdoor", "rep")] * (nweeks - 2))
         plant_signals(self)
         plant_crm_time(self)
+        plant_crm_later(self)
 
     # --- background -----------------------------------------------------------------------
 
@@ -1185,6 +1200,7 @@ class _Generator:
         write("contacts.csv", ["email", "account_id"], [list(c) for c in self.contact_rows])
         write_signal_crm(self, crm)
         write_crm_time(self, crm)
+        write_crm_later(self, crm)
 
     def write_config(self) -> Path:
         text = f"""# Synthetic organisation written by sandbox.generator (seed {self.seed}).
@@ -1258,6 +1274,7 @@ path = "mbox"
             planted.append({"case": case, "description": desc,
                             "expected": "; ".join("/".join(e) for e in exp) or "no event"})
         pl = write("planted_cases.csv", ("case", "description", "expected"), planted)
+        write_truth_later(self)
         return gt, co, pl, stats
 
     def run(self) -> GeneratedOrg:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import shutil
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import duckdb
 import pytest
@@ -20,37 +22,69 @@ import pytest
 from overlap.config import load_config
 from overlap.pipeline import run
 from sandbox.generator import GeneratedOrg, generate
+from sandbox.plant_crm_later import (
+    BACKDATE,
+    COLLABORATION_LATER,
+    GROUND_TRUTH_LATER,
+    GROUND_TRUTH_LOOKBACK,
+    LATE,
+    LATER_CRM,
+    LOOKBACK,
+    correction_from,
+)
 from sandbox.seed import seed_from_config
 from sandbox.serve import start_sandboxes, write_sandbox_config
 
 CATEGORIES = ("backdoor", "coverage_gap", "looped_in", "handoff")
 
 
+class PlantedRuns(NamedTuple):
+    """One parametrisation: the organisation, the analysts' snapshot after the first run (the
+    first CRM, crm/) and after the later CRM (crm-later/ copied over crm/, last week re-run)."""
+
+    org: GeneratedOrg
+    first: Path
+    later: Path
+
+
 @pytest.fixture(scope="module", params=["files", "mixed-apis"])
-def planted(request: pytest.FixtureRequest,
-            tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GeneratedOrg, Path]]:
+def planted_runs(request: pytest.FixtureRequest,
+                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlantedRuns]:
     """The organisation read from its files, and read through a mixed company's APIs (half
-    the mailboxes in the Google sandbox, half in the Microsoft one) — as `overlap demo` does."""
+    the mailboxes in the Google sandbox, half in the Microsoft one) — as `overlap demo` does.
+    Every reported week is run with crm/; then, as a user applies the next CRM export, the
+    files of crm-later/ replace those of crm/ and the last week runs again (its CRM stamped
+    with the wall-clock time, as `overlap run` does)."""
     org = generate(tmp_path_factory.mktemp("org") / "acme", seed=11)
     config = load_config(org.config_path)
-    if request.param == "files":
+    servers = []
+    if request.param == "mixed-apis":
+        servers = start_sandboxes(seed_from_config(config), "mixed",
+                                  secrets_dir=org.out_dir / "secrets")
+    try:
+        if servers:
+            sources = [src for server, boxes in servers for src in server.sources(boxes)]
+            config = load_config(write_sandbox_config(config, sources,
+                                                      org.out_dir / "sandbox.toml"))
+            assert {s.kind for s in config.sources} == {"gmail", "google_calendar", "msgraph"}
         result = run(config, list(org.weeks), workers=2)
         assert not result.failed
-        yield org, config.snapshot
-        return
-    servers = start_sandboxes(seed_from_config(config), "mixed",
-                              secrets_dir=org.out_dir / "secrets")
-    try:
-        sources = [src for server, boxes in servers for src in server.sources(boxes)]
-        api_config = load_config(write_sandbox_config(config, sources,
-                                                      org.out_dir / "sandbox.toml"))
-        assert {s.kind for s in api_config.sources} == {"gmail", "google_calendar", "msgraph"}
-        result = run(api_config, list(org.weeks), workers=2)
+        first = org.out_dir / "first-snapshot.duckdb"
+        shutil.copyfile(config.snapshot, first)
+        for export in sorted((org.out_dir / LATER_CRM).glob("*.csv")):
+            shutil.copyfile(export, org.out_dir / "crm" / export.name)
+        result = run(config, [org.weeks[-1]], workers=2)
         assert not result.failed
     finally:
         for server, _ in servers:
             server.stop()
-    yield org, api_config.snapshot
+    yield PlantedRuns(org, first, config.snapshot)
+
+
+@pytest.fixture(scope="module")
+def planted(planted_runs: PlantedRuns) -> tuple[GeneratedOrg, Path]:
+    """The organisation and its snapshot with the first CRM (the ground truth's state)."""
+    return planted_runs.org, planted_runs.first
 
 
 def _key_id(key: str) -> str:
@@ -211,3 +245,116 @@ def test_owner_then_category_and_former_owner_match_ground_truth(
              True, False),
             (next(r["owner_email"] for r in truth if r["case"] == "owner_change_rep_after"),
              False, True))]
+
+
+# --- issue 14: the look-back, an account added later, a backdated correction -------------
+
+ANALYST_VIEWS = ("overlap_events", "overlap_weekly", "collaboration_weekly")
+
+
+def _read(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _query(db: Path, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def test_look_back_weeks_are_evidence_and_in_no_view(planted_runs: PlantedRuns) -> None:
+    """The look-back a run extracts (dormant_days before its first week) is loaded and used
+    as evidence — Lookback Logistics' owner touched it only there, so the rep's week-1 mail
+    is backdoor — but no view shows an event, weekly row or collaboration of it: the planted
+    would-be event and every other would-be event of the look-back (ground_truth_lookback.csv)
+    are absent, before and after the later CRM."""
+    org, first, later = planted_runs
+    weeks = {w.isoformat() for w in org.weeks}
+    lookback = _read(org.out_dir / GROUND_TRUTH_LOOKBACK)
+    assert len(lookback) > 50  # the background's would-be events of the look-back too
+    ids = [_key_id(r["interaction_key"]) for r in lookback]
+    planted_id, = (_key_id(r["interaction_key"]) for r in lookback
+                   if r["case"] == "lookback_would_be_event")
+    for db in (first, later):
+        for view in ANALYST_VIEWS:
+            sql = f"select distinct strftime(week_start, '%Y-%m-%d') from {view}"  # noqa: S608
+            shown = {w for w, in _query(db, sql)}
+            assert shown and shown <= weeks, (view, sorted(shown - weeks))
+        assert _query(db, "select interaction_id from overlap_events"
+                          " where list_contains(?, interaction_id)", [ids]) == []
+        loaded = {i for i, in _query(db, "select interaction_id from interactions"
+                                         " where list_contains(?, interaction_id)", [ids])}
+        assert planted_id in loaded  # extracted and loaded: only the views leave it out
+        assert _query(db, "select category, strftime(week_start, '%Y-%m-%d') from"
+                          " overlap_events where account_id = ?", [LOOKBACK]) == [
+            ("backdoor", org.weeks[0].isoformat())]
+
+
+def _event_map(rows: list[dict[str, str]]) -> dict[tuple[str, ...], tuple[Any, ...]]:
+    return {(_key_id(r["interaction_key"]), r["account_id"], r["rep_email"]):
+            (r["category"], r["initiated_by"], r["week_start"], r["owner_email"],
+             r["former_owner"] == "true", r["heads_up"] == "true") for r in rows}
+
+
+def test_the_later_crm_gives_the_later_ground_truth(planted_runs: PlantedRuns) -> None:
+    """After crm-later/ (a new snapshot) and a re-run of the last week, every event of every
+    reported week equals ground_truth_later.csv: Late Lighthouse, unknown to crm/, has its
+    events in all weeks (identity applies to all time), Backdated Bakery is O2's from the
+    correction's valid_from; collaboration_weekly equals its later truth too."""
+    org, first, later = planted_runs
+    truth = _read(org.out_dir / GROUND_TRUTH_LATER)
+    actual = {(i, a, r): (c, init, w, o, f, h) for i, a, r, c, init, w, o, f, h in _query(
+        later, "select interaction_id, account_id, rep_email, category, initiated_by,"
+               " strftime(week_start, '%Y-%m-%d'), owner_email, former_owner, heads_up"
+               " from overlap_events")}
+    expected = _event_map(truth)
+    assert {k: actual.get(k) for k in expected} == expected
+    assert set(actual) == set(expected), sorted(set(actual) - set(expected))[:5]
+    late_weeks = {v[2] for k, v in actual.items() if k[1] == LATE}
+    assert late_weeks == {w.isoformat() for w in org.weeks}
+    assert _query(first, "select count(*) from overlap_events where account_id = ?",
+                  [LATE]) == [(0,)]
+    collab: dict[tuple[str, str], int] = defaultdict(int)
+    for r in _read(org.out_dir / COLLABORATION_LATER):
+        collab[(r["week_start"], r["account_id"])] += 1
+    weekly = _query(later, "select strftime(week_start, '%Y-%m-%d'), account_id, interactions"
+                           " from collaboration_weekly")
+    assert {(w, a): n for w, a, n in weekly} == dict(collab)
+
+
+def _rows_before(db: Path, view: str, until: str) -> list[str]:
+    """The rows of ``view`` in the weeks before ``until``, Late Lighthouse's left out (an
+    identity change: it applies to all time)."""
+    sql = f"select * from {view} where week_start < ?::date and account_id <> ?"  # noqa: S608
+    return sorted(map(repr, _query(db, sql, [until, LATE])))
+
+
+def test_a_backdated_correction_changes_exactly_the_weeks_it_touches(
+        planted_runs: PlantedRuns) -> None:
+    """crm-later/ownership.csv moves Backdated Bakery to O2 from a Monday in the middle of the
+    reported weeks: every row of the weeks before it in every analyst view is what the first
+    run reported; from it on overlap_weekly is the later truth's (rows of the risk events,
+    each naming the owner at its last event), and Backdated Bakery's rows name O2."""
+    org, first, later = planted_runs
+    vf = correction_from(org.weeks).isoformat()
+    for view in ANALYST_VIEWS:
+        kept = _rows_before(first, view, vf)
+        assert kept, view
+        assert _rows_before(later, view, vf) == kept, view
+    groups: dict[tuple[str, str, str], tuple[str, str]] = {}
+    for r in _read(org.out_dir / GROUND_TRUTH_LATER):
+        if r["category"] in ("handoff", "approved"):
+            continue  # not risk: no overlap_weekly row
+        key = (r["week_start"], r["account_id"], r["rep_email"])
+        groups[key] = max(groups.get(key, ("", "")), (r["occurred_at"], r["owner_email"]))
+    weekly = _query(later, "select strftime(week_start, '%Y-%m-%d'), account_id, rep_email,"
+                           " owner_email from overlap_weekly")
+    assert {(w, a, r): o for w, a, r, o in weekly} == {k: o for k, (_, o) in groups.items()}
+    owners = [sorted({(w >= vf, o) for w, a, _, o in _query(db, "select strftime(week_start,"
+                      " '%Y-%m-%d'), account_id, rep_email, owner_email from overlap_weekly"
+                      " where account_id = ?", [BACKDATE])}) for db in (first, later)]
+    o1, o2 = (r["owner_email"] for r in _read(org.out_dir / LATER_CRM / "ownership.csv")[-2:])
+    assert owners == [[(False, o1), (True, o1)], [(False, o1), (True, o2)]]

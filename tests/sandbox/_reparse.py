@@ -53,13 +53,18 @@ class Inter:
 
 
 class Crm:
-    def __init__(self, cfg_path: Path) -> None:
+    def __init__(self, cfg_path: Path, crm_dir: str | None = None) -> None:
+        """``crm_dir``: read the CRM files of that folder (beside the config) instead of the
+        configured ones, under the same names — a later export (crm-later/)."""
         cfg = load_config(cfg_path)
         self.cfg = cfg
+
+        def path(p: Path) -> Path:
+            return p if crm_dir is None else cfg_path.parent / crm_dir / p.name
         self.internal = list(cfg.internal_domains)
         self.rep_of: dict[str, str] = {}
         self.reps: dict[str, dict[str, str]] = {}
-        with open(cfg.reps_csv, encoding="utf-8") as f:
+        with open(path(cfg.reps_csv), encoding="utf-8") as f:
             for r in csv.DictReader(f):
                 e = norm(r["email"])
                 self.reps[e] = r
@@ -68,7 +73,7 @@ class Crm:
                     self.rep_of[norm(a)] = e
         self.accounts: dict[str, dict[str, str]] = {}
         self.by_domain: dict[str, list[str]] = {}
-        with open(cfg.accounts_csv, encoding="utf-8") as f:
+        with open(path(cfg.accounts_csv), encoding="utf-8") as f:
             for r in csv.DictReader(f):
                 self.accounts[r["account_id"]] = r
                 for d in filter(None, (x.strip() for x in r["domains"].split(";"))):
@@ -77,7 +82,7 @@ class Crm:
                         self.by_domain.setdefault(nd, []).append(r["account_id"])
         self.contacts: dict[str, str] = {}
         assert cfg.contacts_csv is not None
-        with open(cfg.contacts_csv, encoding="utf-8") as f:
+        with open(path(cfg.contacts_csv), encoding="utf-8") as f:
             for r in csv.DictReader(f):
                 self.contacts[norm(r["email"])] = r["account_id"]
         # approvals.csv (rule 6): (account, rep, from, until); a date is 00:00 company time
@@ -89,7 +94,7 @@ class Crm:
                 d = date.fromisoformat(text.strip())
                 return datetime(d.year, d.month, d.day, tzinfo=cfg.tz).astimezone(UTC)
 
-            with open(cfg.approvals_csv, encoding="utf-8") as f:
+            with open(path(cfg.approvals_csv), encoding="utf-8") as f:
                 for r in csv.DictReader(f):
                     self.approvals.append((r["account_id"], self.rep_of[norm(r["rep_email"])],
                                            moment(r["valid_from"]), moment(r["valid_until"])))
@@ -98,7 +103,7 @@ class Crm:
         # from -inf; accounts.csv's owner is the latest fact
         facts: dict[str, list[tuple[float, str]]] = {}
         if cfg.ownership_csv is not None:
-            with open(cfg.ownership_csv, encoding="utf-8") as f:
+            with open(path(cfg.ownership_csv), encoding="utf-8") as f:
                 for r in csv.DictReader(f):
                     d = date.fromisoformat(r["valid_from"].strip())
                     start = datetime(d.year, d.month, d.day, tzinfo=cfg.tz).timestamp()
@@ -246,10 +251,13 @@ def _partstat(ev, addr: str) -> str:  # type: ignore[no-untyped-def]
     return "NEEDS-ACTION"
 
 
-def events(root: Path, weeks: list[date], tz: str, dormant_days: int) -> set[tuple[str, ...]]:
+def events(root: Path, weeks: list[date], tz: str, dormant_days: int, *,
+           crm_dir: str | None = None, lookback: bool = False) -> set[tuple[str, ...]]:
     """(interaction key, account, rep, category, initiated_by, week_start, owner_email,
-    former_owner) per event."""
-    crm = Crm(root / "overlap.toml")
+    former_owner) per event of ``weeks``; ``crm_dir``: with the CRM files of that folder
+    (a later export); ``lookback``: instead the events the ``dormant_days`` before the
+    first week would have if they were reported."""
+    crm = Crm(root / "overlap.toml", crm_dir)
     handoff = timedelta(days=crm.cfg.rules.handoff_days).total_seconds()
     z = ZoneInfo(tz)
     r_start = datetime(weeks[0].year, weeks[0].month, weeks[0].day, tzinfo=z).astimezone(UTC)
@@ -295,8 +303,9 @@ def events(root: Path, weeks: list[date], tz: str, dormant_days: int) -> set[tup
                         evidence.setdefault((acc, person), []).append(it.t)
     out: set[tuple[str, ...]] = set()
     dormant = timedelta(days=dormant_days)
+    lo, hi = (r_start - dormant, r_start) if lookback else (r_start, r_end)
     for key, it in inters.items():
-        if not customer(key) or not (r_start <= it.t < r_end):
+        if not customer(key) or not (lo <= it.t < hi):
             continue
         idents, reps, accs = parts[key]
         for acc in accs:

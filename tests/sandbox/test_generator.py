@@ -12,12 +12,22 @@ from email import policy
 from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
 from pathlib import Path
+from typing import Any
 
 import icalendar
 import pytest
 
 from overlap.config import load_config
 from sandbox.generator import NO_EVENT_CASES, PLANTED_CASES, GeneratedOrg, generate
+from sandbox.plant_crm_later import (
+    BACKDATE,
+    GROUND_TRUTH_LATER,
+    GROUND_TRUTH_LOOKBACK,
+    LATE,
+    LATER_CRM,
+    LOOKBACK,
+    correction_from,
+)
 from tests.sandbox import _reparse
 
 SMALL = dict(reps=12, accounts=15, emails_per_week=120, meetings_per_week=12, history_rate=0.5)
@@ -226,20 +236,82 @@ def test_ground_truth_rows_are_well_formed(org: GeneratedOrg) -> None:
     assert any(r["case"] == "owner_present" for r in collab)
 
 
+def _truth_events(path: Path) -> set[tuple[str, ...]]:
+    return {(r["interaction_key"], r["account_id"], r["rep_email"], r["category"],
+             r["initiated_by"], r["week_start"], r["owner_email"], r["former_owner"])
+            for r in read_csv(path)}
+
+
 def test_ground_truth_matches_an_independent_reading_of_the_files(org: GeneratedOrg) -> None:
     found = _reparse.events(org.out_dir, org.weeks, "Europe/Berlin", 60)
-    truth = {(r["interaction_key"], r["account_id"], r["rep_email"], r["category"],
-              r["initiated_by"], r["week_start"], r["owner_email"], r["former_owner"])
-             for r in read_csv(org.ground_truth_path)}
-    assert found == truth
+    assert found == _truth_events(org.ground_truth_path)
+
+
+@pytest.mark.parametrize(("truth", "kwargs"), [
+    (GROUND_TRUTH_LATER, {"crm_dir": LATER_CRM}),
+    (GROUND_TRUTH_LOOKBACK, {"lookback": True}),
+])
+def test_later_and_lookback_truth_match_an_independent_reading(
+        org: GeneratedOrg, truth: str, kwargs: dict[str, Any]) -> None:
+    """The second CRM state (after crm-later/) and the look-back's would-be events, re-derived
+    from the files: the later export's CSVs, and the mail before the first week."""
+    found = _reparse.events(org.out_dir, org.weeks, "Europe/Berlin", 60, **kwargs)
+    expected = _truth_events(org.out_dir / truth)
+    assert expected and found == expected
+
+
+def test_the_later_crm_adds_an_account_and_backdates_an_owner(org: GeneratedOrg) -> None:
+    """sandbox/plant_crm_later.py: crm/ knows no Late Lighthouse (no event with it); the later
+    export adds it (events in every week, its free-mail contact's too) and moves Backdated
+    Bakery to O2 from valid_from: the weeks before stay, from it on O2 owns it, O1's mail in
+    the grace is a handoff and the colleague O1 brings has no event; the look-back case is a
+    would-be event of the look-back only."""
+    crm, later = org.out_dir / "crm", org.out_dir / LATER_CRM
+    assert LATE not in {a["account_id"] for a in read_csv(crm / "accounts.csv")}
+    assert LATE in {a["account_id"] for a in read_csv(later / "accounts.csv")}
+    assert LATE not in {c["account_id"] for c in read_csv(crm / "contacts.csv")}
+    own, own_later = read_csv(crm / "ownership.csv"), read_csv(later / "ownership.csv")
+    assert own_later[:-1] == own and own_later[-1]["account_id"] == BACKDATE
+    vf = correction_from(org.weeks).isoformat()
+    o1, o2 = own[-1]["owner_email"], own_later[-1]["owner_email"]
+    assert own_later[-1]["valid_from"] == vf and org.weeks[0].isoformat() < vf
+    first, after = read_csv(org.ground_truth_path), read_csv(org.out_dir / GROUND_TRUTH_LATER)
+    assert not [r for r in first if r["account_id"] == LATE]
+    late = [r for r in after if r["account_id"] == LATE]
+    assert {r["week_start"] for r in late} == {w.isoformat() for w in org.weeks}
+    assert {r["case"] for r in late} == {"added_later_rep", "added_later_freemail_contact"}
+
+    def backdated(rows: list[dict[str, str]]) -> list[tuple[str, ...]]:
+        return sorted((r["case"], r["week_start"], r["owner_email"], r["category"])
+                      for r in rows if r["account_id"] == BACKDATE)
+
+    before = [(c, w, o1, "backdoor") for c, w in
+              sorted(("backdated_rep", w.isoformat()) for w in org.weeks)]
+    assert backdated(first) == before
+    assert backdated(after) == sorted(
+        [("backdated_collab_grace", vf, o2, "handoff")]
+        + [(c, w, o2 if w >= vf else o1, "coverage_gap" if w >= vf else "backdoor")
+           for c, w, _, _ in before])
+    # the rest of the truth is the same in both states
+    rest = {k: [r for r in rows if r["account_id"] not in (LATE, BACKDATE)]
+            for k, rows in (("first", first), ("after", after))}
+    assert rest["first"] == rest["after"]
+    lookback = read_csv(org.out_dir / GROUND_TRUTH_LOOKBACK)
+    assert [r["case"] for r in lookback if r["account_id"] == LOOKBACK] == [
+        "lookback_would_be_event"]
+    assert all(r["week_start"] < org.weeks[0].isoformat() for r in lookback)
+    week1 = [r for r in first if r["account_id"] == LOOKBACK]
+    assert [(r["case"], r["category"], r["week_start"]) for r in week1] == [
+        ("lookback_evidence_week1", "backdoor", org.weeks[0].isoformat())]
 
 
 def test_the_owner_change_is_judged_by_the_owner_then(org: GeneratedOrg) -> None:
     """Rule 10's planted cases (sandbox/plant_crm_time.py): ownership.csv moves Handover
     Harbour from O1 to O2 (accounts.csv: O2); events before the change name O1, after it O2;
     O1 is a former owner from the change on; the colleague O1 brings in the grace has none."""
-    own = read_csv(org.out_dir / "crm" / "ownership.csv")
-    assert [r["account_id"] for r in own] == ["P-HANDOFF", "P-HANDOFF"]
+    own = [r for r in read_csv(org.out_dir / "crm" / "ownership.csv")
+           if r["account_id"] == "P-HANDOFF"]
+    assert len(own) == 2
     o1, o2 = own[0]["owner_email"], own[1]["owner_email"]
     accounts = {a["account_id"]: a for a in read_csv(org.out_dir / "crm" / "accounts.csv")}
     assert accounts["P-HANDOFF"]["owner_email"] == o2
