@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.parser import BytesFeedParser
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
 from cryptography.exceptions import InvalidSignature
@@ -66,6 +66,8 @@ CALENDAR_PAGE_MAX = 2500
 BATCH_MAX = 100
 SHORT_CALENDAR_PAGE = 20  # Fidelity.short_calendar_pages: events.list pages hold at most this
 HIDDEN_UNLESS_ASKED = frozenset({"SPAM", "TRASH"})  # messages.list without includeSpamTrash
+
+_Row = TypeVar("_Row")
 
 
 @dataclass
@@ -107,6 +109,25 @@ def _decode_token(token: str) -> dict[str, Any] | None:
     except (ValueError, json.JSONDecodeError):
         return None
     return value if isinstance(value, dict) else None
+
+
+def _offset_page(req: Request, rows: list[_Row], size: int, bad_token: tuple[str, str]
+                 ) -> tuple[list[_Row], str | None] | Response:
+    """The page of ``rows`` that ``req``'s pageToken (an offset, ``{"o": n}``) points at, and
+    the nextPageToken (None on the last page); or the 400 for a token that does not decode.
+
+    ``bad_token`` is that 400's (message, reason): Gmail's history.list and Calendar's
+    events.list word it differently, as the real APIs do.
+    """
+    token = req.arg("pageToken")
+    offset = 0
+    if token:
+        decoded = _decode_token(token)
+        if decoded is None or "o" not in decoded:
+            return google_error(400, *bad_token)
+        offset = int(decoded["o"])
+    page = rows[offset:offset + size]
+    return page, _encode_token({"o": offset + size}) if offset + size < len(rows) else None
 
 
 def _parse_rfc3339(value: str) -> datetime:
@@ -570,21 +591,17 @@ class GoogleSandbox:
         kinds = {"messagesAdded": "messageAdded", "messagesDeleted": "messageDeleted"}
         records = [(hid, kind, m) for hid, kind, m in box.history
                    if hid > start and kinds[kind] in types]
-        token = req.arg("pageToken")
-        offset = 0
-        if token:
-            decoded = _decode_token(token)
-            if decoded is None or "o" not in decoded:
-                return google_error(400, "Invalid pageToken", "invalidArgument")
-            offset = int(decoded["o"])
-        page = records[offset:offset + size]
+        paged = _offset_page(req, records, size, ("Invalid pageToken", "invalidArgument"))
+        if isinstance(paged, Response):
+            return paged
+        page, next_token = paged
         body: dict[str, Any] = {}
         if page:
             body["history"] = [{"id": str(hid), "messages": [m.ref()],
                                 kind: [{"message": m.ref(with_labels=True)}]}
                                for hid, kind, m in page]
-        if offset + size < len(records):
-            body["nextPageToken"] = _encode_token({"o": offset + size})
+        if next_token is not None:
+            body["nextPageToken"] = next_token
         body["historyId"] = str(box.history_id)
         return Response.json(200, body)
 
@@ -625,21 +642,17 @@ class GoogleSandbox:
             items = box.events(lo, hi, now)
             if req.arg("showDeleted", "false") != "true":
                 items = [e for e in items if e["status"] != "cancelled"]
-        token = req.arg("pageToken")
-        offset = 0
-        if token:
-            decoded = _decode_token(token)
-            if decoded is None or "o" not in decoded:
-                return google_error(400, "Invalid page token", "invalid")
-            offset = int(decoded["o"])
-        page = items[offset:offset + size]
+        paged = _offset_page(req, items, size, ("Invalid page token", "invalid"))
+        if isinstance(paged, Response):
+            return paged
+        page, next_token = paged
         body: dict[str, Any] = {"kind": "calendar#events", "etag": f'"{box.calendar_seq}"',
                                 "summary": box.address, "updated": now.strftime(
                                     "%Y-%m-%dT%H:%M:%S.000Z"),
                                 "timeZone": "UTC", "accessRole": "owner",
                                 "defaultReminders": []}
-        if offset + size < len(items):
-            body["nextPageToken"] = _encode_token({"o": offset + size})
+        if next_token is not None:
+            body["nextPageToken"] = next_token
         else:  # the sync token arrives on the last page only
             body["nextSyncToken"] = _encode_token({"m": box.address, "s": box.calendar_seq})
         body["items"] = page
