@@ -23,6 +23,10 @@ from overlap.crm import CRM_TABLES, CrmSnapshot
 from overlap.errors import rollback
 from overlap.staging import StagedExtract
 
+# raw_copies.copy_hash (sql/schema/007): the key (source, mailbox, kind, copy_id) hashed to 64
+# bits, the narrow column the load finds a loaded key's older copies by
+COPY_HASH = "md5_number_lower(concat_ws(chr(31), source, mailbox, kind, copy_id))"
+
 MART_VIEWS = (
     "interactions",
     "interaction_participants",
@@ -270,11 +274,11 @@ def _load_extracts(con: duckdb.DuckDBPyConnection, staged: list[StagedExtract], 
         # An upsert: the copies' older versions (same key, anywhere in time: an incremental
         # extract's changed message, or one whose date moved it to another window) make way,
         # then a plain insert — 4x faster than `insert or replace` at 1.6M copies.
-        con.execute(
-            "create or replace temp table load_copies as"
-            " select c.* exclude (filename), e.window_start, e.window_end"
+        con.execute(  # (COPY_HASH: a fixed expression; the paths are bound)
+            f"create or replace temp table load_copies as select *, {COPY_HASH} as copy_hash"  # noqa: S608
+            " from (select c.* exclude (filename), e.window_start, e.window_end"
             " from read_parquet(?, filename = true) as c"
-            " join load_extracts as e on e.copies_path = c.filename",
+            " join load_extracts as e on e.copies_path = c.filename)",
             [[s.copies_path for s in staged]])
         # A key twice in what was staged (a maildir message in both cur/ and new/) is kept
         # once, the same one every time; checked first (0.2 s at L), as the dedupe costs 2 s.
@@ -284,10 +288,17 @@ def _load_extracts(con: duckdb.DuckDBPyConnection, staged: list[StagedExtract], 
                 "create or replace temp table load_copies as select * from load_copies"
                 " qualify row_number() over (partition by source, mailbox, kind, copy_id"
                 "  order by occurred_at, message_id, ical_uid) = 1")
+        # (found by copy_hash first: one 8-byte column of all of history, and the key
+        # columns only of the rows whose hash matched — usually none — then by the key)
         con.execute(
-            "delete from raw_copies as r using load_copies as n"
-            " where r.source = n.source and r.mailbox = n.mailbox and r.kind = n.kind"
-            " and r.copy_id = n.copy_id")
+            "create or replace temp table load_stale as select r.rowid as row_id, r.source,"
+            " r.mailbox, r.kind, r.copy_id from raw_copies as r"
+            " semi join load_copies as n on n.copy_hash = r.copy_hash")
+        con.execute(
+            "delete from raw_copies where rowid in (select s.row_id from load_stale as s"
+            " semi join load_copies as n on n.source = s.source and n.mailbox = s.mailbox"
+            " and n.kind = s.kind and n.copy_id = s.copy_id)")
+        con.execute("drop table load_stale")
         con.execute("insert into raw_copies by name select * from load_copies")
         con.execute("drop table load_copies")
         # Quarantine has no timestamp (often that is the problem): replace what an earlier

@@ -62,6 +62,8 @@ class Build:
         self.steps = steps
         self.sizes = scope  # the sizes of the scopes, reported in BuildStats.scope
         self.scopes: dict[str, Scope] = {}
+        # per model table this build inserted into: its largest row id before (``top``)
+        self.tops: dict[str, int] = {}
         self._clock = time.perf_counter()
 
     def x(self, sql: str, args: object = None, label: str = "") -> list[Any]:
@@ -103,6 +105,13 @@ class Build:
                bound(f, self.params), label=f"RUN {table}")
         return into
 
+    def top(self, table: str) -> int:
+        """The largest row id of ``table`` before this build appends to it (-1: empty),
+        kept in ``tops``: the rows it appends are numbered above it."""
+        (top,), = self.x(f"select coalesce(max(rowid), -1) from {table}")
+        self.tops[table] = int(top)
+        return int(top)
+
     def append(self, table: str, inputs: Mapping[str, str]) -> str:
         """Run the file straight into its model table — written once, as a full build's
         ``create table as`` writes it, not into a scratch table and then copied — and return
@@ -112,7 +121,7 @@ class Build:
         row id before the insert, a filter its scan applies per row group; the view's size is
         checked against the insert's."""
         f = self.models[table].file
-        (top,), = self.x(f"select coalesce(max(rowid), -1) from {table}")
+        top = self.top(table)
         (appended,), = self.x(scoped(f, f"insert into {table} by name ", inputs),
                               bound(f, self.params), label=f"APPEND {table}")
         view = f"_inc_d_{table}"

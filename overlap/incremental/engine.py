@@ -147,6 +147,7 @@ def _replace(b: Build, model: Model, scope: Scope, inputs: Mapping[str, str]) ->
             [scope.since] if kind.since else None)
     if kind.over and not b.same(scope.table, b.scopes[kind.over].table):
         computed = b.run(table, inputs)
+        b.top(table)
         b.x(f"insert into {table} select * from {computed}"
             f" semi join {scope.table} using ({', '.join(kind.keys)})")
     else:  # every row computed is kept: written once

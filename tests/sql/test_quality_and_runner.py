@@ -10,9 +10,14 @@ import pytest
 from overlap import sqlrunner
 from overlap.config import Rules
 from overlap.errors import AuditFailed
+from overlap.warehouse import COPY_HASH
 
 from .conftest import ALICE, OWNER, REP
 from .seed import T0, Seed
+
+# a copy as a warehouse of version 1 stored it (before 007's copy_hash)
+_INSERT_V1 = ("insert into raw_copies (kind, source, source_kind, mailbox, copy_id, occurred_at)"
+              " values (?, ?, ?, ?, ?, ?)")
 
 VIEWS = ("interactions", "interaction_participants", "overlap_events", "overlap_weekly",
          "collaboration_weekly", "account_owners", "data_quality", "runs")
@@ -20,7 +25,7 @@ VIEWS = ("interactions", "interaction_participants", "overlap_events", "overlap_
 
 def test_fresh_database_views_are_queryable() -> None:
     con = duckdb.connect(":memory:")
-    assert sqlrunner.migrate(con) == [1, 2, 3, 4, 5, 6]
+    assert sqlrunner.migrate(con) == [1, 2, 3, 4, 5, 6, 7]
     for view in VIEWS:
         assert con.execute(f"select count(*) from {view}").fetchall() == [(0,)]  # noqa: S608
     assert sqlrunner.migrate(con) == []  # nothing pending the second time
@@ -33,14 +38,18 @@ def test_a_warehouse_of_version_1_keeps_its_copies_through_002(
     original = sqlrunner.sql_files
     con = duckdb.connect(":memory:")
     monkeypatch.setattr(sqlrunner, "sql_files", lambda folder: [
-        f for f in original(folder) if folder != "schema" or not f.name.startswith("002_")])
+        f for f in original(folder)
+        if folder != "schema" or not f.name.startswith(("002_", "007_"))])
     assert sqlrunner.migrate(con) == [1, 3, 4, 5, 6]  # (the models read 003's CRM history tables;
     # the views 006's retained weekly rows)
-    Seed(con).email("rep@corp.example", frm="rep@corp.example", to=["a@acme.example"], at=T0)
+    con.execute(_INSERT_V1, ["email", "maildir", "maildir", "rep@corp.example", "m-1", T0])
     before = con.execute("select * from raw_copies").fetchall()
     monkeypatch.setattr(sqlrunner, "sql_files", original)
-    assert sqlrunner.migrate(con) == [2]
-    assert con.execute("select * from raw_copies").fetchall() == before
+    assert sqlrunner.migrate(con) == [2, 7]
+    assert con.execute("select * exclude (copy_hash) from raw_copies").fetchall() == before
+    # 007: the stored copies get the hash the loader gives a loaded key
+    assert con.execute(f"select copy_hash = {COPY_HASH}, copy_hash is not null"  # noqa: S608
+                       " from raw_copies").fetchall() == [(True, True)]
     assert con.execute("select count(*) from duckdb_constraints() where table_name ="
                        " 'raw_copies' and constraint_type = 'PRIMARY KEY'").fetchall() == [(0,)]
     assert con.execute("select count(*) from interactions").fetchall() == [(0,)]
