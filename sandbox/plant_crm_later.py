@@ -43,11 +43,12 @@ from __future__ import annotations
 import csv
 import io
 import shutil
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from sandbox._model import Account, Attendee
+from sandbox._plant import at, kept_random_state
 from sandbox._truth import COLLAB_COLUMNS, GT_COLUMNS
 
 # The generator (sandbox.generator._Generator) calls in here; naming its type would be an
@@ -116,17 +117,10 @@ def plant_crm_later_accounts(g: _Generator) -> None:
 
 def plant_crm_later(g: _Generator) -> None:
     """Plant the cases of ``CRM_LATER_CASES``; the generator's random state is restored."""
-    state = g.rng.getstate()
-    try:
+    with kept_random_state(g):
         _lookback(g)
         _added_later(g)
         _backdated(g)
-    finally:
-        g.rng.setstate(state)
-
-
-def _at(g: _Generator, week: date, weekday: int, hour: int, minute: int = 0) -> datetime:
-    return g._local(week + timedelta(days=weekday), hour, minute)
 
 
 def _lookback(g: _Generator) -> None:
@@ -134,13 +128,13 @@ def _lookback(g: _Generator) -> None:
     DO, B = R[g.DORMANT.email], R[g.REP_B.email]
     lena, = g.contacts[LOOKBACK]
     first = g.weeks[0]
-    g.mail("lookback_owner_touch", _at(g, first - timedelta(days=20), 0, 9), DO, [lena],
+    g.mail("lookback_owner_touch", at(g, first - timedelta(days=20), 0, 9), DO, [lena],
            subject="Quarterly review")
     g.expect("lookback_owner_touch")
-    g.mail("lookback_would_be_event", _at(g, first - timedelta(days=10), 0, 11), B, [lena],
+    g.mail("lookback_would_be_event", at(g, first - timedelta(days=10), 0, 11), B, [lena],
            subject="Freight rates")
     g.expect("lookback_would_be_event")
-    g.mail("lookback_evidence_week1", _at(g, first, 1, 11), B, [lena],
+    g.mail("lookback_evidence_week1", at(g, first, 1, 11), B, [lena],
            subject="Freight rates, again")
     assert B.rep
     g.expect("lookback_evidence_week1", (LOOKBACK, B.rep, "backdoor", "rep"))
@@ -151,13 +145,13 @@ def _added_later(g: _Generator) -> None:
     OB, A, B = R[g.OWNER_B.email], R[g.REP_A.email], R[g.REP_B.email]
     lucy, leo = g.contacts[LATE]
     g.truth.later_accounts.add(LATE)
-    g.mail("added_later_owner_touch", _at(g, g.weeks[0], 0, 10), OB, [lucy],
+    g.mail("added_later_owner_touch", at(g, g.weeks[0], 0, 10), OB, [lucy],
            subject="Welcome aboard")
     g.expect("added_later_owner_touch")
     for week in g.weeks:
-        g.mail("added_later_rep", _at(g, week, 2, 14), A, [lucy], subject="Lens upgrade")
+        g.mail("added_later_rep", at(g, week, 2, 14), A, [lucy], subject="Lens upgrade")
     g.expect("added_later_rep")
-    g.mail("added_later_freemail_contact", _at(g, g.weeks[-1], 3, 16), leo, [B],
+    g.mail("added_later_freemail_contact", at(g, g.weeks[-1], 3, 16), leo, [B],
            subject="Private note")
     g.expect("added_later_freemail_contact")
 
@@ -176,17 +170,17 @@ def _backdated(g: _Generator) -> None:
     g.truth.later_ownership.append((BACKDATE, g.REP_A.email, g._local(vf, 0, 0)))
     g.truth.later_owner[BACKDATE] = g.REP_A.email
 
-    g.mail("backdated_old_owner_touch", _at(g, g.weeks[0] - timedelta(days=7), 0, 9), OB,
+    g.mail("backdated_old_owner_touch", at(g, g.weeks[0] - timedelta(days=7), 0, 9), OB,
            [bea], subject="Flour prices")
     g.expect("backdated_old_owner_touch")
     for week in g.weeks:
-        g.mail("backdated_rep", _at(g, week, 2, 10, 30), B, [ben], subject="Oven service")
+        g.mail("backdated_rep", at(g, week, 2, 10, 30), B, [ben], subject="Oven service")
     g.expect("backdated_rep", *[(BACKDATE, b_, "backdoor", "rep")] * len(g.weeks))
-    g.meeting("backdated_collab_before", _at(g, g.weeks[0], 3, 15), OB,
+    g.meeting("backdated_collab_before", at(g, g.weeks[0], 3, 15), OB,
               [Attendee(bea, "ACCEPTED"), Attendee(B, "ACCEPTED")], minutes=30,
               summary="Bakery tasting")
     g.expect("backdated_collab_before")
-    g.mail("backdated_collab_grace", _at(g, vf, 1, 9), OB, [bea], [B],
+    g.mail("backdated_collab_grace", at(g, vf, 1, 9), OB, [bea], [B],
            subject="Meet my colleague")
     g.expect("backdated_collab_grace")
     assert A.rep  # O2: no interaction with the account at all

@@ -26,11 +26,12 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from sandbox._model import Account, Attendee
+from sandbox._plant import at, kept_random_state
 
 # The generator (sandbox.generator._Generator) calls in here; naming its type would be an
 # import cycle (tests/unit/test_import_graph.py), so it is ``Any``.
@@ -67,15 +68,8 @@ def plant_crm_accounts(g: _Generator) -> None:
 def plant_crm_time(g: _Generator) -> None:
     """Plant the ownership change and its cases (see ``CRM_TIME_CASES``); the generator's
     random state is restored afterwards."""
-    state = g.rng.getstate()
-    try:
+    with kept_random_state(g):
         _plant(g)
-    finally:
-        g.rng.setstate(state)
-
-
-def _at(g: _Generator, week: date, weekday: int, hour: int, minute: int = 0) -> datetime:
-    return g._local(week + timedelta(days=weekday), hour, minute)
 
 
 def _plant(g: _Generator) -> None:
@@ -92,28 +86,28 @@ def _plant(g: _Generator) -> None:
     g.truth.ownership += [(ACCOUNT, o1, g._local(since, 0, 0)),
                           (ACCOUNT, o2, g._local(grace, 0, 0))]
 
-    g.mail("owner_change_old_owner_activity", _at(g, before, 0, 9), O1, [hugo],
+    g.mail("owner_change_old_owner_activity", at(g, before, 0, 9), O1, [hugo],
            subject="Contract renewal")
     g.expect("owner_change_old_owner_activity")
-    g.mail("owner_change_rep_before", _at(g, before, 1, 10), B, [hanna], subject="Intro")
+    g.mail("owner_change_rep_before", at(g, before, 1, 10), B, [hanna], subject="Intro")
     g.expect("owner_change_rep_before", (ACCOUNT, b_, "backdoor", "rep"))
-    g.mail("owner_change_new_owner_before", _at(g, before, 2, 10), O2, [hanna],
+    g.mail("owner_change_new_owner_before", at(g, before, 2, 10), O2, [hanna],
            subject="Hello from your next account manager")
     g.expect("owner_change_new_owner_before", (ACCOUNT, o2, "backdoor", "rep"))
 
-    g.meeting("handoff_colleague", _at(g, grace, 1, 10), O1,
+    g.meeting("handoff_colleague", at(g, grace, 1, 10), O1,
               [Attendee(hanna, "ACCEPTED"), Attendee(A, "ACCEPTED")], minutes=60,
               summary="Handover Harbour: meet the team")
     g.expect("handoff_colleague", (ACCOUNT, o1, "handoff", "rep"))
-    g.mail("handoff_alone", _at(g, grace, 2, 11), O1, [hugo], subject="Open items")
+    g.mail("handoff_alone", at(g, grace, 2, 11), O1, [hugo], subject="Open items")
     g.expect("handoff_alone", (ACCOUNT, o1, "handoff", "rep"))
-    g.mail("handoff_with_new_owner", _at(g, grace, 2, 15), O1, [hanna, O2],
+    g.mail("handoff_with_new_owner", at(g, grace, 2, 15), O1, [hanna, O2],
            subject="Introducing your new account manager")
     g.expect("handoff_with_new_owner")
-    g.mail("owner_change_rep_after", _at(g, grace, 3, 10), B, [hanna], subject="Follow-up")
+    g.mail("owner_change_rep_after", at(g, grace, 3, 10), B, [hanna], subject="Follow-up")
     g.expect("owner_change_rep_after", (ACCOUNT, b_, "backdoor", "rep"))
 
-    g.mail("former_owner_after_grace", _at(g, after, 2, 10), O1, [hugo],
+    g.mail("former_owner_after_grace", at(g, after, 2, 10), O1, [hugo],
            subject="Catching up")
     g.expect("former_owner_after_grace", (ACCOUNT, o1, "backdoor", "rep"))
 

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sandbox._model import Addr, Attendee
+from sandbox._plant import at, kept_random_state
 
 # The generator (sandbox.generator._Generator) calls in here; naming its type would be an
 # import cycle (tests/unit/test_import_graph.py), so it is ``Any``.
@@ -57,17 +58,10 @@ def plant_signals(g: _Generator) -> None:
     """Plant the broadcast, approval and heads-up cases (see ``SIGNAL_CASES``). The
     generator's random state is restored afterwards, so the background mail and meetings stay
     what they were without these cases (tests pick mailboxes by their background content)."""
-    state = g.rng.getstate()
-    try:
+    with kept_random_state(g):
         _broadcasts(g)
         _approval(g)
         _heads_ups(g)
-    finally:
-        g.rng.setstate(state)
-
-
-def _at(g: _Generator, week: date, weekday: int, hour: int, minute: int = 0) -> datetime:
-    return g._local(week + timedelta(days=weekday), hour, minute)
 
 
 def _crowd(g: _Generator, n: int) -> list[Addr]:
@@ -82,16 +76,16 @@ def _broadcasts(g: _Generator) -> None:
     assert a_ and b_
     consultant = g.addr("newsletter@consultancy.example", "Consultancy Insights")
     week = g.weeks[-2]
-    g.mail("broadcast_third_party", _at(g, week, 2, 10, 5), consultant, [A, anna, *_crowd(g, 19)],
+    g.mail("broadcast_third_party", at(g, week, 2, 10, 5), consultant, [A, anna, *_crowd(g, 19)],
            subject="Market outlook")
     g.expect("broadcast_third_party")
-    g.mail("broadcast_at_threshold", _at(g, week, 2, 10, 35), consultant,
+    g.mail("broadcast_at_threshold", at(g, week, 2, 10, 35), consultant,
            [A, anna, *_crowd(g, 18)], subject="Market outlook (invited)")
     g.expect("broadcast_at_threshold", ("P-ACME", a_, "backdoor", "other"))
-    g.mail("broadcast_by_rep", _at(g, week, 2, 11, 5), B, [anna, *_crowd(g, 25)],
+    g.mail("broadcast_by_rep", at(g, week, 2, 11, 5), B, [anna, *_crowd(g, 25)],
            subject="Our user day")
     g.expect("broadcast_by_rep", ("P-ACME", b_, "backdoor", "rep"))
-    g.mail("broadcast_by_customer", _at(g, week, 2, 11, 35), chloe, [A, *_crowd(g, 25)],
+    g.mail("broadcast_by_customer", at(g, week, 2, 11, 35), chloe, [A, *_crowd(g, 25)],
            subject="Acme supplier day")
     g.expect("broadcast_by_customer", ("P-ACME", a_, "backdoor", "customer"))
 
@@ -106,9 +100,9 @@ def _approval(g: _Generator) -> None:
     g.truth.approval_rows.append(("P-BUCHER", c_, since.isoformat(), until.isoformat(),
                                   APPROVAL_REASON))
     g.truth.approvals.append(("P-BUCHER", c_, g._local(since, 0, 0), g._local(until, 0, 0)))
-    g.mail("approval_inside", _at(g, since, 2, 15), C, [kunde], subject="Tender documents")
+    g.mail("approval_inside", at(g, since, 2, 15), C, [kunde], subject="Tender documents")
     g.expect("approval_inside", ("P-BUCHER", c_, "approved", "rep"))
-    g.mail("approval_outside", _at(g, until, 2, 15), C, [kunde], subject="Tender follow-up")
+    g.mail("approval_outside", at(g, until, 2, 15), C, [kunde], subject="Tender follow-up")
     g.expect("approval_outside", ("P-BUCHER", c_, "backdoor", "rep"))
 
 
@@ -121,12 +115,12 @@ def _heads_ups(g: _Generator) -> None:
     assert b_ and do_ and no_
     last, before = g.weeks[-1], g.weeks[-3]
 
-    def case(name: str, rep: Addr, rep_id: str, at: datetime) -> None:
-        g.mail(name, at, rep, [anna], subject="Quick question")
+    def case(name: str, rep: Addr, rep_id: str, when: datetime) -> None:
+        g.mail(name, when, rep, [anna], subject="Quick question")
         g.expect(name, ("P-ACME", rep_id, "backdoor", "rep"))
 
     # positive: the rep briefed the owner alone 1 and 6 days before
-    t = _at(g, last, 3, 11)
+    t = at(g, last, 3, 11)
     g.mail("heads_up_1_day", t - timedelta(days=1), B, [OW], subject="FYI: calling Acme")
     case("heads_up_1_day", B, b_, t)
     g.mail("heads_up_6_days", t - timedelta(days=6), DO, [OW], subject="FYI: Acme")
@@ -137,8 +131,8 @@ def _heads_ups(g: _Generator) -> None:
     case("heads_up_8_days", NO, no_, t + timedelta(minutes=20))
     for i, name in enumerate(("heads_up_customer_on_it", "heads_up_owner_declined",
                               "heads_up_team_meeting", "heads_up_third_colleague")):
-        at = _at(g, before, 1 + i, 11)
-        brief = at - timedelta(days=2)
+        when = at(g, before, 1 + i, 11)
+        brief = when - timedelta(days=2)
         if name == "heads_up_customer_on_it":
             g.mail(name, brief, NO, [OW], [juergen], subject="Acme next steps")
         elif name == "heads_up_owner_declined":
@@ -151,7 +145,7 @@ def _heads_ups(g: _Generator) -> None:
                       summary="Sales team weekly")
         else:
             g.mail(name, brief, C, [NO, OW], subject="Acme: who does what")
-        case(name, NO, no_, at)
+        case(name, NO, no_, when)
 
 
 def write_signal_crm(g: _Generator, crm: Path) -> None:
