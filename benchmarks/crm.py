@@ -41,6 +41,7 @@ from benchmarks.run import (
     table,
 )
 from benchmarks.synth import SIZES, Size, stage_week, week_window, write_org
+from connectors.records import Window
 
 WEIGHTS = "\n[rules.weights]\nemail = 2.0\nhigh = 6.0\n"
 
@@ -113,8 +114,7 @@ def _stage(root: Path, size: Size, k: int) -> Path:
 def _drop_parts(root: Path, k: int) -> None:
     """A loaded week's staged Parquet (52 weeks at M would not fit a small disk)."""
     start, end = week_window(FIRST_WEEK + timedelta(weeks=k))
-    shutil.rmtree(root / "data" / "bench-parts" / f"{start:%Y%m%dT%H%M%SZ}_{end:%Y%m%dT%H%M%SZ}",
-                  ignore_errors=True)
+    shutil.rmtree(root / "data" / "bench-parts" / Window(start, end).key, ignore_errors=True)
 
 
 def bench(size: Size, work: Path, weeks: int, progress: Callable[[str], None]) -> list[Result]:

@@ -21,6 +21,9 @@ from pathlib import Path
 
 import duckdb
 
+from connectors.records import Window
+from overlap.staging import stage_prefix
+
 
 @dataclass(frozen=True)
 class Size:
@@ -180,7 +183,7 @@ def stage_week(root: Path, size: Size, week: date, seed: int) -> list[Path]:
     staging = root / "data" / "staging" / "bench"
     staging.mkdir(parents=True, exist_ok=True)
     start, end = week_window(week)
-    key = f"{start:%Y%m%dT%H%M%SZ}_{end:%Y%m%dT%H%M%SZ}"
+    key = Window(start, end).key
     part_dir = root / "data" / "bench-parts" / key
     part_dir.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
@@ -204,7 +207,11 @@ def stage_week(root: Path, size: Size, week: date, seed: int) -> list[Path]:
     con.close()
     manifests = []
     for mailbox, emails, meetings, path in counts:
-        manifest = staging / f"{mailbox}.{key}.manifest.json"
+        # (where an extract stages it: the retention purge after every load tells the
+        # windows apart by these names)
+        prefix = stage_prefix(staging.parent, "bench", mailbox, Window(start, end))
+        prefix.parent.mkdir(parents=True, exist_ok=True)
+        manifest = prefix.with_name(prefix.name + ".manifest.json")
         manifest.write_text(json.dumps({
             "source": "bench", "source_kind": "maildir", "mailbox": mailbox,
             "window_start": start.isoformat(), "window_end": end.isoformat(),

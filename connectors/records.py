@@ -11,6 +11,9 @@ MEETING_ROLES = ("organizer", "attendee")
 RESPONSES = ("accepted", "tentative", "declined", "needs_action")
 
 
+KEY_STAMP = "%Y%m%dT%H%M%SZ"  # each end of a Window.key (staged files' names start with it)
+
+
 @dataclass(frozen=True, slots=True)
 class Window:
     """A half-open time window ``[start, end)`` in aware datetimes."""
@@ -34,8 +37,8 @@ class Window:
     @property
     def key(self) -> str:
         """Stable text form used in staging paths: ``20261116T000000Z_20261123T000000Z``."""
-        fmt = "%Y%m%dT%H%M%SZ"
-        return f"{self.start.astimezone(_UTC).strftime(fmt)}_{self.end.astimezone(_UTC).strftime(fmt)}"
+        return (f"{self.start.astimezone(_UTC).strftime(KEY_STAMP)}_"
+                f"{self.end.astimezone(_UTC).strftime(KEY_STAMP)}")
 
 
 @dataclass(frozen=True, slots=True)
