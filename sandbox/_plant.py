@@ -7,8 +7,8 @@ from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from typing import Any
 
-# The generator (sandbox.generator._Generator); naming its type would be an import cycle
-# (tests/unit/test_import_graph.py), so it is ``Any``.
+# The generator (sandbox.generator._Generator), as the planted-case modules name it; naming
+# its type would be an import cycle (tests/unit/test_import_graph.py), so it is ``Any``.
 _Generator = Any
 
 

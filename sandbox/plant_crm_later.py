@@ -45,15 +45,10 @@ import io
 import shutil
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
 
 from sandbox._model import Account, Attendee
-from sandbox._plant import at, kept_random_state
+from sandbox._plant import _Generator, at, kept_random_state
 from sandbox._truth import COLLAB_COLUMNS, GT_COLUMNS
-
-# The generator (sandbox.generator._Generator) calls in here; naming its type would be an
-# import cycle (tests/unit/test_import_graph.py), so it is ``Any``.
-_Generator = Any
 
 LOOKBACK = "P-LOOKBACK"
 LATE = "P-LATE"

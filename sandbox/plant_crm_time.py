@@ -28,14 +28,9 @@ import csv
 import io
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from sandbox._model import Account, Attendee
-from sandbox._plant import at, kept_random_state
-
-# The generator (sandbox.generator._Generator) calls in here; naming its type would be an
-# import cycle (tests/unit/test_import_graph.py), so it is ``Any``.
-_Generator = Any
+from sandbox._plant import _Generator, at, kept_random_state
 
 ACCOUNT = "P-HANDOFF"
 HANDOFF_DAYS = 7

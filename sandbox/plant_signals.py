@@ -19,14 +19,9 @@ import csv
 import io
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from sandbox._model import Addr, Attendee
-from sandbox._plant import at, kept_random_state
-
-# The generator (sandbox.generator._Generator) calls in here; naming its type would be an
-# import cycle (tests/unit/test_import_graph.py), so it is ``Any``.
-_Generator = Any
+from sandbox._plant import _Generator, at, kept_random_state
 
 SIGNAL_CASES: dict[str, str] = {
     "broadcast_third_party": "consultant mails 21 recipients incl. a rep and Acme → broadcast, "
