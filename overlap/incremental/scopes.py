@@ -126,35 +126,6 @@ def copies(b: Build) -> None:
     b.scopes["copies"] = Scope("copies", "_inc_old_copies", fresh=not old)
 
 
-# --- history lookups by the narrow keys ---------------------------------------------------
-
-def hash64(column: str) -> str:
-    """SQL: the first 64 bits of an md5 id (``interaction_hash``, ``thread_hash`` of
-    match_interactions, 220_match_interactions.sql)."""
-    return f"cast('0x' || left({column}, 16) as ubigint)"
-
-
-def _history_rows(b: Build, into: str, select: str, hash_column: str, ids: str, column: str,
-                  where: str = "true") -> None:
-    """``into`` := ``select`` of the match_interactions rows whose ``column`` is one of the
-    ids of query ``ids`` (one column, ``id``), in three statements (docs/architecture.md,
-    "History lookups by narrow keys"): the row ids whose 64-bit ``hash_column`` matches,
-    from that one column of all of history; those rows' columns; the rows whose id itself
-    matches. ``where`` may name only ``i.rowid``. At M after 51 weeks (14M interactions):
-    the 32-character id column scanned took 0.9 s; the hash with the other columns in the
-    same scan 0.3-0.4 s (DuckDB decompresses a column's whole vector for one row that
-    passes, and the hash's Bloom filter passes ~0.6% of all rows); the hash alone 0.04 s."""
-    b.x(f"create or replace temp table _inc_ids as select distinct id, {hash64('id')} as h"
-        f" from ({ids}) where id is not null")
-    b.x("create or replace temp table _inc_hash_rowids as select i.rowid as row_id"
-        f" from match_interactions as i semi join _inc_ids as k on k.h = i.{hash_column}"
-        f" where {where}")
-    b.x(f"create or replace temp table _inc_hash_rows as select {select}, {column} as _id"
-        " from match_interactions as i semi join _inc_hash_rowids as r on r.row_id = i.rowid")
-    b.x(f"create or replace temp table {into} as select * exclude (_id) from _inc_hash_rows"
-        " semi join _inc_ids as k on k.id = _id")
-
-
 # --- interactions A ------------------------------------------------------------------------
 
 def interactions(b: Build) -> None:
@@ -165,8 +136,8 @@ def interactions(b: Build) -> None:
         " from _inc_d_stg_copies)")
     # A's interactions the warehouse had before, with how many of their copies this load left
     # alone (match_interactions counts each interaction's copies; not yet changed here)
-    _history_rows(b, "_inc_prev_rows", "interaction_id, copies", "interaction_hash",
-                  "select interaction_id as id from _inc_a", "interaction_id")
+    b.history_rows("_inc_prev_rows", "match_interactions", "interaction_id, copies",
+                   "select interaction_id as id from _inc_a")
     b.x("create or replace temp table _inc_prev as select i.interaction_id,"
         " i.copies - coalesce(o.n, 0) as untouched from _inc_prev_rows as i"
         " left join (select interaction_id,"
@@ -248,8 +219,12 @@ def _old_rows_of_threads(b: Build, fresh_r: bool) -> None:
 
     b.x("create or replace temp table _inc_old_keys as select interaction_id from _inc_r"
         " except select interaction_id from _inc_fresh")
-    old("_inc_old_mi", "*", "match_interactions")
-    old("_inc_old_mp", "*", "match_participants")
+    for into, table in (("_inc_old_mi", "match_interactions"),
+                        ("_inc_old_mp", "match_participants")):
+        if fresh_r:
+            old(into, "*", table)
+        else:  # (by the hash: a whole table's rows of history)
+            b.of_interactions(into, table, "select interaction_id from _inc_old_keys")
     # (rule 6: a small internal interaction is heads-up evidence for the events after it)
     old("_inc_old_heads_up", "reps, occurred_at", "match_heads_up")
 
@@ -525,8 +500,8 @@ def events(b: Build) -> None:
     top = b.tops.get("match_interactions")
     threads = ("select thread_id as id from _inc_old_mi union"
                " select thread_id from _inc_s_match_interactions")
-    _history_rows(b, "_inc_t_old", "i.interaction_id, i.thread_id, i.kind", "thread_hash",
-                  threads, "i.thread_id", "true" if top is None else f"i.rowid <= {top}")
+    b.history_rows("_inc_t_old", "match_interactions", "i.interaction_id, i.thread_id, i.kind",
+                   threads, "thread_id", "true" if top is None else f"i.rowid <= {top}")
     b.x("create or replace temp table _inc_t as select * from _inc_t_old"
         + ("" if top is None else
            " union all select i.interaction_id, i.thread_id, i.kind from match_interactions"

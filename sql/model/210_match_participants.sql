@@ -142,4 +142,9 @@ final as (
     from classified
 )
 
-select * from final
+select
+    *,
+    -- the first 64 bits of the md5 id: the narrow key an incremental build finds an
+    -- interaction's rows of history by (as 220's; overlap/incremental/context.py)
+    cast('0x' || left(interaction_id, 16) as ubigint) as interaction_hash
+from final

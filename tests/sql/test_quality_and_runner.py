@@ -230,8 +230,9 @@ def test_audit_duplicate_events(built: Seed) -> None:
 
 def test_audit_owner_is_participant(built: Seed) -> None:
     audit = _violate(built, "insert into match_participants select interaction_id, ?, 'cc', null, "
-                            "'rep', null, ?, 'Olga', kind, ?, 'corp.example', false, false, false "
-                            "from overlap_event_facts", [OWNER, OWNER, OWNER])
+                            "'rep', null, ?, 'Olga', kind, ?, 'corp.example', false, false, false,"
+                            " cast('0x' || left(interaction_id, 16) as ubigint)"
+                            " from overlap_event_facts", [OWNER, OWNER, OWNER])
     assert audit == "event_owner_is_participant"
 
 
