@@ -89,13 +89,10 @@ def edge(con: duckdb.DuckDBPyConnection, raw_days: int, tz: ZoneInfo) -> date | 
     # The newest raw copy: looked for from the latest week's start first, where DuckDB reads
     # only the newest row groups (by their min/max; all of history took 0.15 s at M after a
     # year, inside the load's transaction) — if there is one, it is the newest of all.
-    newest = None
-    for since in (edge_at(latest, tz), None):
-        newest = con.execute("select max(occurred_at) from raw_copies"
-                             " where ? is null or occurred_at >= ?", [since, since]
-                             ).fetchall()[0][0]
-        if newest is not None:
-            break
+    newest = con.execute("select max(occurred_at) from raw_copies where occurred_at >= ?",
+                         [edge_at(latest, tz)]).fetchall()[0][0]
+    if newest is None:
+        newest = con.execute("select max(occurred_at) from raw_copies").fetchall()[0][0]
     if newest is None:
         return before
     reference = min(edge_at(latest + timedelta(days=7), tz), newest, datetime.now(UTC))
