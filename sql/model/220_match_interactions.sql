@@ -138,7 +138,7 @@ select
     *,
     -- the first 64 bits of the two md5 ids: the narrow keys an incremental build finds
     -- history rows by (scanning a 32-character id costs ~8x more at 50 weeks of history;
-    -- overlap/incremental/scopes.py, docs/performance.md)
+    -- Build.history_rows in overlap/incremental/context.py, docs/performance.md)
     cast('0x' || left(interaction_id, 16) as ubigint) as interaction_hash,
     cast('0x' || left(thread_id, 16) as ubigint) as thread_hash
 from final

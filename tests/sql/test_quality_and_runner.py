@@ -10,6 +10,7 @@ import pytest
 from overlap import sqlrunner
 from overlap.config import Rules
 from overlap.errors import AuditFailed
+from overlap.incremental.context import hash64
 from overlap.warehouse import COPY_HASH
 
 from .conftest import ALICE, OWNER, REP
@@ -229,10 +230,10 @@ def test_audit_duplicate_events(built: Seed) -> None:
 
 
 def test_audit_owner_is_participant(built: Seed) -> None:
-    audit = _violate(built, "insert into match_participants select interaction_id, ?, 'cc', null, "
-                            "'rep', null, ?, 'Olga', kind, ?, 'corp.example', false, false, false,"
-                            " cast('0x' || left(interaction_id, 16) as ubigint)"
-                            " from overlap_event_facts", [OWNER, OWNER, OWNER])
+    owner_cc = ("insert into match_participants select interaction_id, ?, 'cc', null, 'rep',"  # noqa: S608
+                " null, ?, 'Olga', kind, ?, 'corp.example', false, false, false,"
+                f" {hash64('interaction_id')} from overlap_event_facts")
+    audit = _violate(built, owner_cc, [OWNER, OWNER, OWNER])
     assert audit == "event_owner_is_participant"
 
 
